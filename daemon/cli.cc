@@ -6,6 +6,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "daemon/lab_command.h"
+
 namespace sotto::daemon {
 
 namespace {
@@ -32,7 +34,35 @@ int RunCli(int argc, char** argv) {
   mesh->callback([&] { action = [] { return NotYetAvailable("mesh"); }; });
 
   auto* lab = app.add_subcommand("lab", "Simulate N nodes in one process (exact, deterministic)");
-  lab->callback([&] { action = [] { return NotYetAvailable("lab"); }; });
+  std::string lab_config_path, lab_metrics, lab_summary, lab_progress;
+  std::int64_t lab_rounds = -1;
+  int lab_nodes = -1;
+  std::int64_t lab_seed = -1;
+  lab->add_option("-c,--config", lab_config_path, "Experiment file (configs/lab/*.toml)")->required();
+  lab->add_option("--rounds", lab_rounds, "Override [lab].rounds");
+  lab->add_option("-n,--nodes", lab_nodes, "Override [lab].nodes");
+  lab->add_option("--seed", lab_seed, "Override [lab].seed");
+  lab->add_option("--metrics", lab_metrics, "Write per-round metrics (JSONL) here; overrides [lab].metrics");
+  lab->add_option("--summary", lab_summary, "Also write the summary as JSON here");
+  lab->add_option("--progress", lab_progress, "auto, bar, lines or none; overrides [lab].progress");
+  lab->callback([&] {
+    action = [&]() -> int {
+      auto config = LoadLabConfig(lab_config_path);
+      if (!config) {
+        std::fprintf(stderr, "sotto lab: %s\n", config.error().ToString().c_str());
+        return kExitConfig;
+      }
+      if (lab_rounds >= 0) config->lab.rounds = lab_rounds;
+      if (lab_nodes > 0) config->lab.nodes = lab_nodes;
+      if (lab_seed >= 0) {
+        config->lab.seed = static_cast<std::uint64_t>(lab_seed);
+        config->lab.gossip.seed = config->lab.seed;
+      }
+      if (!lab_metrics.empty()) config->metrics_path = lab_metrics;
+      if (!lab_progress.empty()) config->progress = lab_progress;
+      return RunLab(*config, LabRunOutputs{lab_summary});
+    };
+  });
 
   auto* status = app.add_subcommand("status", "Ask a running node for its status");
   status->callback([&] { action = [] { return NotYetAvailable("status"); }; });

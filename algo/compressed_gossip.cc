@@ -1,0 +1,106 @@
+#include "algo/compressed_gossip.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace sotto::algo {
+
+void SoftThreshold(std::span<float> x, float threshold) {
+  if (threshold <= 0) return;
+  for (float& v : x) {
+    const float a = std::abs(v) - threshold;
+    v = a > 0 ? std::copysign(a, v) : 0.0f;
+  }
+}
+
+Result<std::unique_ptr<GossipAlgorithm>> CompressedGossip::Create(const GossipOptions& options,
+                                                                  PeerId self,
+                                                                  std::int64_t dimension,
+                                                                  NeighbourWeights weights) {
+  auto compressor = coding::MakeCompressor(options.compressor);
+  if (!compressor) return compressor.error().WithContext("algorithm " + options.algorithm);
+  return std::unique_ptr<GossipAlgorithm>(new CompressedGossip(
+      options, self, dimension, std::move(weights), std::move(compressor).value()));
+}
+
+CompressedGossip::CompressedGossip(const GossipOptions& options, PeerId self,
+                                   std::int64_t dimension, NeighbourWeights weights,
+                                   std::unique_ptr<coding::Compressor> compressor)
+    : options_(options), self_(self), compressor_(std::move(compressor)) {
+  const auto d = static_cast<std::size_t>(dimension);
+  x_.assign(d, 0.0f);
+  x_hat_.assign(d, 0.0f);
+  mixed_.assign(d, 0.0f);
+  scratch_.assign(d, 0.0f);
+  decoded_.assign(d, 0.0f);
+  if (options_.momentum > 0) velocity_.assign(d, 0.0f);
+  limits_.max_dimension = d;
+  if (options_.scale == CompressionScale::kAuto &&
+      compressor_->compressor_class() == coding::CompressorClass::kUnbiased) {
+    scale_ = static_cast<float>(1.0 / (1.0 + compressor_->Omega(d)));
+  }
+  SetWeights(std::move(weights));
+}
+
+void CompressedGossip::SetWeights(NeighbourWeights weights) {
+  weights_ = std::move(weights);
+  weight_of_.clear();
+  for (const auto& [peer, w] : weights_.neighbours) weight_of_[peer] = static_cast<float>(w);
+}
+
+Result<double> CompressedGossip::LocalStep(const GradientOracle& oracle, RoundId round) {
+  eta_ = LearningRateAt(options_, round.value());
+  const double loss = oracle(x_, scratch_);
+  const auto eta = static_cast<float>(eta_);
+  if (!velocity_.empty()) {
+    const auto beta = static_cast<float>(options_.momentum);
+    for (std::size_t k = 0; k < x_.size(); ++k) {
+      velocity_[k] = beta * velocity_[k] + scratch_[k];
+      x_[k] -= eta * velocity_[k];
+    }
+  } else {
+    for (std::size_t k = 0; k < x_.size(); ++k) x_[k] -= eta * scratch_[k];
+  }
+  if (options_.l1 > 0 && options_.prox_order == ProxOrder::kAfterCompression) {
+    SoftThreshold(x_, static_cast<float>(eta_ * options_.l1));
+  }
+  for (std::size_t k = 0; k < x_.size(); ++k) scratch_[k] = x_[k] - x_hat_[k];
+  coding::CompressContext context;
+  context.seed = options_.seed;
+  context.round = round.value();
+  context.sender = self_.value();
+  context.scale = scale_;
+  SOTTO_RETURN_IF_ERROR(compressor_->Compress(scratch_, context, &message_, decoded_)
+                            .WithContext("peer " + std::to_string(self_.value()) + " round " +
+                                         std::to_string(round.value())));
+  const auto self_w = static_cast<float>(weights_.self);
+  for (std::size_t k = 0; k < x_.size(); ++k) {
+    x_hat_[k] += decoded_[k];
+    mixed_[k] += self_w * decoded_[k];
+  }
+  return loss;
+}
+
+Status CompressedGossip::Absorb(PeerId from, std::span<const std::uint8_t> bytes) {
+  const auto it = weight_of_.find(from);
+  if (it == weight_of_.end()) {
+    return InvalidArgument(options_.algorithm + ": peer " + std::to_string(from.value()) +
+                           " is not a neighbour of peer " + std::to_string(self_.value()));
+  }
+  std::fill(decoded_.begin(), decoded_.end(), 0.0f);
+  SOTTO_RETURN_IF_ERROR(coding::DecodeAdd(bytes, limits_, decoded_)
+                            .WithContext("message from peer " + std::to_string(from.value())));
+  const float w = it->second;
+  for (std::size_t k = 0; k < x_.size(); ++k) mixed_[k] += w * decoded_[k];
+  return Status::Ok();
+}
+
+void CompressedGossip::Mix() {
+  const auto gamma = static_cast<float>(options_.consensus_step);
+  for (std::size_t k = 0; k < x_.size(); ++k) x_[k] += gamma * (mixed_[k] - x_hat_[k]);
+  if (options_.l1 > 0 && options_.prox_order == ProxOrder::kBeforeCompression) {
+    SoftThreshold(x_, static_cast<float>(eta_ * options_.l1));
+  }
+}
+
+}  // namespace sotto::algo

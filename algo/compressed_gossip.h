@@ -1,0 +1,68 @@
+#pragma once
+
+// CompressedGossip: CHOCO-SGD (Koloskova et al. 2019) and MALCOM-PSGD (Campbell et
+// al. 2023) as one state machine; ALGORITHMS.md §3.
+//
+//   x^{t+1/2} = x^t - eta_t g                       (SGD; with prox here when kAfterCompression)
+//   q = scale * C(x^{t+1/2} - x_hat_i); send bytes(q)
+//   x_hat_j += q_j for j in N(i) and i
+//   z = x^{t+1/2} + gamma (sum_j w_ij x_hat_j - x_hat_i)
+//   x^{t+1} = prox_{eta_t lambda ||.||_1}(z)        (MALCOM, kBeforeCompression; none for CHOCO)
+//
+// Memory: x_i, x_hat_i and s_i = sum_j w_ij x_hat_j (3 model vectors, not one per
+// neighbour), plus two scratch vectors for the codec. The price: s_i cannot be
+// re-weighted when the neighbourhood changes; SetWeights() keeps s_i and applies the
+// new weights to later messages only.
+
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "algo/gossip_algorithm.h"
+#include "coding/compressor.h"
+
+namespace sotto::algo {
+
+class CompressedGossip final : public GossipAlgorithm {
+ public:
+  static Result<std::unique_ptr<GossipAlgorithm>> Create(const GossipOptions& options, PeerId self,
+                                                         std::int64_t dimension,
+                                                         NeighbourWeights weights);
+
+  std::string name() const override { return options_.algorithm; }
+  std::span<const float> model() const override { return x_; }
+  void SetModel(std::span<const float> x) override { x_.assign(x.begin(), x.end()); }
+  void SetWeights(NeighbourWeights weights) override;
+  Result<double> LocalStep(const GradientOracle& oracle, RoundId round) override;
+  std::span<const std::uint8_t> message() const override { return message_; }
+  Status Absorb(PeerId from, std::span<const std::uint8_t> bytes) override;
+  void Mix() override;
+
+  // The scale applied to the compressor's output (1 / (1 + omega) or 1).
+  float scale() const { return scale_; }
+
+ private:
+  CompressedGossip(const GossipOptions& options, PeerId self, std::int64_t dimension,
+                   NeighbourWeights weights, std::unique_ptr<coding::Compressor> compressor);
+
+  GossipOptions options_;
+  PeerId self_;
+  NeighbourWeights weights_;
+  std::unordered_map<PeerId, float> weight_of_;
+  std::unique_ptr<coding::Compressor> compressor_;
+  float scale_ = 1.0f;
+  coding::DecodeLimits limits_;
+  std::vector<float> x_;
+  std::vector<float> x_hat_;      // This node's public copy.
+  std::vector<float> mixed_;      // s_i = sum_j w_ij x_hat_j, self included.
+  std::vector<float> scratch_;    // Gradient, then residual.
+  std::vector<float> decoded_;    // q as receivers reconstruct it.
+  std::vector<float> velocity_;   // Momentum buffer (empty when momentum == 0).
+  std::vector<std::uint8_t> message_;
+  double eta_ = 0;
+};
+
+// prox of t*||.||_1: soft-thresholding, in place.
+void SoftThreshold(std::span<float> x, float threshold);
+
+}  // namespace sotto::algo

@@ -1,0 +1,112 @@
+#pragma once
+
+// GossipAlgorithm: one node's view of a decentralised training algorithm, as a pure
+// state machine (no sockets, threads or clocks). One round at node i:
+//
+//   algo.LocalStep(oracle, round);          // SGD (and prox) on the local model
+//   bytes = algo.message();                  // send to every neighbour
+//   algo.Absorb(j, bytes_j) for each j;      // neighbours' messages, any order
+//   algo.Mix();                              // consensus step
+//
+// Implementations: D-PSGD (dpsgd.h), CHOCO-SGD and MALCOM-PSGD (compressed_gossip.h).
+// The same code runs in `sotto lab` and in the daemon.
+//
+// Thread safety: not thread-safe; the caller serialises all calls.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/ids.h"
+#include "common/status.h"
+
+namespace sotto::algo {
+
+// Computes the smooth loss and its gradient at `x` on the node's next mini-batch
+// (the sampler advances on every call). Returns the batch loss.
+using GradientOracle = std::function<double(std::span<const float> x, std::span<float> grad)>;
+
+// This node's row of the mixing matrix W: w_ii and w_ij for each neighbour j.
+struct NeighbourWeights {
+  double self = 1.0;
+  std::vector<std::pair<PeerId, double>> neighbours;
+};
+
+enum class LearningRateSchedule {
+  kConstant,     // eta_t = eta_0 (the MALCOM paper's experiments).
+  kInverseSqrt,  // eta_t = eta_0 / sqrt(t + 1) (its theory).
+};
+
+enum class ProxOrder {
+  kBeforeCompression,  // Compress x^{t+1/2} - x_hat (dense SGD step), prox after mixing: the paper.
+  kAfterCompression,   // Prox the SGD step first, then compress the (sparse) residual and mix.
+};
+
+// How a compressor's output is scaled before gossip.
+enum class CompressionScale {
+  kAuto,  // 1 / (1 + omega) for unbiased compressors (contractive then), 1 otherwise.
+  kNone,  // As the compressor produces it.
+};
+
+// Options of every gossip algorithm; unused fields are ignored by the simpler ones.
+struct GossipOptions {
+  // "dpsgd", "choco" or "malcom".
+  std::string algorithm = "malcom";
+  // eta_0, the SGD step size.
+  double learning_rate = 0.1;
+  LearningRateSchedule schedule = LearningRateSchedule::kConstant;
+  // gamma, the consensus step of CHOCO / MALCOM (1 for exact averaging).
+  double consensus_step = 0.5;
+  // lambda of the l1 term; MALCOM applies prox_{eta lambda ||.||_1}. 0 disables it.
+  double l1 = 0.0;
+  ProxOrder prox_order = ProxOrder::kBeforeCompression;
+  // Compressor spec (coding/compressor.h) for CHOCO / MALCOM; D-PSGD sends raw floats.
+  std::string compressor = "dither:s=16";
+  CompressionScale scale = CompressionScale::kAuto;
+  // Heavy-ball momentum beta in [0, 1); 0 disables it (and its buffer).
+  double momentum = 0.0;
+  // Seeds the dither: element j of round t from node i uses Philox(seed, t, i, j).
+  std::uint64_t seed = 1;
+};
+
+Result<LearningRateSchedule> ParseLearningRateSchedule(std::string_view name);
+Result<ProxOrder> ParseProxOrder(std::string_view name);
+
+class GossipAlgorithm {
+ public:
+  virtual ~GossipAlgorithm() = default;
+
+  virtual std::string name() const = 0;
+  // The local model x_i.
+  virtual std::span<const float> model() const = 0;
+  // Sets x_i (initialisation, checkpoint restore). Public copies stay as they are.
+  virtual void SetModel(std::span<const float> x) = 0;
+  // Replaces this node's mixing weights (membership change).
+  virtual void SetWeights(NeighbourWeights weights) = 0;
+
+  // The local computation of `round`: gradient step(s) through `oracle`, then the
+  // message for the neighbours is prepared. Returns the batch loss.
+  virtual Result<double> LocalStep(const GradientOracle& oracle, RoundId round) = 0;
+  // The bytes to send to every neighbour for the last LocalStep. Its size is exactly
+  // what crosses the wire (per neighbour).
+  virtual std::span<const std::uint8_t> message() const = 0;
+  // A neighbour's message. Malformed bytes return kCorrupted and change nothing.
+  virtual Status Absorb(PeerId from, std::span<const std::uint8_t> bytes) = 0;
+  // The consensus step, after the neighbours' messages of this round (or a deadline).
+  virtual void Mix() = 0;
+};
+
+// Builds the algorithm named in `options` for a model of `dimension` parameters at
+// node `self` with mixing weights `weights`. kInvalidArgument for bad options.
+Result<std::unique_ptr<GossipAlgorithm>> MakeGossipAlgorithm(const GossipOptions& options,
+                                                             PeerId self, std::int64_t dimension,
+                                                             NeighbourWeights weights);
+
+// eta_t for round t.
+double LearningRateAt(const GossipOptions& options, std::uint64_t round);
+
+}  // namespace sotto::algo

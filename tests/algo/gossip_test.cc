@@ -1,0 +1,176 @@
+#include <cmath>
+#include <memory>
+#include <numeric>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "algo/compressed_gossip.h"
+#include "algo/gossip_algorithm.h"
+#include "topology/graph.h"
+#include "topology/mixing_weights.h"
+
+namespace sotto::algo {
+namespace {
+
+// N algorithms on a graph with Metropolis-Hastings weights, gossip only (zero gradients).
+struct GossipOnly {
+  GossipOnly(const GossipOptions& options, const std::string& topology, int n, std::int64_t d) : graph(topology::MakeGraph(topology, n, 1).value()) {
+    Rng rng(11);
+    for (int i = 0; i < n; ++i) {
+      NeighbourWeights w;
+      double sum = 0;
+      for (int j : graph.neighbours(i)) {
+        const double wij = topology::MetropolisHastingsWeight(graph.degree(i), graph.degree(j));
+        w.neighbours.emplace_back(PeerId(j), wij);
+        sum += wij;
+      }
+      w.self = 1 - sum;
+      nodes.push_back(MakeGossipAlgorithm(options, PeerId(i), d, w).value());
+      std::vector<float> x(static_cast<std::size_t>(d));
+      for (auto& v : x) v = static_cast<float>(rng.Normal());
+      nodes.back()->SetModel(x);
+    }
+  }
+
+  void Round(std::uint64_t t) {
+    GradientOracle zero = [](std::span<const float>, std::span<float> g) {
+      std::fill(g.begin(), g.end(), 0.0f);
+      return 0.0;
+    };
+    for (auto& node : nodes) REQUIRE(node->LocalStep(zero, RoundId(t)).ok());
+    for (std::size_t i = 0; i < nodes.size(); ++i) {
+      for (int j : graph.neighbours(static_cast<int>(i))) {
+        REQUIRE(nodes[static_cast<std::size_t>(j)]->Absorb(PeerId(i), nodes[i]->message()).ok());
+      }
+    }
+    for (auto& node : nodes) node->Mix();
+  }
+
+  std::vector<double> Mean() const {
+    std::vector<double> mean(nodes[0]->model().size(), 0.0);
+    for (const auto& node : nodes) {
+      for (std::size_t k = 0; k < mean.size(); ++k) mean[k] += node->model()[k] / static_cast<double>(nodes.size());
+    }
+    return mean;
+  }
+
+  double ConsensusDistance() const {
+    const auto mean = Mean();
+    double dist = 0;
+    for (const auto& node : nodes) {
+      for (std::size_t k = 0; k < mean.size(); ++k) dist += std::pow(node->model()[k] - mean[k], 2);
+    }
+    return dist / static_cast<double>(nodes.size());
+  }
+
+  topology::Graph graph;
+  std::vector<std::unique_ptr<GossipAlgorithm>> nodes;
+};
+
+TEST_CASE("uncompressed gossip reaches consensus at the rate the spectral gap predicts", "[algo][gossip]") {
+  const std::string topology = GENERATE(as<std::string>{}, "ring", "torus", "exp");
+  const int n = 16;
+  GossipOptions options;
+  options.algorithm = "dpsgd";
+  GossipOnly g(options, topology, n, 64);
+  const double gap = topology::SpectralGap(
+      topology::MixingMatrix(g.graph, topology::WeightRule::kMetropolisHastings));
+  const double lambda2 = 1 - gap;
+  const double d0 = g.ConsensusDistance();
+  const auto mean0 = g.Mean();
+  const int rounds = 60;
+  double prev = d0, rate = 0;
+  for (int t = 0; t < rounds; ++t) {
+    g.Round(static_cast<std::uint64_t>(t));
+    const double now = g.ConsensusDistance();
+    rate = now / prev;
+    prev = now;
+  }
+  INFO(topology << ": spectral gap " << gap << ", last per-round contraction " << rate);
+  // Never slower than the bound, and the slowest mode dominates late: the per-round
+  // contraction of the squared distance tends to lambda_2^2.
+  CHECK(prev <= d0 * std::pow(lambda2, 2 * rounds) * 1.0001 + 1e-12);
+  CHECK(rate == Approx(lambda2 * lambda2).epsilon(0.05));
+  const auto mean = g.Mean();
+  for (std::size_t k = 0; k < mean.size(); ++k) CHECK(mean[k] == Approx(mean0[k]).margin(1e-4));
+}
+
+TEST_CASE("choco with exact compression and gamma 1 is plain gossip", "[algo][gossip]") {
+  GossipOptions exact;
+  exact.algorithm = "choco";
+  exact.compressor = "identity";
+  exact.consensus_step = 1.0;
+  GossipOptions plain;
+  plain.algorithm = "dpsgd";
+  GossipOnly a(exact, "ring", 8, 20), b(plain, "ring", 8, 20);
+  for (int t = 0; t < 10; ++t) {
+    a.Round(static_cast<std::uint64_t>(t));
+    b.Round(static_cast<std::uint64_t>(t));
+  }
+  for (std::size_t i = 0; i < a.nodes.size(); ++i) {
+    for (std::size_t k = 0; k < 20; ++k) CHECK(a.nodes[i]->model()[k] == Approx(b.nodes[i]->model()[k]).margin(1e-5));
+  }
+}
+
+TEST_CASE("compressed gossip preserves the mean and reaches consensus", "[algo][gossip]") {
+  const std::string compressor = GENERATE(as<std::string>{}, "dither:s=16", "topk:0.1", "dither:s=4");
+  GossipOptions options;
+  options.algorithm = "choco";
+  options.compressor = compressor;
+  options.consensus_step = compressor.starts_with("topk") ? 0.1 : 0.5;
+  GossipOnly g(options, "ring", 8, 200);
+  const auto mean0 = g.Mean();
+  const double d0 = g.ConsensusDistance();
+  for (int t = 0; t < 600; ++t) g.Round(static_cast<std::uint64_t>(t));
+  INFO(compressor << ": consensus distance " << d0 << " -> " << g.ConsensusDistance());
+  CHECK(g.ConsensusDistance() < 1e-3 * d0);
+  const auto mean = g.Mean();
+  for (std::size_t k = 0; k < mean.size(); ++k) CHECK(mean[k] == Approx(mean0[k]).margin(1e-3));
+}
+
+TEST_CASE("malformed and foreign messages change nothing", "[algo][gossip]") {
+  GossipOptions options;
+  options.algorithm = "malcom";
+  GossipOnly g(options, "ring", 4, 50);
+  g.Round(0);
+  const std::vector<float> before(g.nodes[0]->model().begin(), g.nodes[0]->model().end());
+  std::vector<std::uint8_t> junk(37, 0xAB);
+  CHECK(g.nodes[0]->Absorb(PeerId(1), junk).code() == StatusCode::kCorrupted);
+  CHECK(g.nodes[0]->Absorb(PeerId(1), {}).code() == StatusCode::kCorrupted);
+  CHECK(g.nodes[0]->Absorb(PeerId(2), g.nodes[2]->message()).code() == StatusCode::kInvalidArgument);  // Not a neighbour on a ring of 4.
+  g.nodes[0]->Mix();
+  GossipOptions reference = options;
+  GossipOnly h(reference, "ring", 4, 50);
+  h.Round(0);
+  h.nodes[0]->Mix();
+  for (std::size_t k = 0; k < before.size(); ++k) CHECK(g.nodes[0]->model()[k] == h.nodes[0]->model()[k]);
+}
+
+TEST_CASE("the prox step keeps malcom models sparse", "[algo][gossip]") {
+  std::vector<float> x{-3.0f, -0.5f, 0.0f, 0.2f, 1.5f};
+  SoftThreshold(x, 1.0f);
+  CHECK(x == std::vector<float>{-2.0f, 0.0f, 0.0f, 0.0f, 0.5f});
+}
+
+TEST_CASE("bad gossip options are clear errors", "[algo][gossip]") {
+  NeighbourWeights w;
+  GossipOptions o;
+  o.algorithm = "gossip-magic";
+  auto r = MakeGossipAlgorithm(o, PeerId(0), 10, w);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().message().find("unknown algorithm 'gossip-magic'") != std::string::npos);
+  o.algorithm = "malcom";
+  o.compressor = "zip:9";
+  CHECK(MakeGossipAlgorithm(o, PeerId(0), 10, w).error().code() == StatusCode::kInvalidArgument);
+  o.compressor = "dither:s=16";
+  w.self = 0.5;
+  CHECK(MakeGossipAlgorithm(o, PeerId(0), 10, w).error().message().find("sum to") != std::string::npos);
+  o.algorithm = "choco";
+  o.l1 = 0.1;
+  w.self = 1;
+  CHECK_FALSE(MakeGossipAlgorithm(o, PeerId(0), 10, w).ok());
+}
+
+}  // namespace
+}  // namespace sotto::algo
