@@ -150,6 +150,27 @@ Dataset Subset(const Dataset& data, std::span<const std::int64_t> indices) {
   return out;
 }
 
+Result<TrainTestSplit> RandomTrainTestSplit(const Dataset& data, double test_fraction,
+                                            std::uint64_t seed) {
+  const std::int64_t n = data.num_samples();
+  const double wanted = std::round(test_fraction * static_cast<double>(n));
+  if (!(wanted >= 1.0) || !(wanted <= static_cast<double>(n - 1))) {
+    return InvalidArgument("train/test split of " + data.name + ": a test fraction of " +
+                           std::to_string(test_fraction) + " of " + std::to_string(n) +
+                           " samples leaves a side empty");
+  }
+  std::vector<std::int64_t> order(static_cast<std::size_t>(n));
+  std::iota(order.begin(), order.end(), std::int64_t{0});
+  Rng rng(seed);
+  rng.Shuffle(order.begin(), order.end());
+  const auto test_size = static_cast<std::ptrdiff_t>(wanted);
+  std::vector<std::int64_t> test(order.begin(), order.begin() + test_size);
+  std::vector<std::int64_t> train(order.begin() + test_size, order.end());
+  std::sort(test.begin(), test.end());
+  std::sort(train.begin(), train.end());
+  return TrainTestSplit{Subset(data, train), Subset(data, test)};
+}
+
 std::vector<std::int64_t> ClassCounts(std::span<const std::int32_t> labels, int num_classes) {
   std::vector<std::int64_t> counts(static_cast<std::size_t>(std::max(num_classes, 0)), 0);
   for (const std::int32_t label : labels) {

@@ -68,6 +68,19 @@ Result<Partition> PartitionDataset(const Dataset& data, const PartitionOptions& 
 // same num_classes and name. Requires: every index in [0, data.num_samples()).
 Dataset Subset(const Dataset& data, std::span<const std::int64_t> indices);
 
+struct TrainTestSplit {
+  Dataset train;
+  Dataset test;
+};
+
+// Holds out round(test_fraction · n) samples chosen uniformly at random (seeded)
+// as the test set; the rest is the training set. Each side keeps the original
+// sample order. For data without a separate test file (LIBSVM files are often
+// sorted by label, so a tail cut would be biased).
+// Errors: kInvalidArgument unless both sides get at least one sample.
+Result<TrainTestSplit> RandomTrainTestSplit(const Dataset& data, double test_fraction,
+                                            std::uint64_t seed);
+
 // Returns counts[c] = number of samples with label c.
 // Requires: every label in [0, num_classes).
 std::vector<std::int64_t> ClassCounts(std::span<const std::int32_t> labels, int num_classes);

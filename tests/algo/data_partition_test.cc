@@ -152,5 +152,31 @@ TEST_CASE("subset materialises the rows of a shard", "[algo][data][partition]") 
   CheckCoversEverySampleOnce(*shards, 4);
 }
 
+TEST_CASE("a random train/test split holds out a seeded sample", "[algo][data][partition]") {
+  Dataset data;
+  data.features.resize(100, 1);
+  for (int i = 0; i < 100; ++i) data.features(i, 0) = static_cast<float>(i);
+  data.labels.assign(100, 0);
+  std::fill(data.labels.begin() + 50, data.labels.end(), 1);  // Sorted by label.
+  data.num_classes = 2;
+  Result<TrainTestSplit> split = RandomTrainTestSplit(data, 0.2, 5);
+  REQUIRE(split.ok());
+  CHECK(split->train.num_samples() == 80);
+  CHECK(split->test.num_samples() == 20);
+  // Both classes in the test set, unlike a tail cut; rows keep their order.
+  const auto counts = ClassCounts(split->test.labels, 2);
+  CHECK(counts[0] > 0);
+  CHECK(counts[1] > 0);
+  const Eigen::VectorXf test_rows = split->test.features.col(0);
+  CHECK(std::is_sorted(test_rows.begin(), test_rows.end()));
+  CHECK(split->train.features.sum() + split->test.features.sum() == 4950.0f);
+  Result<TrainTestSplit> again = RandomTrainTestSplit(data, 0.2, 5);
+  REQUIRE(again.ok());
+  CHECK(again->test.features == split->test.features);
+
+  CHECK(RandomTrainTestSplit(data, 0.0, 5).error().code() == StatusCode::kInvalidArgument);
+  CHECK(RandomTrainTestSplit(data, 1.0, 5).error().code() == StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace sotto::algo
