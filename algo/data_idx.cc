@@ -77,12 +77,30 @@ Status ExpectEndOfFile(gzFile_s* file, const std::string& path, std::int64_t rec
 // The header of an IDX file: magic {0, 0, type, rank}, then `rank` big-endian u32.
 struct IdxHeader {
   std::vector<std::int64_t> dims;
+  // An upper bound on the bytes after the header, known before any allocation:
+  // exact for raw files, 1032x the compressed size for gzip (deflate's maximum
+  // ratio). A header claiming more is refused, so a lying header cannot make
+  // the reader allocate more than a constant multiple of the file's size.
+  std::int64_t max_payload_bytes = 0;
 };
 
 std::string Hex32(std::uint32_t value) {
   char text[16];
   std::snprintf(text, sizeof(text), "0x%08x", value);
   return text;
+}
+
+constexpr std::int64_t kMaxDeflateRatio = 1032;
+
+// Refuses a header whose records cannot all be in the file (see IdxHeader).
+Status CheckRecordsFit(const IdxHeader& header, const std::string& path, std::int64_t records,
+                       std::int64_t record_bytes) {
+  if (records > header.max_payload_bytes / record_bytes) {
+    return Corrupted(path + ": truncated: the header promises " + std::to_string(records) +
+                     " records of " + std::to_string(record_bytes) + " bytes, the file has " +
+                     "room for at most " + std::to_string(header.max_payload_bytes) + " bytes");
+  }
+  return Status::Ok();
 }
 
 Result<IdxHeader> ReadIdxHeader(gzFile_s* file, const std::string& path) {
@@ -105,6 +123,12 @@ Result<IdxHeader> ReadIdxHeader(gzFile_s* file, const std::string& path) {
   SOTTO_RETURN_IF_ERROR(ReadExactly(file, path, reinterpret_cast<char*>(raw.data()),
                                     static_cast<std::int64_t>(raw.size()), "the IDX dimensions"));
   IdxHeader header;
+  std::error_code ec;
+  const auto file_bytes = static_cast<std::int64_t>(std::filesystem::file_size(path, ec));
+  if (ec) return NotFound(path + ": cannot stat: " + ec.message());
+  const std::int64_t header_bytes = 4 + 4 * rank;
+  header.max_payload_bytes =
+      gzdirect(file) ? file_bytes - header_bytes : file_bytes * kMaxDeflateRatio;
   for (int r = 0; r < rank; ++r) {
     const unsigned char* b = raw.data() + 4 * r;
     header.dims.push_back((std::int64_t{b[0]} << 24) | (std::int64_t{b[1]} << 16) |
@@ -122,6 +146,7 @@ Result<std::vector<std::uint8_t>> ReadIdxLabels(const std::string& path) {
                            std::to_string(header.dims.size()) + " (images and labels swapped?)");
   }
   const std::int64_t n = header.dims[0];
+  SOTTO_RETURN_IF_ERROR(CheckRecordsFit(header, path, n, 1));
   std::vector<std::uint8_t> labels(static_cast<std::size_t>(n));
   SOTTO_RETURN_IF_ERROR(ReadExactly(file.get(), path, reinterpret_cast<char*>(labels.data()), n,
                                     std::to_string(n) + " labels"));
@@ -158,6 +183,7 @@ Result<Dataset> ReadIdxDataset(const std::string& images_path, const std::string
     }
   }
   const std::int64_t m = max_samples < 0 ? n : std::min(n, max_samples);
+  SOTTO_RETURN_IF_ERROR(CheckRecordsFit(header, images_path, m, features));
 
   Dataset data;
   data.features.resize(m, features);

@@ -154,6 +154,23 @@ TEST_CASE("broken idx files give errors naming the file and the problem", "[algo
     CHECK(data.error().code() == StatusCode::kCorrupted);
     CHECK_THAT(data.error().message(), Catch::Contains("4 images but") && Catch::Contains("3 labels"));
   }
+  SECTION("a huge claimed count is refused before allocating") {
+    const std::string huge_labels = IdxBytes({0xfffffff0u}, {1, 2, 3});
+    const std::string huge_images = IdxBytes({3, 0x7fffu, 0x7fffu}, std::vector<std::uint8_t>(50, 1));
+    const bool gz = GENERATE(false, true);
+    (gz ? WriteGz : WriteRaw)(labels, huge_labels);
+    Result<Dataset> data = ReadIdxDataset(images, labels);
+    REQUIRE_FALSE(data.ok());
+    CHECK(data.error().code() == StatusCode::kCorrupted);
+    CHECK_THAT(data.error().message(), Catch::Contains("promises 4294967280 records"));
+
+    (gz ? WriteGz : WriteRaw)(labels, idx.labels);
+    (gz ? WriteGz : WriteRaw)(images, huge_images);
+    data = ReadIdxDataset(images, labels);
+    REQUIRE_FALSE(data.ok());
+    CHECK(data.error().code() == StatusCode::kCorrupted);
+    CHECK_THAT(data.error().message(), Catch::Contains(images) && Catch::Contains("truncated"));
+  }
   SECTION("images and labels swapped") {
     WriteRaw(images, idx.images);
     Result<Dataset> data = ReadIdxDataset(labels, images);
