@@ -52,26 +52,13 @@ Result<Graph> GraphFromEdges(int num_nodes, std::span<const std::pair<int, int>>
     if (a == b) return InvalidArgument("edge " + EdgeText(a, b) + ": self loop");
     g.AddEdge(a, b);
   }
-  if (!g.IsConnected()) {
-    // Name the first node node 0 cannot reach, so the user knows where to look.
-    std::vector<char> seen(static_cast<std::size_t>(num_nodes), 0);
-    std::vector<int> stack = {0};
-    seen[0] = 1;
-    while (!stack.empty()) {
-      const int v = stack.back();
-      stack.pop_back();
-      for (int u : g.neighbours(v)) {
-        if (!seen[static_cast<std::size_t>(u)]) {
-          seen[static_cast<std::size_t>(u)] = 1;
-          stack.push_back(u);
-        }
-      }
-    }
-    int lost = 0;
-    while (seen[static_cast<std::size_t>(lost)]) ++lost;
+  // Name a node that cannot be reached, so the user knows where to look.
+  const std::vector<bool> reached = g.ReachableFrom(0);
+  const auto lost = std::find(reached.begin(), reached.end(), false);
+  if (lost != reached.end()) {
     return InvalidArgument("edge list: graph of " + std::to_string(num_nodes) +
-                           " nodes is not connected (node " + std::to_string(lost) +
-                           " cannot reach node 0)");
+                           " nodes is not connected (node " +
+                           std::to_string(lost - reached.begin()) + " cannot reach node 0)");
   }
   return g;
 }
@@ -97,7 +84,8 @@ Result<Graph> ParseEdgeList(std::string_view text, int num_nodes) {
       if (tokens.size() != 2 || !ParseIndex(tokens[1], declared) || declared < 1) {
         return InvalidArgument(where + "want \"nodes N\" with N >= 1");
       }
-      if (!edges.empty()) return InvalidArgument(where + "\"nodes\" must come before the first edge");
+      if (!edges.empty())
+        return InvalidArgument(where + "\"nodes\" must come before the first edge");
       if (num_nodes > 0 && declared != num_nodes) {
         return InvalidArgument(where + "file says " + std::to_string(declared) +
                                " nodes, the caller expects " + std::to_string(num_nodes));

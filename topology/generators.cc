@@ -150,7 +150,8 @@ Result<Graph> RandomRegularGraph(int n, int d, std::uint64_t seed) {
   if ((static_cast<long>(n) * d) % 2 != 0) {
     return InvalidArgument(what + ": n*d must be even (no d-regular graph exists)");
   }
-  if (d == 1) return InvalidArgument(what + ": a 1-regular graph on more than 2 nodes is disconnected");
+  if (d == 1)
+    return InvalidArgument(what + ": a 1-regular graph on more than 2 nodes is disconnected");
   if (d == n - 1) return CompleteGraph(n);
   Rng rng(seed, /*stream=*/0x7265677531ull);
   if (d == 2) {
@@ -158,7 +159,8 @@ Result<Graph> RandomRegularGraph(int n, int d, std::uint64_t seed) {
     for (int i = 0; i < n; ++i) order[static_cast<std::size_t>(i)] = i;
     rng.Shuffle(order.begin(), order.end());
     Graph g(n);
-    for (std::size_t k = 0; k < order.size(); ++k) g.AddEdge(order[k], order[(k + 1) % order.size()]);
+    for (std::size_t k = 0; k < order.size(); ++k)
+      g.AddEdge(order[k], order[(k + 1) % order.size()]);
     return g;
   }
   for (int attempt = 0; attempt < kMaxRegularAttempts; ++attempt) {
@@ -186,10 +188,10 @@ Result<Graph> ErdosRenyiGraph(int n, double p, std::uint64_t seed) {
     if (g.IsConnected()) return g;
   }
   const double threshold = std::log(static_cast<double>(n)) / n;
-  return InvalidArgument("erdos:p=" + std::to_string(p) + " on " + std::to_string(n) +
-                         " nodes: no connected draw in " + std::to_string(kMaxErdosRenyiAttempts) +
-                         " tries; connectivity needs p well above ln(n)/n = " +
-                         std::to_string(threshold));
+  return InvalidArgument(
+      "erdos:p=" + std::to_string(p) + " on " + std::to_string(n) +
+      " nodes: no connected draw in " + std::to_string(kMaxErdosRenyiAttempts) +
+      " tries; connectivity needs p well above ln(n)/n = " + std::to_string(threshold));
 }
 
 Graph CompleteGraph(int n) {

@@ -21,25 +21,28 @@ bool Graph::HasEdge(int a, int b) const {
   return std::binary_search(list.begin(), list.end(), b);
 }
 
-bool Graph::IsConnected() const {
-  const int n = num_nodes();
-  if (n <= 1) return true;
-  std::vector<char> seen(static_cast<std::size_t>(n), 0);
-  std::vector<int> stack = {0};
-  seen[0] = 1;
-  int reached = 1;
+std::vector<bool> Graph::ReachableFrom(int node) const {
+  SOTTO_CHECK(node >= 0 && node < num_nodes()) << "node " << node;
+  std::vector<bool> seen(static_cast<std::size_t>(num_nodes()), false);
+  std::vector<int> stack = {node};
+  seen[static_cast<std::size_t>(node)] = true;
   while (!stack.empty()) {
     const int v = stack.back();
     stack.pop_back();
     for (int u : adjacency_[static_cast<std::size_t>(v)]) {
       if (!seen[static_cast<std::size_t>(u)]) {
-        seen[static_cast<std::size_t>(u)] = 1;
-        ++reached;
+        seen[static_cast<std::size_t>(u)] = true;
         stack.push_back(u);
       }
     }
   }
-  return reached == n;
+  return seen;
+}
+
+bool Graph::IsConnected() const {
+  if (num_nodes() <= 1) return true;
+  const std::vector<bool> reached = ReachableFrom(0);
+  return std::find(reached.begin(), reached.end(), false) == reached.end();
 }
 
 void Graph::AddEdge(int a, int b) {
@@ -97,31 +100,36 @@ bool Graph::IsSymmetric() const {
 Result<Graph> MakeGraph(std::string_view spec_text, int num_nodes, std::uint64_t seed) {
   SOTTO_ASSIGN_OR_RETURN(const TopologySpec spec, ParseTopologySpec(spec_text));
   if (num_nodes < 1) {
-    return InvalidArgument("topology \"" + std::string(spec_text) + "\": need at least 1 node, got " +
-                           std::to_string(num_nodes));
+    return InvalidArgument("topology \"" + std::string(spec_text) +
+                           "\": need at least 1 node, got " + std::to_string(num_nodes));
   }
   const auto with_context = [&](Result<Graph> g) -> Result<Graph> {
     if (g.has_value()) return g;
     return g.error().WithContext("topology \"" + std::string(spec_text) + "\"");
   };
   switch (spec.family) {
-    case TopologyFamily::kRing: return RingGraph(num_nodes);
+    case TopologyFamily::kRing:
+      return RingGraph(num_nodes);
     case TopologyFamily::kTorus:
       if (spec.rows == 0) return with_context(TorusGraph(num_nodes));
       if (spec.rows * spec.cols != num_nodes) {
-        return InvalidArgument("topology \"" + std::string(spec_text) + "\": r*c = " +
-                               std::to_string(spec.rows * spec.cols) + " but there are " +
-                               std::to_string(num_nodes) + " nodes");
+        return InvalidArgument("topology \"" + std::string(spec_text) +
+                               "\": r*c = " + std::to_string(spec.rows * spec.cols) +
+                               " but there are " + std::to_string(num_nodes) + " nodes");
       }
       return with_context(TorusGraph(spec.rows, spec.cols));
-    case TopologyFamily::kHypercube: return with_context(HypercubeGraph(num_nodes));
-    case TopologyFamily::kExponential: return ExponentialGraph(num_nodes);
+    case TopologyFamily::kHypercube:
+      return with_context(HypercubeGraph(num_nodes));
+    case TopologyFamily::kExponential:
+      return ExponentialGraph(num_nodes);
     case TopologyFamily::kRegular:
       return with_context(RandomRegularGraph(num_nodes, spec.degree, seed));
     case TopologyFamily::kErdosRenyi:
       return with_context(ErdosRenyiGraph(num_nodes, spec.probability, seed));
-    case TopologyFamily::kComplete: return CompleteGraph(num_nodes);
-    case TopologyFamily::kStar: return StarGraph(num_nodes);
+    case TopologyFamily::kComplete:
+      return CompleteGraph(num_nodes);
+    case TopologyFamily::kStar:
+      return StarGraph(num_nodes);
     case TopologyFamily::kEdgeList:
       return with_context(GraphFromEdges(num_nodes, spec.edges));
   }

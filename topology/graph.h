@@ -33,6 +33,9 @@ class Graph {
 
   // Every edge once as (a, b) with a < b, sorted lexicographically.
   std::vector<std::pair<int, int>> Edges() const;
+  // reachable[v] is true when v is in the connected component of `node`.
+  // Requires: 0 <= node < num_nodes().
+  std::vector<bool> ReachableFrom(int node) const;
   int MaxDegree() const;
   int MinDegree() const;
   // True when every adjacency list is sorted, loop-free, duplicate-free and

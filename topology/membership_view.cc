@@ -69,9 +69,9 @@ void AddRendezvousChords(std::span<const std::uint64_t> ids, int chords, std::ui
       std::uint64_t best_score = 0;
       for (int j = 0; j < n; ++j) {
         if (j == i) continue;
-        const std::uint64_t score = ChordScore(seed, ids[static_cast<std::size_t>(i)],
-                                               static_cast<std::uint32_t>(slot),
-                                               ids[static_cast<std::size_t>(j)]);
+        const std::uint64_t score =
+            ChordScore(seed, ids[static_cast<std::size_t>(i)], static_cast<std::uint32_t>(slot),
+                       ids[static_cast<std::size_t>(j)]);
         if (best < 0 || score > best_score) {
           best = j;
           best_score = score;
@@ -127,14 +127,15 @@ Result<Graph> GraphFromView(std::span<const std::uint64_t> sorted_member_ids,
       }
       return g;
     default:
-      return InvalidArgument(what + ": not supported for a membership view (one join would "
+      return InvalidArgument(what +
+                             ": not supported for a membership view (one join would "
                              "rewire most edges); use ring, exp, regular:d=K or complete");
   }
 }
 
-Result<std::vector<std::uint64_t>> NeighboursInView(std::span<const std::uint64_t> sorted_member_ids,
-                                                    std::uint64_t self, std::string_view spec,
-                                                    std::uint64_t seed) {
+Result<std::vector<std::uint64_t>> NeighboursInView(
+    std::span<const std::uint64_t> sorted_member_ids, std::uint64_t self, std::string_view spec,
+    std::uint64_t seed) {
   const auto it = std::lower_bound(sorted_member_ids.begin(), sorted_member_ids.end(), self);
   SOTTO_ASSIGN_OR_RETURN(const Graph g, GraphFromView(sorted_member_ids, spec, seed));
   if (it == sorted_member_ids.end() || *it != self) {

@@ -55,14 +55,14 @@ namespace sotto::topology {
 // sorted_member_ids[k]. Returns kInvalidArgument when the ids are empty or not
 // strictly increasing, or for an unsupported spec (see above). The result is
 // connected (it contains the hash ring).
-Result<Graph> GraphFromView(std::span<const std::uint64_t> sorted_member_ids,
-                            std::string_view spec, std::uint64_t seed);
+Result<Graph> GraphFromView(std::span<const std::uint64_t> sorted_member_ids, std::string_view spec,
+                            std::uint64_t seed);
 
 // The neighbour ids of `self` (ascending) in GraphFromView(...). kNotFound when
 // `self` is not a member; otherwise as GraphFromView.
-Result<std::vector<std::uint64_t>> NeighboursInView(std::span<const std::uint64_t> sorted_member_ids,
-                                                    std::uint64_t self, std::string_view spec,
-                                                    std::uint64_t seed);
+Result<std::vector<std::uint64_t>> NeighboursInView(
+    std::span<const std::uint64_t> sorted_member_ids, std::uint64_t self, std::string_view spec,
+    std::uint64_t seed);
 
 // Position of member `id` on the hash ring for `seed` (exposed for tests and tools).
 std::uint64_t HashRingPosition(std::uint64_t id, std::uint64_t seed);

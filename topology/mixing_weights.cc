@@ -58,7 +58,8 @@ std::vector<MixingRow> MixingRows(const Graph& graph, WeightRule rule) {
   const int max_degree = graph.MaxDegree();
   std::vector<MixingRow> rows;
   rows.reserve(static_cast<std::size_t>(graph.num_nodes()));
-  for (int i = 0; i < graph.num_nodes(); ++i) rows.push_back(LocalMixingRow(graph, i, rule, max_degree));
+  for (int i = 0; i < graph.num_nodes(); ++i)
+    rows.push_back(LocalMixingRow(graph, i, rule, max_degree));
   return rows;
 }
 
@@ -82,7 +83,8 @@ Eigen::MatrixXd MixingMatrix(const Graph& graph, WeightRule rule) {
   Eigen::MatrixXd w = Eigen::MatrixXd::Zero(n, n);
   for (int i = 0; i < n; ++i) {
     const MixingRow row = LocalMixingRow(graph, i, rule, max_degree);
-    for (std::size_t k = 0; k < row.neighbours.size(); ++k) w(i, row.neighbours[k]) = row.weights[k];
+    for (std::size_t k = 0; k < row.neighbours.size(); ++k)
+      w(i, row.neighbours[k]) = row.weights[k];
     w(i, i) = row.self_weight;
   }
   return w;

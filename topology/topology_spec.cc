@@ -49,7 +49,8 @@ Result<std::vector<std::pair<int, int>>> ParseInlineEdges(std::string_view text,
         !ParseNumber(Trim(item.substr(dash + 1)), b)) {
       return SpecError(text, "bad edge \"" + std::string(item) + "\" (want A-B, e.g. 0-1)");
     }
-    if (a < 0 || b < 0) return SpecError(text, "negative node in edge \"" + std::string(item) + "\"");
+    if (a < 0 || b < 0)
+      return SpecError(text, "negative node in edge \"" + std::string(item) + "\"");
     edges.emplace_back(a, b);
   }
   return edges;
@@ -68,21 +69,32 @@ Result<TopologySpec> ParseTopologySpec(std::string_view text) {
   const std::string_view params =
       colon == std::string_view::npos ? std::string_view() : trimmed.substr(colon + 1);
   TopologySpec spec;
-  if (name.empty()) return SpecError(text, std::string("empty name; want one of ") + TopologyFamilyNames());
+  if (name.empty())
+    return SpecError(text, std::string("empty name; want one of ") + TopologyFamilyNames());
   if (name == "edges") {
     spec.family = TopologyFamily::kEdgeList;
     SOTTO_ASSIGN_OR_RETURN(spec.edges, ParseInlineEdges(text, params));
     return spec;
   }
-  if (name == "ring") spec.family = TopologyFamily::kRing;
-  else if (name == "torus") spec.family = TopologyFamily::kTorus;
-  else if (name == "hypercube") spec.family = TopologyFamily::kHypercube;
-  else if (name == "exp" || name == "exponential") spec.family = TopologyFamily::kExponential;
-  else if (name == "regular") spec.family = TopologyFamily::kRegular;
-  else if (name == "erdos" || name == "erdos-renyi") spec.family = TopologyFamily::kErdosRenyi;
-  else if (name == "complete") spec.family = TopologyFamily::kComplete;
-  else if (name == "star") spec.family = TopologyFamily::kStar;
-  else return SpecError(text, "unknown family \"" + std::string(name) + "\"; want one of " + TopologyFamilyNames());
+  if (name == "ring")
+    spec.family = TopologyFamily::kRing;
+  else if (name == "torus")
+    spec.family = TopologyFamily::kTorus;
+  else if (name == "hypercube")
+    spec.family = TopologyFamily::kHypercube;
+  else if (name == "exp" || name == "exponential")
+    spec.family = TopologyFamily::kExponential;
+  else if (name == "regular")
+    spec.family = TopologyFamily::kRegular;
+  else if (name == "erdos" || name == "erdos-renyi")
+    spec.family = TopologyFamily::kErdosRenyi;
+  else if (name == "complete")
+    spec.family = TopologyFamily::kComplete;
+  else if (name == "star")
+    spec.family = TopologyFamily::kStar;
+  else
+    return SpecError(
+        text, "unknown family \"" + std::string(name) + "\"; want one of " + TopologyFamilyNames());
 
   bool has_d = false, has_p = false;
   if (colon != std::string_view::npos) {
@@ -112,8 +124,8 @@ Result<TopologySpec> ParseTopologySpec(std::string_view text) {
           return SpecError(text, where + ": torus sides must be integers >= 3");
         }
       } else {
-        return SpecError(text, "unknown parameter \"" + std::string(key) + "\" for " +
-                                   std::string(name));
+        return SpecError(text,
+                         "unknown parameter \"" + std::string(key) + "\" for " + std::string(name));
       }
     }
   }
@@ -132,23 +144,29 @@ Result<TopologySpec> ParseTopologySpec(std::string_view text) {
 std::string ToString(const TopologySpec& spec) {
   std::ostringstream out;
   switch (spec.family) {
-    case TopologyFamily::kRing: return "ring";
+    case TopologyFamily::kRing:
+      return "ring";
     case TopologyFamily::kTorus:
       if (spec.rows == 0) return "torus";
       out << "torus:r=" << spec.rows << ",c=" << spec.cols;
       return out.str();
-    case TopologyFamily::kHypercube: return "hypercube";
-    case TopologyFamily::kExponential: return "exp";
-    case TopologyFamily::kRegular: out << "regular:d=" << spec.degree; return out.str();
-    case TopologyFamily::kErdosRenyi:
-    {
+    case TopologyFamily::kHypercube:
+      return "hypercube";
+    case TopologyFamily::kExponential:
+      return "exp";
+    case TopologyFamily::kRegular:
+      out << "regular:d=" << spec.degree;
+      return out.str();
+    case TopologyFamily::kErdosRenyi: {
       // Shortest text that reads back to the same double ("0.1", not "0.10000000000000001").
       char buffer[32];
       const auto result = std::to_chars(buffer, buffer + sizeof(buffer), spec.probability);
       return "erdos:p=" + std::string(buffer, result.ptr);
     }
-    case TopologyFamily::kComplete: return "complete";
-    case TopologyFamily::kStar: return "star";
+    case TopologyFamily::kComplete:
+      return "complete";
+    case TopologyFamily::kStar:
+      return "star";
     case TopologyFamily::kEdgeList:
       out << "edges:";
       for (std::size_t k = 0; k < spec.edges.size(); ++k) {

@@ -38,9 +38,9 @@ const char* RuleName(WeightRule rule) {
 // weights (on regular graphs every rule gives the same W).
 nlohmann::json GapTable(const std::vector<int>& sizes, std::ofstream& tsv) {
   nlohmann::json rows = nlohmann::json::array();
-  const std::vector<std::string> families = {"ring", "torus", "hypercube", "exp", "regular:d=4",
-                                             "erdos", "complete", "star", "view:exp",
-                                             "view:regular:d=4"};
+  const std::vector<std::string> families = {"ring",        "torus",           "hypercube", "exp",
+                                             "regular:d=4", "erdos",           "complete",  "star",
+                                             "view:exp",    "view:regular:d=4"};
   tsv << "# family\trule\tn\tgap\trounds_1e-6\tmean_degree\n";
   for (const std::string& family : families) {
     // MH rows first, then max-degree ones, so gnuplot's lines stay unbroken.
@@ -50,7 +50,8 @@ nlohmann::json GapTable(const std::vector<int>& sizes, std::ofstream& tsv) {
       std::string spec = family;
       if (family.rfind("view:", 0) == 0) {
         std::vector<std::uint64_t> ids(static_cast<std::size_t>(n));
-        for (int k = 0; k < n; ++k) ids[static_cast<std::size_t>(k)] = 1000 + 7 * static_cast<std::uint64_t>(k);
+        for (int k = 0; k < n; ++k)
+          ids[static_cast<std::size_t>(k)] = 1000 + 7 * static_cast<std::uint64_t>(k);
         graph = GraphFromView(ids, family.substr(5), 1);
       } else {
         if (family == "erdos") {  // p = 2 ln(n) / n: twice the connectivity threshold.
@@ -72,9 +73,14 @@ nlohmann::json GapTable(const std::vector<int>& sizes, std::ofstream& tsv) {
         const double seconds = SecondsSince(start);
         const double rounds = ConsensusRounds(gap, 1e-6);
         const double mean_degree = 2.0 * static_cast<double>(graph->num_edges()) / n;
-        rows.push_back({{"family", family}, {"spec", spec}, {"rule", RuleName(rule)}, {"n", n},
-                        {"spectral_gap", gap}, {"consensus_rounds_1e-6", rounds},
-                        {"mean_degree", mean_degree}, {"eigen_seconds", seconds}});
+        rows.push_back({{"family", family},
+                        {"spec", spec},
+                        {"rule", RuleName(rule)},
+                        {"n", n},
+                        {"spectral_gap", gap},
+                        {"consensus_rounds_1e-6", rounds},
+                        {"mean_degree", mean_degree},
+                        {"eigen_seconds", seconds}});
         (rule == WeightRule::kMetropolisHastings ? mh_rows : max_degree_rows)
             << family << "\t" << RuleName(rule) << "\t" << n << "\t" << gap << "\t" << rounds
             << "\t" << mean_degree << "\n";
@@ -94,7 +100,8 @@ struct Construction {
   bool from_view;  // GraphFromView; else MakeGraph on the rank order of the ids.
 };
 
-Result<Graph> Build(const Construction& c, const std::vector<std::uint64_t>& ids, std::uint64_t seed) {
+Result<Graph> Build(const Construction& c, const std::vector<std::uint64_t>& ids,
+                    std::uint64_t seed) {
   if (c.from_view) return GraphFromView(ids, c.spec, seed);
   return MakeGraph(c.spec, static_cast<int>(ids.size()), seed);
 }
@@ -162,10 +169,16 @@ nlohmann::json RewiringTable(const std::vector<int>& sizes, int events, std::ofs
         before = std::move(after);
       }
       const double edges = static_cast<double>(before->num_edges());
-      rows.push_back({{"construction", c.name}, {"n", n}, {"events", join.count + leave.count},
-                      {"join_mean", join.mean()}, {"join_max", join.max},
-                      {"leave_mean", leave.mean()}, {"leave_max", leave.max}, {"edges", edges},
-                      {"always_connected", connected}, {"seconds", SecondsSince(start)}});
+      rows.push_back({{"construction", c.name},
+                      {"n", n},
+                      {"events", join.count + leave.count},
+                      {"join_mean", join.mean()},
+                      {"join_max", join.max},
+                      {"leave_mean", leave.mean()},
+                      {"leave_max", leave.max},
+                      {"edges", edges},
+                      {"always_connected", connected},
+                      {"seconds", SecondsSince(start)}});
       tsv << c.name << "\t" << n << "\t" << join.mean() << "\t" << join.max << "\t" << leave.mean()
           << "\t" << leave.max << "\t" << edges << "\n";
       std::cerr << c.name << " n=" << n << " join " << join.mean() << " leave " << leave.mean()
@@ -185,7 +198,8 @@ int Main(int argc, char** argv) {
   const bool quick = argc > 2 && std::string(argv[2]) == "--quick";
   const std::vector<int> gap_sizes =
       quick ? std::vector<int>{16, 64} : std::vector<int>{16, 32, 64, 128, 256, 512, 1024};
-  const std::vector<int> churn_sizes = quick ? std::vector<int>{64} : std::vector<int>{64, 256, 1024};
+  const std::vector<int> churn_sizes =
+      quick ? std::vector<int>{64} : std::vector<int>{64, 256, 1024};
   const auto start = Clock::now();
   std::ofstream gap_tsv(out + "/topology_gap.tsv");
   std::ofstream churn_tsv(out + "/topology_rewiring.tsv");

@@ -1,8 +1,8 @@
+#include "topology/edge_list.h"
+
 #include <string>
 
 #include <catch2/catch.hpp>
-
-#include "topology/edge_list.h"
 
 namespace sotto::topology {
 namespace {
@@ -40,10 +40,12 @@ TEST_CASE("edge-list errors carry line numbers", "[topology][edges]") {
   CHECK(ErrorOf("0 1\n1 2\n2 x\n") == "edge list line 3: expected two node indices, got \"2 x\"");
   CHECK_THAT(ErrorOf("0 1\n\n1 2 3\n"), Catch::Contains("line 3: expected two node indices"));
   CHECK_THAT(ErrorOf("0 1\n1 1\n"), Catch::Contains("line 2: self loop 1-1"));
-  CHECK_THAT(ErrorOf("nodes 3\n0 1\n1 3\n"), Catch::Contains("line 3: edge 1-3 names a node outside 0..2"));
+  CHECK_THAT(ErrorOf("nodes 3\n0 1\n1 3\n"),
+             Catch::Contains("line 3: edge 1-3 names a node outside 0..2"));
   CHECK_THAT(ErrorOf("0 1\n1 5\n", 4), Catch::Contains("line 2: edge 1-5"));
   CHECK_THAT(ErrorOf("0 1\nnodes 2\n"), Catch::Contains("line 2: \"nodes\" must come before"));
-  CHECK_THAT(ErrorOf("nodes 4\n0 1\n", 5), Catch::Contains("file says 4 nodes, the caller expects 5"));
+  CHECK_THAT(ErrorOf("nodes 4\n0 1\n", 5),
+             Catch::Contains("file says 4 nodes, the caller expects 5"));
   CHECK_THAT(ErrorOf("nodes 0\n"), Catch::Contains("line 1: want \"nodes N\""));
   CHECK_THAT(ErrorOf("0 -1\n"), Catch::Contains("line 1: expected two node indices"));
   CHECK_THAT(ErrorOf("0 1\n2 3\n"), Catch::Contains("not connected (node 2 cannot reach node 0)"));

@@ -1,10 +1,11 @@
+#include "topology/generators.h"
+
 #include <cmath>
 #include <set>
 #include <string>
 
 #include <catch2/catch.hpp>
 
-#include "topology/generators.h"
 #include "topology/graph.h"
 
 namespace sotto::topology {
@@ -23,12 +24,13 @@ void RequireDegrees(const Graph& g, int lo, int hi) {
 }
 
 TEST_CASE("every generator gives a connected symmetric graph", "[topology][generators]") {
-  const auto [spec, n] = GENERATE(table<std::string, int>({
-      {"ring", 3}, {"ring", 10}, {"ring", 1024}, {"torus", 9}, {"torus", 12}, {"torus", 64},
-      {"torus", 1024}, {"hypercube", 4}, {"hypercube", 64}, {"exp", 3}, {"exp", 10}, {"exp", 64},
-      {"exp", 1000}, {"regular:d=3", 10}, {"regular:d=4", 64}, {"regular:d=6", 101},
-      {"regular:d=2", 50}, {"erdos:p=0.3", 30}, {"erdos:p=0.05", 400}, {"complete", 5},
-      {"complete", 64}, {"star", 3}, {"star", 64}}));
+  const auto [spec, n] = GENERATE(table<std::string, int>(
+      {{"ring", 3},         {"ring", 10},        {"ring", 1024},        {"torus", 9},
+       {"torus", 12},       {"torus", 64},       {"torus", 1024},       {"hypercube", 4},
+       {"hypercube", 64},   {"exp", 3},          {"exp", 10},           {"exp", 64},
+       {"exp", 1000},       {"regular:d=3", 10}, {"regular:d=4", 64},   {"regular:d=6", 101},
+       {"regular:d=2", 50}, {"erdos:p=0.3", 30}, {"erdos:p=0.05", 400}, {"complete", 5},
+       {"complete", 64},    {"star", 3},         {"star", 64}}));
   const Graph g = MustMake(spec, n);
   INFO(spec << " on " << n);
   CHECK(g.num_nodes() == n);
@@ -107,7 +109,8 @@ TEST_CASE("tiny graphs are sensible for every family", "[topology][generators]")
   CHECK(two.HasEdge(0, 1));
 }
 
-TEST_CASE("three nodes: the ring is a triangle, bad sizes are explained", "[topology][generators]") {
+TEST_CASE("three nodes: the ring is a triangle, bad sizes are explained",
+          "[topology][generators]") {
   CHECK(MustMake("ring", 3).num_edges() == 3);
   CHECK(MustMake("exp", 3).num_edges() == 3);
   CHECK(MustMake("star", 3).num_edges() == 2);

@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include "topology/graph.h"
+
+#include <catch2/catch.hpp>
 
 namespace sotto::topology {
 namespace {
@@ -19,6 +19,7 @@ TEST_CASE("graph edges are undirected, sorted and deduplicated", "[topology][gra
   CHECK(g.Edges() == std::vector<std::pair<int, int>>{{0, 1}, {1, 3}});
   CHECK(g.IsSymmetric());
   CHECK_FALSE(g.IsConnected());
+  CHECK(g.ReachableFrom(3) == std::vector<bool>{true, true, false, true, false});
   g.AddEdge(2, 3);
   g.AddEdge(4, 0);
   CHECK(g.IsConnected());

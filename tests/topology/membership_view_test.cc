@@ -1,3 +1,5 @@
+#include "topology/membership_view.h"
+
 #include <algorithm>
 #include <cmath>
 #include <set>
@@ -7,7 +9,6 @@
 #include <catch2/catch.hpp>
 
 #include "common/random.h"
-#include "topology/membership_view.h"
 
 namespace sotto::topology {
 namespace {
@@ -38,7 +39,8 @@ TEST_CASE("every member derives the same graph from the view", "[topology][view]
     const Result<std::vector<std::uint64_t>> mine = NeighboursInView(copy, ids[k], spec, 5);
     REQUIRE(mine.has_value());
     std::vector<std::uint64_t> want;
-    for (int j : g.neighbours(static_cast<int>(k))) want.push_back(ids[static_cast<std::size_t>(j)]);
+    for (int j : g.neighbours(static_cast<int>(k)))
+      want.push_back(ids[static_cast<std::size_t>(j)]);
     CHECK(*mine == want);
     CHECK(std::is_sorted(mine->begin(), mine->end()));
   }

@@ -1,3 +1,5 @@
+#include "topology/mixing_weights.h"
+
 #include <cmath>
 #include <limits>
 #include <numbers>
@@ -7,7 +9,6 @@
 #include <catch2/catch.hpp>
 
 #include "topology/generators.h"
-#include "topology/mixing_weights.h"
 
 namespace sotto::topology {
 namespace {
@@ -21,11 +22,18 @@ Graph MustMake(const std::string& spec, int n, std::uint64_t seed = 1) {
 
 TEST_CASE("mixing matrices are symmetric and doubly stochastic within 1e-12",
           "[topology][weights]") {
-  const auto [spec, n] = GENERATE(table<std::string, int>({
-      {"ring", 1}, {"ring", 2}, {"ring", 17}, {"torus", 36}, {"hypercube", 32}, {"exp", 50},
-      {"regular:d=5", 40}, {"erdos:p=0.2", 60}, {"complete", 12}, {"star", 25}}));
-  const WeightRule rule = GENERATE(WeightRule::kMetropolisHastings, WeightRule::kMaxDegree,
-                                   WeightRule::kUniform);
+  const auto [spec, n] = GENERATE(table<std::string, int>({{"ring", 1},
+                                                           {"ring", 2},
+                                                           {"ring", 17},
+                                                           {"torus", 36},
+                                                           {"hypercube", 32},
+                                                           {"exp", 50},
+                                                           {"regular:d=5", 40},
+                                                           {"erdos:p=0.2", 60},
+                                                           {"complete", 12},
+                                                           {"star", 25}}));
+  const WeightRule rule =
+      GENERATE(WeightRule::kMetropolisHastings, WeightRule::kMaxDegree, WeightRule::kUniform);
   INFO(spec << " on " << n << ", rule " << static_cast<int>(rule));
   const Graph g = MustMake(spec, n);
   const Eigen::MatrixXd w = MixingMatrix(g, rule);

@@ -1,9 +1,10 @@
+#include "topology/topology_spec.h"
+
 #include <string>
 
 #include <catch2/catch.hpp>
 
 #include "topology/graph.h"
-#include "topology/topology_spec.h"
 
 namespace sotto::topology {
 namespace {
@@ -16,9 +17,9 @@ std::string ErrorOf(const std::string& text) {
 }
 
 TEST_CASE("topology specs parse and round-trip", "[topology][spec]") {
-  const std::string text = GENERATE("ring", "torus", "torus:r=4,c=8", "hypercube", "exp",
-                                    "regular:d=4", "erdos:p=0.1", "complete", "star",
-                                    "edges:0-1,1-2,2-0");
+  const std::string text =
+      GENERATE("ring", "torus", "torus:r=4,c=8", "hypercube", "exp", "regular:d=4", "erdos:p=0.1",
+               "complete", "star", "edges:0-1,1-2,2-0");
   const Result<TopologySpec> spec = ParseTopologySpec(text);
   INFO(text << ": " << spec.status().ToString());
   REQUIRE(spec.has_value());
