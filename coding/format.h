@@ -1,0 +1,148 @@
+#pragma once
+
+// The self-describing byte format of one compressed vector (what Compressor::Compress
+// writes and DecodeAdd reads), and the reconstruction rules both ends share so that
+// the sender's `decoded` equals what a receiver adds, bit for bit.
+//
+// Layout (all multi-byte integers are LEB128 varints unless marked; f32 is IEEE-754
+// little-endian):
+//
+//   u8  magic = 0xC5
+//   u8  version = 1
+//   u8  codec id (CodecId: which compressor produced it; informational)
+//   u8  flags: bit 0 = a seed triple follows (needed by rand-k supports and
+//       subtractive dither, whose randomness the receiver regenerates)
+//   varint dimension d                        (<= DecodeLimits::max_dimension)
+//   [varint seed, varint round, varint sender]  if flags bit 0
+//   u8  section count (1..kMaxSections); the vector is the sum of its sections
+//   sections, each:
+//     u8 kind (SectionKind: 1 = integer levels, 2 = floats)
+//     u8 support (Support: 0 = all d elements, 1 = rand-k positions regenerated
+//        from (seed, round, sender, section index)); if 1: varint k (1..d)
+//     kind 1 (levels): u8 level coder (LevelCoder), u8 flags (bit 0 = power-of-two
+//        map, bit 1 = subtractive dither), varint s (max |level|, 1..kMaxLevel),
+//        f32 step (finite)
+//     kind 2 (floats): u8 float coder (FloatCoder)
+//     varint nnz (non-zero levels / stored floats; <= n, the support's length)
+//     varint payload length in bytes (<= the bytes that remain)
+//     payload (see coding/level_coder.h for levels, FloatCoder below for floats)
+//   nothing after the last section.
+//
+// Every count and length is validated against the header, the limits and the
+// bytes present before anything is allocated or written (coding/format.cc).
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "coding/compressor.h"
+#include "common/status.h"
+
+namespace sotto::coding {
+
+inline constexpr std::uint8_t kFormatMagic = 0xC5;
+inline constexpr std::uint8_t kFormatVersion = 1;
+inline constexpr int kMaxSections = 2;
+inline constexpr std::uint32_t kMaxLevel = 1u << 16;      // Linear dither levels.
+inline constexpr std::uint32_t kMaxPowerOfTwoLevel = 64;  // Natural dither exponents.
+
+enum class CodecId : std::uint8_t {
+  kIdentity = 0,
+  kTopK = 1,
+  kRandK = 2,
+  kDither = 3,
+  kNaturalDither = 4,
+  kScaledSign = 5,
+  kInduced = 6,
+  kChain = 7,
+};
+inline constexpr std::uint8_t kMaxCodecId = 7;
+
+enum class SectionKind : std::uint8_t { kLevels = 1, kFloats = 2 };
+enum class Support : std::uint8_t { kAll = 0, kRandK = 1 };
+
+// Lossless coders of integer levels (coding/level_coder.h).
+enum class LevelCoder : std::uint8_t {
+  kRans = 0,   // sotto: Rice gaps + rANS magnitudes + raw signs, or dense rANS, per block.
+  kElias = 1,  // Elias-omega of gaps and magnitudes (QSGD).
+  kVsc = 2,    // Value histogram + Rice gaps among untaken positions (Woldemariam et al.).
+  kFixed = 3,  // ceil(log2(2s+1)) bits per element.
+};
+inline constexpr std::uint8_t kMaxLevelCoder = 3;
+
+// Coders of float values:
+enum class FloatCoder : std::uint8_t {
+  kGaps = 0,     // Rice-coded zero-run lengths of the positions, then nnz raw f32.
+  kIndexed = 1,  // nnz x (u32 index, f32 value): the "indices + floats" baseline.
+  kDense = 2,    // n raw f32 (nnz == n).
+};
+inline constexpr std::uint8_t kMaxFloatCoder = 2;
+
+// How a level maps to a value.
+enum class LevelMap : std::uint8_t {
+  kLinear = 0,      // level * step (QSGD dither, scaled sign).
+  kPowerOfTwo = 1,  // sign(level) * step * 2^(|level| - s) (natural dither).
+};
+
+struct MessageHeader {
+  CodecId codec = CodecId::kIdentity;
+  std::uint64_t dimension = 0;
+  bool has_seed = false;
+  std::uint64_t seed = 0;
+  std::uint64_t round = 0;
+  std::uint64_t sender = 0;
+};
+
+struct SectionHeader {
+  SectionKind kind = SectionKind::kFloats;
+  Support support = Support::kAll;
+  std::uint64_t k = 0;  // Support size for Support::kRandK.
+  // Levels only:
+  LevelCoder level_coder = LevelCoder::kRans;
+  LevelMap map = LevelMap::kLinear;
+  bool subtractive = false;
+  std::uint32_t max_level = 1;
+  float step = 0;
+  // Floats only:
+  FloatCoder float_coder = FloatCoder::kGaps;
+  std::uint64_t nnz = 0;
+  std::span<const std::uint8_t> payload;
+
+  // Length of the vector the payload describes.
+  std::uint64_t length(std::uint64_t dimension) const {
+    return support == Support::kAll ? dimension : k;
+  }
+};
+
+struct ParsedMessage {
+  MessageHeader header;
+  int section_count = 0;
+  SectionHeader sections[kMaxSections];
+};
+
+// Appends the message header (through the section count) to `out`.
+void WriteMessageHeader(const MessageHeader& header, int section_count, std::vector<std::uint8_t>* out);
+// Appends a section header and its payload. `section.payload` is ignored; the
+// payload is `payload`.
+void WriteSection(const SectionHeader& section, std::span<const std::uint8_t> payload,
+                  std::vector<std::uint8_t>* out);
+
+// Parses and validates the headers of a whole message (payloads are checked by their
+// decoders). Returns kCorrupted for malformed bytes and kInvalidArgument when the
+// dimension exceeds `limits`.
+Result<ParsedMessage> ParseMessage(std::span<const std::uint8_t> bytes, const DecodeLimits& limits);
+
+// The tag of the Philox stream a section's randomness uses (FillUniform's `tag`).
+inline std::uint32_t RandKTag(int section) { return 0x52000000u + static_cast<std::uint32_t>(section); }
+inline std::uint32_t DitherTag(int section) { return 0x44000000u + static_cast<std::uint32_t>(section); }
+
+// Reconstruction rules. The encoder and decoder both call these, so values agree.
+inline float LinearValue(std::int32_t level, float step) { return static_cast<float>(level) * step; }
+// Subtractive dither: step * (level + 1/2 - u), u the element's dither.
+inline float SubtractiveValue(std::int32_t level, float u, float step) {
+  return ((static_cast<float>(level) + 0.5f) - u) * step;
+}
+// Table of |value| by |level| for the power-of-two map: 0, then step * 2^(m - s).
+std::vector<float> PowerOfTwoTable(std::uint32_t s, float step);
+
+}  // namespace sotto::coding

@@ -1,0 +1,69 @@
+#pragma once
+
+// Lossless coders of sparse integer levels (ALGORITHMS.md §2): the sotto coder and
+// the baselines (Elias-omega, vsc, fixed width), behind one pair of functions.
+//
+// The sotto coder (LevelCoder::kRans) splits the vector into independent blocks of
+// 2^block_log2 elements and, per block, picks the smaller of
+//   sparse: Rice-coded zero-run lengths (parameter by exact cost), raw sign bits,
+//           magnitudes as one constant, Rice codes or order-0 rANS;
+//   dense:  one zig-zag symbol per element, order-0 rANS (15-bit probabilities).
+// Payload: u8 block_log2; per block u8 mode (0 empty, 1 sparse, 2 dense) and, unless
+// empty, varint nnz and varint byte length; then the blocks' bytes.
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "coding/format.h"
+#include "common/status.h"
+
+namespace sotto::coding {
+
+// Non-zero levels of a vector of length n: level[i] at index[i], indices strictly
+// increasing and < n, 1 <= |level[i]| <= max_level.
+struct LevelsView {
+  std::uint64_t n = 0;
+  std::span<const std::uint32_t> index;
+  std::span<const std::int32_t> level;
+  std::uint32_t max_level = 1;
+};
+
+struct LevelCoderOptions {
+  // log2 of the sotto coder's block length (10..20).
+  int block_log2 = 18;
+};
+
+// Appends the payload coding `levels` with `coder` to `out`.
+// Requires: levels satisfies the LevelsView invariant and n < 2^32.
+void EncodeLevels(LevelCoder coder, const LevelsView& levels, const LevelCoderOptions& options,
+                  std::vector<std::uint8_t>* out);
+
+// Decodes exactly `nnz` non-zero levels of a length-n vector from exactly `payload`
+// into index/level (resized to nnz). Returns kCorrupted unless the payload is a valid
+// code whose levels satisfy the LevelsView invariant for (n, max_level).
+Status DecodeLevels(LevelCoder coder, std::span<const std::uint8_t> payload, std::uint64_t n,
+                    std::uint64_t nnz, std::uint32_t max_level, std::vector<std::uint32_t>* index,
+                    std::vector<std::int32_t>* level);
+
+// Per-coder implementations (the dispatch above calls these).
+namespace detail {
+void EncodeRans(const LevelsView& levels, int block_log2, std::vector<std::uint8_t>* out);
+Status DecodeRans(std::span<const std::uint8_t> payload, std::uint64_t n, std::uint64_t nnz,
+                  std::uint32_t max_level, std::vector<std::uint32_t>* index,
+                  std::vector<std::int32_t>* level);
+void EncodeElias(const LevelsView& levels, std::vector<std::uint8_t>* out);
+Status DecodeElias(std::span<const std::uint8_t> payload, std::uint64_t n, std::uint64_t nnz,
+                   std::uint32_t max_level, std::vector<std::uint32_t>* index,
+                   std::vector<std::int32_t>* level);
+void EncodeVsc(const LevelsView& levels, std::vector<std::uint8_t>* out);
+Status DecodeVsc(std::span<const std::uint8_t> payload, std::uint64_t n, std::uint64_t nnz,
+                 std::uint32_t max_level, std::vector<std::uint32_t>* index,
+                 std::vector<std::int32_t>* level);
+void EncodeFixed(const LevelsView& levels, std::vector<std::uint8_t>* out);
+Status DecodeFixed(std::span<const std::uint8_t> payload, std::uint64_t n, std::uint64_t nnz,
+                   std::uint32_t max_level, std::vector<std::uint32_t>* index,
+                   std::vector<std::int32_t>* level);
+}  // namespace detail
+
+}  // namespace sotto::coding

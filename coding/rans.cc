@@ -1,0 +1,168 @@
+#include "coding/rans.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "common/check.h"
+
+namespace sotto::coding {
+namespace {
+
+__extension__ typedef unsigned __int128 U128;
+
+// Per-symbol encoder constants: division by freq through a reciprocal (ryg_rans64).
+struct EncSymbol {
+  std::uint64_t x_max;
+  std::uint64_t rcp_freq;
+  std::uint32_t bias;
+  std::uint32_t cmpl_freq;
+  std::uint32_t rcp_shift;
+};
+
+EncSymbol MakeEncSymbol(std::uint32_t start, std::uint32_t freq) {
+  EncSymbol e{};
+  e.x_max = ((kRansLow >> kRansProbBits) << 32) * freq;
+  e.cmpl_freq = kRansProbScale - freq;
+  if (freq < 2) {
+    e.rcp_freq = ~std::uint64_t{0};
+    e.rcp_shift = 0;
+    e.bias = start + kRansProbScale - 1;
+  } else {
+    std::uint32_t shift = 0;
+    while (freq > (1u << shift)) ++shift;
+    // ceil(2^(shift + 63) / freq) by long division.
+    std::uint64_t x0 = freq - 1;
+    const std::uint64_t x1 = std::uint64_t{1} << (shift + 31);
+    const std::uint64_t t1 = x1 / freq;
+    x0 += (x1 % freq) << 32;
+    const std::uint64_t t0 = x0 / freq;
+    e.rcp_freq = t0 + (t1 << 32);
+    e.rcp_shift = shift - 1;
+    e.bias = start;
+  }
+  return e;
+}
+
+int GammaBits(std::uint64_t v) { return 2 * (63 - std::countl_zero(v)) + 1; }
+
+}  // namespace
+
+RansTable::RansTable(std::span<const std::uint32_t> counts) {
+  SOTTO_CHECK(!counts.empty() && counts.size() <= kMaxRansAlphabet) << "alphabet " << counts.size();
+  const std::size_t a = counts.size();
+  std::uint64_t total = 0;
+  for (std::uint32_t c : counts) total += c;
+  SOTTO_CHECK(total > 0) << "empty histogram";
+  freq_.assign(a, 0);
+  std::uint64_t sum = 0;
+  std::size_t nonzero = 0;
+  for (std::size_t s = 0; s < a; ++s) {
+    if (counts[s] == 0) continue;
+    ++nonzero;
+    freq_[s] = static_cast<std::uint32_t>(
+        std::max<std::uint64_t>(1, std::uint64_t{counts[s]} * kRansProbScale / total));
+    sum += freq_[s];
+  }
+  // Fix the sum deterministically: both ends must get the same table.
+  if (sum < kRansProbScale) {
+    const auto top = static_cast<std::size_t>(std::max_element(counts.begin(), counts.end()) - counts.begin());
+    freq_[top] += static_cast<std::uint32_t>(kRansProbScale - sum);
+  } else {
+    std::uint64_t excess = sum - kRansProbScale;
+    while (excess > 0) {
+      const auto top = static_cast<std::size_t>(std::max_element(freq_.begin(), freq_.end()) - freq_.begin());
+      const std::uint64_t take = std::min<std::uint64_t>(excess, freq_[top] - 1);
+      freq_[top] -= static_cast<std::uint32_t>(take);
+      excess -= take;
+    }
+  }
+  cum_.resize(a + 1);
+  cum_[0] = 0;
+  for (std::size_t s = 0; s < a; ++s) cum_[s + 1] = cum_[s] + freq_[s];
+  degenerate_ = nonzero == 1;
+}
+
+double RansTable::CostBits(std::span<const std::uint32_t> counts) const {
+  if (degenerate_) return 0;
+  double bits = 0;
+  for (std::size_t s = 0; s < counts.size(); ++s) {
+    if (counts[s] != 0) bits += counts[s] * (kRansProbBits - std::log2(static_cast<double>(freq_[s])));
+  }
+  std::uint64_t n = 0;
+  for (std::uint32_t c : counts) n += c;
+  return bits + 64.0 * RansLanes(n);
+}
+
+void RansTable::BuildLookup() {
+  lookup_.resize(kRansProbScale);
+  for (std::uint32_t s = 0; s < alphabet(); ++s) {
+    std::fill(lookup_.begin() + cum_[s], lookup_.begin() + cum_[s + 1], static_cast<std::uint16_t>(s));
+  }
+}
+
+std::uint32_t RansTable::SymbolOfSlot(std::uint32_t slot) const {
+  if (!lookup_.empty()) return lookup_[slot];
+  // cum_ is non-decreasing; the symbol is the last s with cum_[s] <= slot and freq > 0.
+  const auto it = std::upper_bound(cum_.begin(), cum_.end(), slot);
+  return static_cast<std::uint32_t>(it - cum_.begin()) - 1;
+}
+
+void RansEncode(std::span<const std::uint16_t> symbols, const RansTable& table,
+                std::vector<std::uint8_t>* out) {
+  if (table.degenerate()) return;
+  const std::size_t n = symbols.size();
+  std::vector<EncSymbol> enc(table.alphabet());
+  for (std::uint32_t s = 0; s < table.alphabet(); ++s) {
+    if (table.freq(s) != 0) enc[s] = MakeEncSymbol(table.cum(s), table.freq(s));
+  }
+  const int lanes = RansLanes(n);
+  std::uint64_t x[4] = {kRansLow, kRansLow, kRansLow, kRansLow};
+  // Words are produced last-to-first; write them backwards into their final place.
+  std::vector<std::uint32_t> words(n + 1);
+  std::size_t w = words.size();
+  for (std::size_t i = n; i-- > 0;) {
+    std::uint64_t& state = x[i % static_cast<std::size_t>(lanes)];
+    const EncSymbol& e = enc[symbols[i]];
+    if (state >= e.x_max) {
+      SOTTO_DCHECK(w > 0);  // At most one word per symbol.
+      words[--w] = static_cast<std::uint32_t>(state);
+      state >>= 32;
+    }
+    const auto q = static_cast<std::uint64_t>((static_cast<U128>(state) * e.rcp_freq) >> 64) >> e.rcp_shift;
+    state = state + e.bias + q * e.cmpl_freq;
+  }
+  const std::size_t at = out->size();
+  const std::size_t nwords = words.size() - w;
+  out->resize(at + 8 * static_cast<std::size_t>(lanes) + 4 * nwords);
+  std::uint8_t* p = out->data() + at;
+  for (int l = 0; l < lanes; ++l) std::memcpy(p + 8 * l, &x[l], 8);
+  if (nwords > 0) std::memcpy(p + 8 * lanes, words.data() + w, 4 * nwords);
+}
+
+void WriteCounts(BitWriter* writer, std::span<const std::uint32_t> counts) {
+  writer->PutGamma(counts.size());
+  for (std::uint32_t c : counts) writer->PutGamma(std::uint64_t{c} + 1);
+}
+
+bool ReadCounts(BitReader* reader, std::uint32_t max_alphabet, std::uint64_t expected_total,
+                std::vector<std::uint32_t>* counts) {
+  const std::uint64_t a = reader->GetGamma();
+  if (!reader->ok() || a < 1 || a > max_alphabet || a > kMaxRansAlphabet) return false;
+  counts->resize(a);
+  std::uint64_t total = 0;
+  for (std::uint64_t s = 0; s < a; ++s) {
+    const std::uint64_t c = reader->GetGamma() - 1;
+    if (!reader->ok() || c > expected_total) return false;
+    (*counts)[s] = static_cast<std::uint32_t>(c);
+    total += c;
+  }
+  return total == expected_total && total > 0;
+}
+
+std::uint64_t CountsBits(std::span<const std::uint32_t> counts) {
+  std::uint64_t bits = static_cast<std::uint64_t>(GammaBits(counts.size()));
+  for (std::uint32_t c : counts) bits += static_cast<std::uint64_t>(GammaBits(std::uint64_t{c} + 1));
+  return bits;
+}
+
+}  // namespace sotto::coding

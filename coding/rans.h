@@ -1,0 +1,126 @@
+#pragma once
+
+// Order-0 rANS (Duda 2013; the 64-bit-state, 32-bit-word variant of ryg_rans) with
+// 15-bit probabilities, used by the sotto level coder (coding/level_coder.h) for
+// magnitudes and dense blocks. Probabilities are not sent: the exact symbol counts
+// are (coding/rans.cc, WriteCounts), and both ends normalise them the same way.
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "coding/bit_io.h"
+
+namespace sotto::coding {
+
+inline constexpr int kRansProbBits = 15;
+inline constexpr std::uint32_t kRansProbScale = 1u << kRansProbBits;
+inline constexpr std::uint64_t kRansLow = std::uint64_t{1} << 31;  // State interval [L, 2^63).
+// Largest alphabet a table may have (the level coder escapes larger symbols).
+inline constexpr std::uint32_t kMaxRansAlphabet = 4096;
+
+// Normalised frequencies of an alphabet, summing to kRansProbScale, every symbol
+// with a non-zero count getting at least 1. Immutable after construction.
+class RansTable {
+ public:
+  // Requires: 1 <= counts.size() <= kMaxRansAlphabet and some count > 0.
+  explicit RansTable(std::span<const std::uint32_t> counts);
+
+  std::uint32_t alphabet() const { return static_cast<std::uint32_t>(freq_.size()); }
+  std::uint32_t freq(std::uint32_t s) const { return freq_[s]; }
+  std::uint32_t cum(std::uint32_t s) const { return cum_[s]; }
+  // True when a single symbol has all the probability: its stream is empty.
+  bool degenerate() const { return degenerate_; }
+  // Estimated size in bits of coding symbols with these counts (excluding the table).
+  double CostBits(std::span<const std::uint32_t> counts) const;
+
+  // The symbol whose interval holds `slot` (< kRansProbScale).
+  std::uint32_t SymbolOfSlot(std::uint32_t slot) const;
+  // Builds the slot -> symbol lookup used by SymbolOfSlot; worth it for long streams.
+  void BuildLookup();
+
+ private:
+  std::vector<std::uint32_t> freq_;
+  std::vector<std::uint32_t> cum_;  // cum_[s] = sum of freq_[0..s).
+  std::vector<std::uint16_t> lookup_;
+  bool degenerate_ = false;
+};
+
+// Number of interleaved rANS states for a stream of `count` symbols (1 or 4):
+// several states let the decoder overlap the dependency chains of long streams.
+inline int RansLanes(std::uint64_t count) { return count >= 2048 ? 4 : 1; }
+
+// Appends the rANS code of `symbols` (each < table.alphabet(), with non-zero
+// frequency) to `out`: lanes x 8-byte final states, then 32-bit words. Empty for a
+// degenerate table.
+void RansEncode(std::span<const std::uint16_t> symbols, const RansTable& table,
+                std::vector<std::uint8_t>* out);
+
+// Decodes `count` symbols from exactly `bytes`, calling sink(i, symbol) in order.
+// Returns false (possibly after some sink calls) if the bytes are not exactly a
+// valid code of `count` symbols under `table`. Never reads outside `bytes`.
+template <typename Sink>
+bool RansDecode(std::span<const std::uint8_t> bytes, const RansTable& table, std::uint64_t count,
+                Sink&& sink);
+
+// Writes `counts` (the alphabet size, then each count) with Elias-gamma codes.
+void WriteCounts(BitWriter* writer, std::span<const std::uint32_t> counts);
+// Reads what WriteCounts wrote. Returns false unless 1 <= alphabet <= max_alphabet
+// and the counts sum to `expected_total`.
+bool ReadCounts(BitReader* reader, std::uint32_t max_alphabet, std::uint64_t expected_total,
+                std::vector<std::uint32_t>* counts);
+// Exact bits WriteCounts uses.
+std::uint64_t CountsBits(std::span<const std::uint32_t> counts);
+
+// ---- implementation of the template ----
+
+template <typename Sink>
+bool RansDecode(std::span<const std::uint8_t> bytes, const RansTable& table, std::uint64_t count,
+                Sink&& sink) {
+  if (table.degenerate()) {
+    if (!bytes.empty()) return false;
+    const std::uint32_t s = table.SymbolOfSlot(0);
+    for (std::uint64_t i = 0; i < count; ++i) sink(i, s);
+    return true;
+  }
+  const int lanes = RansLanes(count);
+  const std::size_t header = static_cast<std::size_t>(lanes) * 8;
+  if (bytes.size() < header || (bytes.size() - header) % 4 != 0) return false;
+  std::uint64_t x[4] = {0, 0, 0, 0};
+  for (int l = 0; l < lanes; ++l) std::memcpy(&x[l], bytes.data() + 8 * l, 8);
+  const std::uint8_t* ptr = bytes.data() + header;
+  const std::uint8_t* const end = bytes.data() + bytes.size();
+  constexpr std::uint64_t kMask = kRansProbScale - 1;
+  auto step = [&](std::uint64_t& state, std::uint64_t i) -> bool {
+    const auto slot = static_cast<std::uint32_t>(state & kMask);
+    const std::uint32_t s = table.SymbolOfSlot(slot);
+    state = table.freq(s) * (state >> kRansProbBits) + slot - table.cum(s);
+    if (state < kRansLow) {
+      if (ptr == end) return false;
+      std::uint32_t w;
+      std::memcpy(&w, ptr, 4);
+      ptr += 4;
+      state = (state << 32) | w;
+    }
+    sink(i, s);
+    return true;
+  };
+  std::uint64_t i = 0;
+  if (lanes == 4) {
+    for (; i + 4 <= count; i += 4) {
+      if (!step(x[0], i) || !step(x[1], i + 1) || !step(x[2], i + 2) || !step(x[3], i + 3)) {
+        return false;
+      }
+    }
+  }
+  for (; i < count; ++i) {
+    if (!step(x[i % static_cast<std::uint64_t>(lanes)], i)) return false;
+  }
+  if (ptr != end) return false;
+  for (int l = 0; l < lanes; ++l) {
+    if (x[l] != kRansLow) return false;
+  }
+  return true;
+}
+
+}  // namespace sotto::coding

@@ -1,0 +1,150 @@
+#include "coding/sparsify.h"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <string>
+
+#include "common/random.h"
+
+namespace sotto::coding {
+namespace {
+
+std::uint32_t AbsBits(float v) {
+  std::uint32_t b;
+  std::memcpy(&b, &v, 4);
+  return b & 0x7FFFFFFFu;
+}
+
+}  // namespace
+
+Status CheckFinite(std::span<const float> x) {
+  // |x| as bits is >= 0x7F800000 exactly for Inf and NaN; a max-reduction vectorises.
+  std::uint32_t worst = 0;
+  for (float v : x) worst = std::max(worst, AbsBits(v));
+  if (worst < 0x7F800000u) return Status::Ok();
+  for (std::size_t j = 0; j < x.size(); ++j) {
+    if (!std::isfinite(x[j])) {
+      return InvalidArgument("compress: element " + std::to_string(j) + " of " + std::to_string(x.size()) +
+                             " is " + (std::isnan(x[j]) ? "NaN" : "infinite"));
+    }
+  }
+  return Status::Ok();
+}
+
+namespace {
+
+// Sum of f(x_j) in double with eight independent accumulators: exact enough, and the
+// loop vectorises (a single accumulator would serialise on the add latency).
+template <typename F>
+double SumOf(std::span<const float> x, F&& f) {
+  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  std::size_t j = 0;
+  for (; j + 8 <= x.size(); j += 8) {
+    for (int l = 0; l < 8; ++l) acc[l] += f(static_cast<double>(x[j + l]));
+  }
+  for (; j < x.size(); ++j) acc[0] += f(static_cast<double>(x[j]));
+  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+}  // namespace
+
+double SquaredNorm(std::span<const float> x) {
+  return SumOf(x, [](double v) { return v * v; });
+}
+
+double L1Norm(std::span<const float> x) {
+  return SumOf(x, [](double v) { return std::fabs(v); });
+}
+
+void SelectTopK(std::span<const float> x, std::size_t k, std::vector<std::uint32_t>* index) {
+  const std::size_t d = x.size();
+  index->clear();
+  if (k == 0) return;
+  if (k >= d) {
+    index->resize(d);
+    for (std::size_t j = 0; j < d; ++j) (*index)[j] = static_cast<std::uint32_t>(j);
+    return;
+  }
+  // Pass 1: histogram of the top 11 bits of |x| (sign dropped: exponent + 3 bits).
+  constexpr int kShift = 20;
+  std::uint32_t hist[2048] = {};
+  for (float v : x) ++hist[AbsBits(v) >> kShift];
+  std::size_t above = 0;
+  std::uint32_t bucket = 2047;
+  for (;; --bucket) {
+    if (above + hist[bucket] >= k) break;
+    above += hist[bucket];
+  }
+  // Pass 2: the exact threshold among the candidates of that bucket.
+  std::vector<std::uint32_t> cand;
+  cand.reserve(hist[bucket]);
+  for (float v : x) {
+    const std::uint32_t b = AbsBits(v);
+    if ((b >> kShift) == bucket) cand.push_back(b);
+  }
+  const std::size_t need = k - above;  // 1 <= need <= cand.size()
+  std::nth_element(cand.begin(), cand.begin() + static_cast<std::ptrdiff_t>(need - 1), cand.end(),
+                   std::greater<>());
+  const std::uint32_t threshold = cand[need - 1];
+  std::size_t greater_in_bucket = 0;
+  for (std::uint32_t b : cand) greater_in_bucket += b > threshold;
+  std::size_t ties = need - greater_in_bucket;  // Elements equal to the threshold to keep.
+  // Pass 3: everything above the threshold, and the first `ties` equal to it.
+  index->resize(k);
+  std::uint32_t* out = index->data();
+  std::size_t n = 0;
+  for (std::size_t j = 0; j < d && n < k; ++j) {
+    const std::uint32_t b = AbsBits(x[j]);
+    const bool eq = b == threshold;
+    const bool take = b > threshold || (eq && ties > 0);
+    ties -= static_cast<std::size_t>(eq && take);
+    out[n] = static_cast<std::uint32_t>(j);
+    n += take;
+  }
+}
+
+void SampleRandK(std::uint64_t d, std::uint64_t k, std::uint64_t seed, std::uint64_t round,
+                 std::uint64_t sender, std::uint32_t tag, std::vector<std::uint32_t>* index) {
+  index->clear();
+  if (k == 0) return;
+  if (k >= d) {
+    index->resize(d);
+    for (std::uint64_t j = 0; j < d; ++j) (*index)[j] = static_cast<std::uint32_t>(j);
+    return;
+  }
+  // The stream id mixes round, sender and tag (splitmix64 finaliser).
+  std::uint64_t z = round * 0x9E3779B97F4A7C15ull ^ (sender + 0x632BE59BD9B4E019ull) * 0xBF58476D1CE4E5B9ull ^
+                    (std::uint64_t{tag} << 17);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  z ^= z >> 31;
+  Rng rng(seed, z);
+  std::vector<std::uint64_t> bits((d + 63) / 64, 0);
+  for (std::uint64_t j = d - k; j < d; ++j) {
+    const std::uint64_t t = rng.UniformInt(j + 1);
+    std::uint64_t& word = bits[t >> 6];
+    const std::uint64_t mask = std::uint64_t{1} << (t & 63);
+    if (word & mask) {
+      bits[j >> 6] |= std::uint64_t{1} << (j & 63);
+    } else {
+      word |= mask;
+    }
+  }
+  index->reserve(k);
+  for (std::size_t w = 0; w < bits.size(); ++w) {
+    for (std::uint64_t word = bits[w]; word != 0; word &= word - 1) {
+      index->push_back(static_cast<std::uint32_t>(w * 64 + static_cast<std::size_t>(std::countr_zero(word))));
+    }
+  }
+}
+
+std::uint64_t FractionToCount(double fraction, std::uint64_t d) {
+  const double k = std::round(fraction * static_cast<double>(d));
+  if (!(k >= 1)) return d == 0 ? 0 : 1;
+  return std::min<std::uint64_t>(d, static_cast<std::uint64_t>(k));
+}
+
+}  // namespace sotto::coding

@@ -1,0 +1,119 @@
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "coding/bit_io.h"
+#include "coding/golomb.h"
+#include "coding/rans.h"
+#include "common/random.h"
+
+namespace sotto::coding {
+namespace {
+
+TEST_CASE("bit writer and reader round-trip mixed fields", "[coding][bits]") {
+  Rng rng(1);
+  std::vector<std::uint8_t> bytes;
+  BitWriter w(&bytes);
+  std::vector<std::pair<std::uint64_t, int>> fields;
+  for (int i = 0; i < 5000; ++i) {
+    const int bits = static_cast<int>(rng.UniformInt(33));
+    const std::uint64_t v = bits == 0 ? 0 : rng.NextU64() & ((std::uint64_t{1} << bits) - 1);
+    fields.emplace_back(v, bits);
+    w.Put(v, bits);
+  }
+  w.Flush();
+  BitReader r(bytes);
+  for (const auto& [v, bits] : fields) REQUIRE(r.Get(bits) == v);
+  REQUIRE(r.ok());
+  r.Get(32);
+  r.Get(32);
+  REQUIRE_FALSE(r.ok());
+}
+
+TEST_CASE("Rice, gamma and Elias-omega codes round-trip", "[coding][bits]") {
+  Rng rng(2);
+  std::vector<std::uint64_t> values = {0, 1, 2, 3, 255, 256, 65535, 1u << 20, (1ull << 32) - 1};
+  for (int i = 0; i < 2000; ++i) values.push_back(rng.UniformInt(std::uint64_t{1} << rng.UniformInt(31)));
+  for (int k : {0, 1, 5, 12}) {
+    std::vector<std::uint8_t> bytes;
+    BitWriter w(&bytes);
+    for (auto v : values) {
+      PutRice(&w, v >> 8, k);
+      w.PutGamma(v + 1);
+      PutEliasOmega(&w, v + 1);
+    }
+    w.Flush();
+    BitReader r(bytes);
+    for (auto v : values) {
+      REQUIRE(GetRice(&r, k, ~0ull >> 1) == v >> 8);
+      REQUIRE(r.GetGamma() == v + 1);
+      REQUIRE(GetEliasOmega(&r, ~0ull) == v + 1);
+    }
+    REQUIRE(r.ok());
+  }
+}
+
+TEST_CASE("the Rice parameter chosen has the smallest exact cost among its neighbours", "[coding][bits]") {
+  Rng rng(3);
+  std::vector<std::uint32_t> gaps(3000);
+  for (auto& g : gaps) g = static_cast<std::uint32_t>(rng.UniformInt(200));
+  std::uint64_t cost = 0;
+  const int k = ChooseRiceParameter(gaps, &cost);
+  REQUIRE(cost == RiceCost(gaps, k));
+  for (int j = 0; j <= 12; ++j) REQUIRE(RiceCost(gaps, j) >= cost);
+}
+
+TEST_CASE("rANS round-trips skewed, uniform and single-symbol streams", "[coding][rans]") {
+  Rng rng(4);
+  for (std::size_t n : {1u, 5u, 100u, 2047u, 2048u, 5000u, 70000u}) {
+    for (std::uint32_t alphabet : {1u, 2u, 17u, 1025u}) {
+      std::vector<std::uint16_t> symbols(n);
+      std::vector<std::uint32_t> counts(alphabet, 0);
+      for (auto& s : symbols) {
+        std::uint64_t v = 0;
+        while (v + 1 < alphabet && rng.Uniform01() < 0.6) ++v;
+        s = static_cast<std::uint16_t>(alphabet > 100 && rng.Uniform01() < 0.1 ? rng.UniformInt(alphabet) : v);
+        ++counts[s];
+      }
+      RansTable table(counts);
+      std::vector<std::uint8_t> bytes;
+      RansEncode(symbols, table, &bytes);
+      std::vector<std::uint8_t> written;
+      BitWriter w(&written);
+      WriteCounts(&w, counts);
+      w.Flush();
+      BitReader r(written);
+      std::vector<std::uint32_t> read;
+      REQUIRE(ReadCounts(&r, 4096, n, &read));
+      REQUIRE(read == counts);
+      RansTable decoded_table(read);
+      if (n > 4096) decoded_table.BuildLookup();
+      std::vector<std::uint16_t> out(n, 0xFFFF);
+      REQUIRE(RansDecode(bytes, decoded_table, n, [&](std::uint64_t i, std::uint32_t s) {
+        out[i] = static_cast<std::uint16_t>(s);
+      }));
+      REQUIRE(out == symbols);
+      // Within a few percent (plus the final states) of the cost estimate.
+      REQUIRE(static_cast<double>(bytes.size() * 8) <= table.CostBits(counts) * 1.01 + 64);
+    }
+  }
+}
+
+TEST_CASE("rANS decoding rejects truncated and extended streams", "[coding][rans]") {
+  std::vector<std::uint32_t> counts = {900, 90, 10};
+  RansTable table(counts);
+  std::vector<std::uint16_t> symbols;
+  for (std::uint32_t s = 0; s < 3; ++s) symbols.insert(symbols.end(), counts[s], static_cast<std::uint16_t>(s));
+  std::vector<std::uint8_t> bytes;
+  RansEncode(symbols, table, &bytes);
+  auto sink = [](std::uint64_t, std::uint32_t) {};
+  REQUIRE(RansDecode(bytes, table, symbols.size(), sink));
+  for (std::size_t cut = 0; cut < bytes.size(); ++cut) {
+    REQUIRE_FALSE(RansDecode(std::span(bytes).first(cut), table, symbols.size(), sink));
+  }
+  bytes.push_back(0);
+  REQUIRE_FALSE(RansDecode(bytes, table, symbols.size(), sink));
+}
+
+}  // namespace
+}  // namespace sotto::coding

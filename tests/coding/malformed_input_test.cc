@@ -1,0 +1,149 @@
+// The decoder faces untrusted bytes: truncated, bit-flipped, lying or random input must
+// give a Status (never a crash or an over-read; run under the asan preset), and a
+// failed DecodeAdd leaves the accumulator unchanged.
+
+#include <cstring>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "coding/bit_io.h"
+#include "coding/compressor.h"
+#include "coding/format.h"
+#include "common/random.h"
+#include "tests/coding/test_vectors.h"
+
+namespace sotto::coding {
+namespace {
+
+struct Sample {
+  std::vector<std::uint8_t> bytes;
+  std::size_t d;
+};
+
+std::vector<Sample> Samples() {
+  std::vector<Sample> out;
+  const char* specs[] = {"identity", "topk:0.05", "topk:0.05;coder=fp32", "randk:0.1", "dither:s=16",
+                         "dither:s=256;coder=elias", "dither:s=16;coder=vsc", "dither:s=16;coder=fixed",
+                         "dither:s=4;subtractive", "natural:s=8", "sign", "induced:topk:0.05+randk:0.05",
+                         "chain:topk:0.2+dither:s=16", "chain:randk:0.3+dither:s=4;block=1024"};
+  std::uint64_t seed = 0;
+  for (const char* spec : specs) {
+    for (std::size_t d : {1u, 300u, 5000u}) {
+      for (double density : {0.05, 1.0}) {
+        const auto x = testing::LaplaceVector(d, density, ++seed);
+        auto c = MakeCompressor(spec);
+        REQUIRE(c.ok());
+        Sample s;
+        s.d = d;
+        std::vector<float> decoded(d);
+        REQUIRE((*c)->Compress(x, {seed, 1, 2, 1.0f}, &s.bytes, decoded).ok());
+        out.push_back(std::move(s));
+      }
+    }
+  }
+  return out;
+}
+
+// Decodes a heap copy of exactly `bytes` (so ASan sees any over-read) and checks that
+// failure leaves the accumulator alone. Returns whether decoding succeeded.
+bool TryDecode(const std::vector<std::uint8_t>& bytes, std::size_t d, const DecodeLimits& limits = {}) {
+  auto copy = std::make_unique<std::uint8_t[]>(bytes.size() + 1);
+  if (!bytes.empty()) std::memcpy(copy.get(), bytes.data(), bytes.size());
+  std::vector<float> acc(d, 0.5f);
+  const Status st = DecodeAdd(std::span<const std::uint8_t>(copy.get(), bytes.size()), limits, acc);
+  if (!st.ok()) {
+    for (float v : acc) REQUIRE(v == 0.5f);
+    REQUIRE(!st.message().empty());
+    REQUIRE((st.code() == StatusCode::kCorrupted || st.code() == StatusCode::kInvalidArgument));
+  }
+  return st.ok();
+}
+
+TEST_CASE("every truncation of a compressed vector is rejected", "[coding][malformed]") {
+  for (const Sample& s : Samples()) {
+    REQUIRE(TryDecode(s.bytes, s.d));
+    const std::size_t stride = s.bytes.size() > 400 ? s.bytes.size() / 97 : 1;
+    for (std::size_t cut = 0; cut < s.bytes.size(); cut += stride) {
+      std::vector<std::uint8_t> t(s.bytes.begin(), s.bytes.begin() + static_cast<std::ptrdiff_t>(cut));
+      INFO("cut at " << cut << " of " << s.bytes.size());
+      REQUIRE_FALSE(TryDecode(t, s.d));
+    }
+    // Trailing garbage is rejected too.
+    auto longer = s.bytes;
+    longer.push_back(0);
+    REQUIRE_FALSE(TryDecode(longer, s.d));
+  }
+}
+
+TEST_CASE("bit-flipped compressed vectors never crash the decoder", "[coding][malformed]") {
+  Rng rng(99);
+  for (const Sample& s : Samples()) {
+    for (int trial = 0; trial < 60; ++trial) {
+      auto t = s.bytes;
+      const int flips = 1 + static_cast<int>(rng.UniformInt(3));
+      for (int f = 0; f < flips; ++f) {
+        const std::size_t at = rng.UniformInt(t.size());
+        t[at] ^= static_cast<std::uint8_t>(1u << rng.UniformInt(8));
+      }
+      (void)TryDecode(t, s.d);
+    }
+  }
+}
+
+TEST_CASE("random bytes and lying headers are rejected", "[coding][malformed]") {
+  Rng rng(7);
+  for (int trial = 0; trial < 2000; ++trial) {
+    std::vector<std::uint8_t> t(rng.UniformInt(64));
+    for (auto& b : t) b = static_cast<std::uint8_t>(rng.NextU32());
+    if (t.size() > 2 && trial % 2 == 0) {
+      t[0] = kFormatMagic;
+      t[1] = kFormatVersion;
+    }
+    (void)TryDecode(t, 100);
+  }
+  // A header declaring an enormous dimension fails before anything is allocated.
+  std::vector<std::uint8_t> huge = {kFormatMagic, kFormatVersion, 3, 0};
+  PutVarint(&huge, std::uint64_t{1} << 40);
+  huge.push_back(1);
+  REQUIRE_FALSE(TryDecode(huge, 10));
+  // A dimension within the limits but different from the accumulator's.
+  auto c = MakeCompressor("dither:s=16");
+  REQUIRE(c.ok());
+  const auto x = testing::LaplaceVector(1000, 0.5, 1);
+  std::vector<std::uint8_t> bytes;
+  std::vector<float> decoded(x.size());
+  REQUIRE((*c)->Compress(x, {}, &bytes, decoded).ok());
+  REQUIRE_FALSE(TryDecode(bytes, 999));
+  DecodeLimits tight;
+  tight.max_dimension = 999;
+  REQUIRE_FALSE(TryDecode(bytes, 1000, tight));
+  auto peek = PeekDimension(bytes, tight);
+  REQUIRE_FALSE(peek.ok());
+  REQUIRE(peek.error().code() == StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("a section claiming more non-zeros than elements is rejected", "[coding][malformed]") {
+  std::vector<std::uint8_t> bytes;
+  MessageHeader h;
+  h.codec = CodecId::kTopK;
+  h.dimension = 10;
+  WriteMessageHeader(h, 1, &bytes);
+  SectionHeader s;
+  s.kind = SectionKind::kFloats;
+  s.float_coder = FloatCoder::kIndexed;
+  s.nnz = 11;
+  std::vector<std::uint8_t> payload(88, 0);
+  WriteSection(s, payload, &bytes);
+  REQUIRE_FALSE(TryDecode(bytes, 10));
+  // Indices that do not increase.
+  bytes.clear();
+  WriteMessageHeader(h, 1, &bytes);
+  s.nnz = 2;
+  payload.assign(16, 0);
+  WriteSection(s, payload, &bytes);
+  REQUIRE_FALSE(TryDecode(bytes, 10));
+}
+
+}  // namespace
+}  // namespace sotto::coding
