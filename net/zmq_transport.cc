@@ -1,0 +1,467 @@
+#include "net/zmq_transport.h"
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstring>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <zmq.hpp>
+
+namespace sotto::net {
+namespace {
+
+namespace asio = boost::asio;
+
+// Messages taken from the ROUTER per turn before queued sends get a chance.
+constexpr int kReceiveBatch = 256;
+constexpr auto kSaturationRecheck = std::chrono::milliseconds(5);
+
+std::array<std::uint8_t, kRoutingIdBytes> RoutingId(PeerId id) {
+  std::array<std::uint8_t, kRoutingIdBytes> out{};
+  out[0] = 'S';
+  for (std::size_t i = 0; i < 8; ++i) {
+    out[1 + i] = static_cast<std::uint8_t>(id.value() >> (56 - 8 * i));
+  }
+  return out;
+}
+
+std::optional<PeerId> ParseRoutingId(const zmq::message_t& frame) {
+  if (frame.size() != kRoutingIdBytes) return std::nullopt;
+  const auto* p = static_cast<const std::uint8_t*>(frame.data());
+  if (p[0] != 'S') return std::nullopt;
+  std::uint64_t v = 0;
+  for (std::size_t i = 1; i < kRoutingIdBytes; ++i) v = (v << 8) | p[i];
+  return PeerId(v);
+}
+
+// Cheap syntactic check so Connect() can reject obvious mistakes synchronously;
+// ZeroMQ has the last word on the I/O thread.
+Status CheckEndpoint(const std::string& endpoint) {
+  for (const char* scheme : {"tcp://", "ipc://", "inproc://"}) {
+    const std::size_t n = std::strlen(scheme);
+    if (endpoint.size() > n && endpoint.compare(0, n, scheme) == 0) {
+      if (n == 6 && endpoint.compare(0, 6, "tcp://") == 0 &&
+          endpoint.find(':', n) == std::string::npos) {
+        return InvalidArgument("endpoint '" + endpoint + "' has no port");
+      }
+      return Status();
+    }
+  }
+  return InvalidArgument("endpoint '" + endpoint + "' is not tcp://, ipc:// or inproc://");
+}
+
+std::span<const std::uint8_t> Bytes(const zmq::message_t& m) {
+  return {static_cast<const std::uint8_t*>(m.data()), m.size()};
+}
+
+}  // namespace
+
+struct ZmqTransport::Impl {
+  enum class State { kIdle, kRunning, kStopped };
+
+  // Caller-visible state of one peer's send path.
+  struct PeerSlot {
+    std::string endpoint;
+    std::uint64_t generation = 0;  // Which DEALER incarnation this slot refers to.
+    std::size_t pending = 0;       // Posted to the I/O thread, not yet given to ZeroMQ.
+    bool saturated = false;        // The DEALER reported its high-water mark.
+  };
+
+  // A DEALER; I/O thread only.
+  struct Dealer {
+    zmq::socket_t socket;
+    std::uint64_t generation;
+  };
+
+  explicit Impl(ZmqTransportOptions o) : options(std::move(o)) {}
+
+  const ZmqTransportOptions options;
+
+  mutable std::mutex mu;
+  State state = State::kIdle;                  // Guarded by mu.
+  std::string local_endpoint;                  // Guarded by mu.
+  std::unordered_map<PeerId, PeerSlot> peers;  // Guarded by mu.
+  std::uint64_t next_generation = 1;           // Guarded by mu.
+  TransportCounters counters;                  // Guarded by mu.
+
+  // Declared before everything that uses it, so it is destroyed last.
+  asio::io_context io{1};
+  // I/O thread only (after Start() handed them over).
+  zmq::context_t context;
+  std::optional<zmq::socket_t> router;
+  std::unordered_map<PeerId, Dealer> dealers;
+  std::optional<asio::posix::stream_descriptor> router_fd;
+  asio::steady_timer recheck_timer{io};
+  bool recheck_armed = false;
+  ReceiveHandler handler;
+  std::thread thread;
+
+  void Reject(std::string reason) {
+    std::lock_guard lock(mu);
+    ++counters.rejected_malformed;
+    counters.last_reject_reason = std::move(reason);
+  }
+
+  // Drains the edge-triggered ROUTER: reads while ZMQ_EVENTS says POLLIN, then waits
+  // on the fd again. A long backlog is cut into batches that re-post themselves.
+  void DrainRouter() {
+    for (int i = 0; i < kReceiveBatch; ++i) {
+      if (!router) return;
+      int events = 0;
+      try {
+        events = router->get(zmq::sockopt::events);
+      } catch (const zmq::error_t&) {
+        return;  // ETERM: shutting down.
+      }
+      if ((events & ZMQ_POLLIN) == 0) {
+        router_fd->async_wait(asio::posix::descriptor_base::wait_read,
+                              [this](const boost::system::error_code& ec) {
+                                if (!ec) DrainRouter();
+                              });
+        return;
+      }
+      ReceiveOne();
+    }
+    asio::post(io, [this] { DrainRouter(); });
+  }
+
+  void ReceiveOne() {
+    // [routing id, header, payload?]. Read every part (ZeroMQ delivers a message
+    // whole) but keep only the first three; more is malformed.
+    std::array<zmq::message_t, 3> parts;
+    std::size_t count = 0;
+    bool more = true;
+    try {
+      while (more) {
+        zmq::message_t part;
+        if (!router->recv(part, zmq::recv_flags::dontwait)) break;
+        more = part.more();
+        if (count < parts.size()) parts[count] = std::move(part);
+        ++count;
+      }
+    } catch (const zmq::error_t& e) {
+      if (e.num() != ETERM) Reject(std::string("receive failed: ") + e.what());
+      return;
+    }
+    if (count == 0) return;
+    const std::optional<PeerId> from = ParseRoutingId(parts[0]);
+    if (!from) {
+      Reject("routing id of " + std::to_string(parts[0].size()) + " bytes is not a sotto peer id");
+      return;
+    }
+    if (count < 2 || count > 3) {
+      Reject("peer " + std::to_string(from->value()) + ": message has " +
+             std::to_string(count - 1) + " frames, want 1 or 2");
+      return;
+    }
+    Result<Envelope> envelope =
+        DecodeEnvelope(Bytes(parts[1]), count == 3 ? Bytes(parts[2]) : std::span<const std::uint8_t>(),
+                       options.limits);
+    if (!envelope) {
+      Reject("peer " + std::to_string(from->value()) + ": " + envelope.error().message());
+      return;
+    }
+    if (envelope->sender != *from) {
+      Reject("peer " + std::to_string(from->value()) + ": envelope claims sender " +
+             std::to_string(envelope->sender.value()));
+      return;
+    }
+    {
+      std::lock_guard lock(mu);
+      ++counters.messages_received;
+      counters.bytes_received += parts[1].size() + (count == 3 ? parts[2].size() : 0);
+    }
+    try {
+      handler(*from, std::move(envelope).value());
+    } catch (...) {
+      // The handler must not throw (Transport contract); swallow so the I/O thread
+      // survives a buggy one.
+    }
+  }
+
+  void OpenDealer(PeerId peer, const std::string& endpoint, std::uint64_t generation) {
+    CloseDealer(peer);
+    try {
+      zmq::socket_t socket(context, zmq::socket_type::dealer);
+      const auto id = RoutingId(options.self);
+      socket.set(zmq::sockopt::routing_id, zmq::buffer(id));
+      socket.set(zmq::sockopt::sndhwm, options.send_hwm);
+      socket.set(zmq::sockopt::rcvhwm, 1);  // We never read a DEALER.
+      socket.set(zmq::sockopt::linger, static_cast<int>(options.linger.count()));
+      socket.set(zmq::sockopt::reconnect_ivl_max, 5000);
+      socket.connect(endpoint);
+      dealers.emplace(peer, Dealer{std::move(socket), generation});
+    } catch (const zmq::error_t& e) {
+      std::lock_guard lock(mu);
+      auto it = peers.find(peer);
+      if (it != peers.end() && it->second.generation == generation) peers.erase(it);
+    }
+  }
+
+  void CloseDealer(PeerId peer) {
+    auto it = dealers.find(peer);
+    if (it == dealers.end()) return;
+    it->second.socket.close();
+    dealers.erase(it);
+  }
+
+  void SendNow(PeerId to, std::uint64_t generation, EncodedEnvelope encoded) {
+    {
+      std::lock_guard lock(mu);
+      auto it = peers.find(to);
+      if (it != peers.end() && it->second.generation == generation && it->second.pending > 0) {
+        --it->second.pending;
+      }
+    }
+    auto it = dealers.find(to);
+    if (it == dealers.end() || it->second.generation != generation) {
+      std::lock_guard lock(mu);
+      ++counters.dropped_backpressure;  // Disconnected or re-pointed meanwhile.
+      return;
+    }
+    const std::size_t bytes = encoded.header.size() + encoded.payload.size();
+    try {
+      zmq::message_t header(encoded.header.data(), encoded.header.size());
+      const bool has_payload = !encoded.payload.empty();
+      const auto flags = has_payload ? zmq::send_flags::dontwait | zmq::send_flags::sndmore
+                                     : zmq::send_flags::dontwait;
+      if (!it->second.socket.send(header, flags)) {
+        MarkSaturated(to, generation);
+        return;
+      }
+      if (has_payload) {
+        // Hand the vector to ZeroMQ without copying; it frees it when sent.
+        auto* owned = new std::vector<std::uint8_t>(std::move(encoded.payload));
+        zmq::message_t payload(
+            owned->data(), owned->size(),
+            [](void*, void* hint) { delete static_cast<std::vector<std::uint8_t>*>(hint); },
+            owned);
+        // Later parts of a message whose first part was accepted are never refused.
+        (void)it->second.socket.send(payload, zmq::send_flags::dontwait);
+      }
+    } catch (const zmq::error_t&) {
+      std::lock_guard lock(mu);
+      ++counters.dropped_backpressure;
+      return;
+    }
+    std::lock_guard lock(mu);
+    ++counters.messages_sent;
+    counters.bytes_sent += bytes;
+  }
+
+  void MarkSaturated(PeerId to, std::uint64_t generation) {
+    {
+      std::lock_guard lock(mu);
+      ++counters.dropped_backpressure;
+      auto it = peers.find(to);
+      if (it != peers.end() && it->second.generation == generation) it->second.saturated = true;
+    }
+    ArmRecheck();
+  }
+
+  void ArmRecheck() {
+    if (recheck_armed) return;
+    recheck_armed = true;
+    recheck_timer.expires_after(kSaturationRecheck);
+    recheck_timer.async_wait([this](const boost::system::error_code& ec) {
+      recheck_armed = false;
+      if (!ec) Recheck();
+    });
+  }
+
+  // Clears `saturated` for every DEALER that can take a message again.
+  void Recheck() {
+    bool still_full = false;
+    std::unique_lock lock(mu);
+    for (auto& [peer, slot] : peers) {
+      if (!slot.saturated) continue;
+      auto it = dealers.find(peer);
+      if (it == dealers.end() || it->second.generation != slot.generation) {
+        slot.saturated = false;
+        continue;
+      }
+      int events = 0;
+      try {
+        events = it->second.socket.get(zmq::sockopt::events);
+      } catch (const zmq::error_t&) {
+        continue;
+      }
+      if ((events & ZMQ_POLLOUT) != 0) {
+        slot.saturated = false;
+      } else {
+        still_full = true;
+      }
+    }
+    lock.unlock();
+    if (still_full) ArmRecheck();  // The timer's handler cleared recheck_armed.
+  }
+
+  // Runs on the I/O thread as its last act.
+  void CloseAll() {
+    recheck_timer.cancel();
+    if (router_fd) {
+      router_fd->cancel();
+      (void)router_fd->release();  // The fd belongs to ZeroMQ: never close it ourselves.
+      router_fd.reset();
+    }
+    if (router) {
+      router->close();
+      router.reset();
+    }
+    for (auto& [peer, dealer] : dealers) dealer.socket.close();
+    dealers.clear();
+  }
+};
+
+ZmqTransport::ZmqTransport(ZmqTransportOptions options)
+    : impl_(std::make_unique<Impl>(std::move(options))) {}
+
+Result<std::unique_ptr<ZmqTransport>> ZmqTransport::Create(ZmqTransportOptions options) {
+  if (options.self.value() == 0) return InvalidArgument("ZmqTransport: self peer id is 0");
+  if (options.send_hwm <= 0 || options.receive_hwm <= 0) {
+    return InvalidArgument("ZmqTransport: high-water marks must be positive");
+  }
+  if (options.max_pending_per_peer == 0) {
+    return InvalidArgument("ZmqTransport: max_pending_per_peer must be positive");
+  }
+  if (options.linger.count() < 0) return InvalidArgument("ZmqTransport: negative linger");
+  return std::unique_ptr<ZmqTransport>(new ZmqTransport(std::move(options)));
+}
+
+ZmqTransport::~ZmqTransport() { Stop(); }
+
+PeerId ZmqTransport::self() const { return impl_->options.self; }
+
+Status ZmqTransport::Start(const std::string& listen_endpoint, ReceiveHandler on_receive) {
+  Impl& s = *impl_;
+  SOTTO_RETURN_IF_ERROR(CheckEndpoint(listen_endpoint));
+  if (!on_receive) return InvalidArgument("ZmqTransport::Start: no receive handler");
+  std::lock_guard lock(s.mu);
+  if (s.state != Impl::State::kIdle) return InvalidArgument("ZmqTransport::Start called twice");
+  // The ROUTER is made and bound here so errors come back to the caller; it then
+  // migrates to the I/O thread (thread creation is the full fence ZeroMQ asks for).
+  try {
+    zmq::socket_t router(s.context, zmq::socket_type::router);
+    router.set(zmq::sockopt::rcvhwm, s.options.receive_hwm);
+    router.set(zmq::sockopt::linger, static_cast<int>(s.options.linger.count()));
+    router.set(zmq::sockopt::router_handover, true);  // A restarted peer takes over its id.
+    const std::size_t max_frame =
+        std::max({s.options.limits.max_header_bytes, s.options.limits.max_payload_bytes,
+                  kRoutingIdBytes});
+    router.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(max_frame));
+    router.bind(listen_endpoint);
+    s.local_endpoint = router.get(zmq::sockopt::last_endpoint);
+    s.router_fd.emplace(s.io, router.get(zmq::sockopt::fd));
+    s.router.emplace(std::move(router));
+  } catch (const zmq::error_t& e) {
+    return Unavailable("cannot bind '" + listen_endpoint + "': " + e.what());
+  } catch (const boost::system::system_error& e) {
+    return Internal(std::string("cannot watch the ZeroMQ fd: ") + e.what());
+  }
+  s.handler = std::move(on_receive);
+  s.state = Impl::State::kRunning;
+  asio::post(s.io, [&s] { s.DrainRouter(); });
+  s.thread = std::thread([&s] {
+    auto work = asio::make_work_guard(s.io);
+    s.io.run();
+  });
+  return Status();
+}
+
+std::string ZmqTransport::local_endpoint() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->local_endpoint;
+}
+
+Status ZmqTransport::Connect(PeerId peer, const std::string& endpoint) {
+  Impl& s = *impl_;
+  SOTTO_RETURN_IF_ERROR(CheckEndpoint(endpoint));
+  std::lock_guard lock(s.mu);
+  if (s.state != Impl::State::kRunning) return Unavailable("ZmqTransport is not running");
+  auto [it, inserted] = s.peers.try_emplace(peer);
+  Impl::PeerSlot& slot = it->second;
+  if (!inserted && slot.endpoint == endpoint) return Status();
+  slot = Impl::PeerSlot{endpoint, s.next_generation++, 0, false};
+  // Posting under mu keeps the I/O thread's order equal to the callers' order.
+  asio::post(s.io, [&s, peer, endpoint, generation = slot.generation] {
+    s.OpenDealer(peer, endpoint, generation);
+  });
+  return Status();
+}
+
+void ZmqTransport::Disconnect(PeerId peer) {
+  Impl& s = *impl_;
+  std::lock_guard lock(s.mu);
+  auto it = s.peers.find(peer);
+  if (it == s.peers.end()) return;
+  const std::uint64_t generation = it->second.generation;
+  s.peers.erase(it);
+  if (s.state != Impl::State::kRunning) return;
+  asio::post(s.io, [&s, peer, generation] {
+    auto d = s.dealers.find(peer);
+    if (d != s.dealers.end() && d->second.generation == generation) s.CloseDealer(peer);
+  });
+}
+
+Status ZmqTransport::Send(PeerId to, Envelope envelope) {
+  Impl& s = *impl_;
+  envelope.sender = s.options.self;
+  SOTTO_ASSIGN_OR_RETURN(EncodedEnvelope encoded, EncodeEnvelope(std::move(envelope),
+                                                                 s.options.limits));
+  std::lock_guard lock(s.mu);
+  if (s.state != Impl::State::kRunning) return Unavailable("ZmqTransport is not running");
+  auto it = s.peers.find(to);
+  if (it == s.peers.end()) {
+    return Unavailable("peer " + std::to_string(to.value()) + " is not connected");
+  }
+  Impl::PeerSlot& slot = it->second;
+  if (slot.saturated || slot.pending >= s.options.max_pending_per_peer) {
+    ++s.counters.dropped_backpressure;
+    return Unavailable("peer " + std::to_string(to.value()) + ": send queue is full (" +
+                       (slot.saturated ? "high-water mark reached" : "I/O thread behind") + ")");
+  }
+  ++slot.pending;
+  asio::post(s.io, [&s, to, generation = slot.generation, e = std::move(encoded)]() mutable {
+    s.SendNow(to, generation, std::move(e));
+  });
+  return Status();
+}
+
+void ZmqTransport::Stop() {
+  Impl& s = *impl_;
+  {
+    std::lock_guard lock(s.mu);
+    const bool was_running = s.state == Impl::State::kRunning;
+    s.state = Impl::State::kStopped;
+    s.peers.clear();
+    if (!was_running) return;
+    SOTTO_CHECK(std::this_thread::get_id() != s.thread.get_id())
+        << "ZmqTransport::Stop() called on its own I/O thread";
+    asio::post(s.io, [&s] {
+      s.CloseAll();
+      s.io.stop();
+    });
+  }
+  s.thread.join();
+  // Every socket is closed, so this returns once their (short) linger has passed.
+  s.context.close();
+}
+
+TransportCounters ZmqTransport::counters() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->counters;
+}
+
+}  // namespace sotto::net
