@@ -94,6 +94,7 @@ struct ZmqTransport::Impl {
   std::string local_endpoint;                  // Guarded by mu.
   std::unordered_map<PeerId, PeerSlot> peers;  // Guarded by mu.
   std::uint64_t next_generation = 1;           // Guarded by mu.
+  PeerId self;  // Guarded by mu; set by Start() (before the I/O thread exists).
   TransportCounters counters;                  // Guarded by mu.
 
   // Declared before everything that uses it, so it is destroyed last.
@@ -195,7 +196,7 @@ struct ZmqTransport::Impl {
     CloseDealer(peer);
     try {
       zmq::socket_t socket(context, zmq::socket_type::dealer);
-      const auto id = RoutingId(options.self);
+      const auto id = RoutingId(self);  // Written before this thread started.
       socket.set(zmq::sockopt::routing_id, zmq::buffer(id));
       socket.set(zmq::sockopt::sndhwm, options.send_hwm);
       socket.set(zmq::sockopt::rcvhwm, 1);  // We never read a DEALER.
@@ -329,7 +330,6 @@ ZmqTransport::ZmqTransport(ZmqTransportOptions options)
     : impl_(std::make_unique<Impl>(std::move(options))) {}
 
 Result<std::unique_ptr<ZmqTransport>> ZmqTransport::Create(ZmqTransportOptions options) {
-  if (options.self.value() == 0) return InvalidArgument("ZmqTransport: self peer id is 0");
   if (options.send_hwm <= 0 || options.receive_hwm <= 0) {
     return InvalidArgument("ZmqTransport: high-water marks must be positive");
   }
@@ -342,7 +342,10 @@ Result<std::unique_ptr<ZmqTransport>> ZmqTransport::Create(ZmqTransportOptions o
 
 ZmqTransport::~ZmqTransport() { Stop(); }
 
-PeerId ZmqTransport::self() const { return impl_->options.self; }
+PeerId ZmqTransport::self() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->self;
+}
 
 Status ZmqTransport::Start(const std::string& listen_endpoint, ReceiveHandler on_receive) {
   Impl& s = *impl_;
@@ -363,6 +366,7 @@ Status ZmqTransport::Start(const std::string& listen_endpoint, ReceiveHandler on
     router.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(max_frame));
     router.bind(listen_endpoint);
     s.local_endpoint = router.get(zmq::sockopt::last_endpoint);
+    s.self = s.options.self.value() != 0 ? s.options.self : PeerIdFromEndpoint(s.local_endpoint);
     s.router_fd.emplace(s.io, router.get(zmq::sockopt::fd));
     s.router.emplace(std::move(router));
   } catch (const zmq::error_t& e) {
@@ -417,10 +421,14 @@ void ZmqTransport::Disconnect(PeerId peer) {
 
 Status ZmqTransport::Send(PeerId to, Envelope envelope) {
   Impl& s = *impl_;
-  envelope.sender = s.options.self;
+  std::unique_lock lock(s.mu);
+  if (s.state != Impl::State::kRunning) return Unavailable("ZmqTransport is not running");
+  envelope.sender = s.self;
+  // Encode outside the lock: it copies the body and may be large.
+  lock.unlock();
   SOTTO_ASSIGN_OR_RETURN(EncodedEnvelope encoded, EncodeEnvelope(std::move(envelope),
                                                                  s.options.limits));
-  std::lock_guard lock(s.mu);
+  lock.lock();
   if (s.state != Impl::State::kRunning) return Unavailable("ZmqTransport is not running");
   auto it = s.peers.find(to);
   if (it == s.peers.end()) {

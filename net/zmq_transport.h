@@ -17,6 +17,8 @@ namespace sotto::net {
 
 struct ZmqTransportOptions {
   // Our id: the routing id of every DEALER we open, so receivers know who sent.
+  // 0 means PeerIdFromEndpoint(local_endpoint()) once bound: handy with port "*",
+  // but only right when the bound address is the advertised one (not 0.0.0.0).
   PeerId self;
   // ZMQ_SNDHWM of each per-peer DEALER (messages). When reached, sends to that peer
   // are refused (kUnavailable) until the queue drains.
@@ -63,7 +65,7 @@ struct ZmqTransportOptions {
 // inside the receive handler).
 class ZmqTransport final : public Transport {
  public:
-  // Returns kInvalidArgument for nonsensical options (zero id, non-positive HWMs).
+  // Returns kInvalidArgument for nonsensical options (non-positive HWMs, ...).
   static Result<std::unique_ptr<ZmqTransport>> Create(ZmqTransportOptions options);
   ~ZmqTransport() override;
 
@@ -75,6 +77,7 @@ class ZmqTransport final : public Transport {
   void Stop() override;
   TransportCounters counters() const override;
 
+  // Our id (see ZmqTransportOptions::self); 0 until Start() when derived.
   PeerId self() const;
 
  private:

@@ -275,10 +275,23 @@ TEST_CASE("hostile senders are counted and dropped, and the transport keeps work
 
 TEST_CASE("options are validated by Create", "[net][zmq]") {
   ZmqTransportOptions options;
-  CHECK(ZmqTransport::Create(options).error().code() == StatusCode::kInvalidArgument);
-  options.self = PeerId(1);
   options.send_hwm = 0;
+  CHECK(ZmqTransport::Create(options).error().code() == StatusCode::kInvalidArgument);
+  options.send_hwm = 1;
+  options.max_pending_per_peer = 0;
   CHECK_FALSE(ZmqTransport::Create(options).has_value());
+}
+
+TEST_CASE("a transport without an id takes the id of its bound endpoint", "[net][zmq]") {
+  Inbox inbox;
+  auto a = Make(0);
+  CHECK(a->self() == PeerId(0));
+  REQUIRE(a->Start("tcp://127.0.0.1:*", inbox.Handler()).ok());
+  CHECK(a->self() == PeerIdFromEndpoint(a->local_endpoint()));
+  REQUIRE(a->Connect(a->self(), a->local_endpoint()).ok());  // Talking to itself works.
+  REQUIRE(a->Send(a->self(), Message(3)).ok());
+  REQUIRE(inbox.WaitFor(1));
+  CHECK(inbox.Take()[0].first == a->self());
 }
 
 }  // namespace
