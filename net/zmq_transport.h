@@ -23,7 +23,9 @@ struct ZmqTransportOptions {
   // ZMQ_SNDHWM of each per-peer DEALER (messages). When reached, sends to that peer
   // are refused (kUnavailable) until the queue drains.
   int send_hwm = 1000;
-  // ZMQ_RCVHWM of the ROUTER (messages per connected peer).
+  // ZMQ_RCVHWM of the ROUTER (messages per connected peer). Memory a hostile peer
+  // can pin is about receive_hwm * the largest frame allowed by `limits`: size the
+  // two together.
   int receive_hwm = 1000;
   // ZMQ_LINGER on close: how long Stop()/Disconnect() may spend flushing.
   std::chrono::milliseconds linger{50};
