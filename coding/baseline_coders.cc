@@ -1,5 +1,5 @@
 // The baseline level coders of ALGORITHMS.md §2: Elias-omega (QSGD), vector source
-// coding (vsc, Woldemariam et al. 2023) and fixed-width packing. Kept for
+// coding (vsc, Woldemariam et al. 2023; Golomb-coded gaps) and fixed-width packing. Kept for
 // benchmarks and for the CHOCO "QSGD, fixed width" configuration.
 
 #include <algorithm>
@@ -141,11 +141,11 @@ void EncodeVsc(const LevelsView& lv, std::vector<std::uint8_t>* out) {
     for (std::uint32_t i = 0; i < count; ++i) untaken.Take(lv.index[order[at + i]]);
     at += count;
     std::uint64_t cost = 0;
-    const int k = ChooseRiceParameter(gaps, &cost);
+    const std::uint64_t m = ChooseGolombParameter(gaps, &cost);
     w.PutGamma(z);
     w.PutGamma(count);
-    w.Put(static_cast<std::uint64_t>(k), 6);
-    for (std::uint32_t g : gaps) PutRice(&w, g, k);
+    w.PutGamma(m);
+    for (std::uint32_t g : gaps) PutGolomb(&w, g, m);
   }
   w.Flush();
 }
@@ -165,15 +165,15 @@ Status DecodeVsc(std::span<const std::uint8_t> payload, std::uint64_t n, std::ui
   for (std::uint64_t v = 0; v < values; ++v) {
     const std::uint64_t z = r.GetGamma();
     const std::uint64_t count = r.GetGamma();
-    const int k = static_cast<int>(r.Get(6));
-    if (!r.ok() || z > 2 * std::uint64_t{max_level} || k > kMaxRiceParameter ||
+    const std::uint64_t m = r.GetGamma();
+    if (!r.ok() || z > 2 * std::uint64_t{max_level} || m > kMaxGolombParameter ||
         count > nnz - pairs.size() || count > remaining) {
       return Bad("vsc", "value " + std::to_string(v) + " has a malformed header");
     }
     found.clear();
     std::uint64_t rank = 0;
     for (std::uint64_t i = 0; i < count; ++i) {
-      rank += GetRice(&r, k, remaining);
+      rank += GetGolomb(&r, m, remaining);
       if (!r.ok() || rank >= remaining) return Bad("vsc", "position rank out of range");
       found.push_back(untaken.Find(rank));
       ++rank;

@@ -240,7 +240,7 @@ std::string CompressorSpec::ToString() const {
     static const char* const kNames[] = {"rans", "elias", "vsc", "fixed"};
     s += std::string(";coder=") + (fp32 ? "fp32" : kNames[static_cast<int>(level_coder)]);
   }
-  if (block_log2 != 18) s += ";block=" + std::to_string(1u << block_log2);
+  if (block_log2 != 20) s += ";block=" + std::to_string(1u << block_log2);
   if (subtractive) s += ";subtractive";
   if (noscale) s += ";noscale";
   return s;

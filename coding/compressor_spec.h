@@ -46,7 +46,7 @@ struct CompressorSpec {
   bool fp32 = false;        // coder=fp32.
   bool subtractive = false;  // Subtractive dither (linear dither only).
   bool noscale = false;      // chain: skip the 1/(1+omega) contraction factor.
-  int block_log2 = 18;
+  int block_log2 = 20;
 
   // The canonical spec string.
   std::string ToString() const;

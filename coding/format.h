@@ -63,16 +63,16 @@ enum class Support : std::uint8_t { kAll = 0, kRandK = 1 };
 
 // Lossless coders of integer levels (coding/level_coder.h).
 enum class LevelCoder : std::uint8_t {
-  kRans = 0,   // sotto: Rice gaps + rANS magnitudes + raw signs, or dense rANS, per block.
+  kRans = 0,   // sotto: Golomb gaps + magnitudes + raw signs, or dense rANS, per block.
   kElias = 1,  // Elias-omega of gaps and magnitudes (QSGD).
-  kVsc = 2,    // Value histogram + Rice gaps among untaken positions (Woldemariam et al.).
+  kVsc = 2,    // Value histogram + Golomb gaps among untaken positions (Woldemariam et al.).
   kFixed = 3,  // ceil(log2(2s+1)) bits per element.
 };
 inline constexpr std::uint8_t kMaxLevelCoder = 3;
 
 // Coders of float values:
 enum class FloatCoder : std::uint8_t {
-  kGaps = 0,     // Rice-coded zero-run lengths of the positions, then nnz raw f32.
+  kGaps = 0,     // Golomb-coded zero-run lengths of the positions, then nnz raw f32.
   kIndexed = 1,  // nnz x (u32 index, f32 value): the "indices + floats" baseline.
   kDense = 2,    // n raw f32 (nnz == n).
 };

@@ -1,6 +1,9 @@
 #include "coding/golomb.h"
 
+#include <algorithm>
 #include <bit>
+#include <cmath>
+#include <vector>
 
 namespace sotto::coding {
 
@@ -31,6 +34,69 @@ int ChooseRiceParameter(std::span<const std::uint32_t> values, std::uint64_t* co
   }
   *cost_bits = best;
   return best_k;
+}
+
+GolombCostModel::GolombCostModel(std::span<const std::uint32_t> values) {
+  std::uint64_t sum = 0;
+  for (std::uint32_t v : values) sum += v;
+  mean_ = values.empty() ? 0 : static_cast<double>(sum) / static_cast<double>(values.size());
+  const auto cap = static_cast<std::size_t>(std::min(65536.0, 8 * mean_ + 64));
+  hist_.assign(cap, 0);
+  for (std::uint32_t v : values) {
+    if (v < cap) {
+      ++hist_[v];
+    } else {
+      tail_.push_back(v);
+    }
+  }
+}
+
+std::uint64_t GolombCostModel::Cost(std::uint64_t m) const {
+  const int b = m == 1 ? 0 : std::bit_width(m - 1);
+  const std::uint64_t u = (std::uint64_t{1} << b) - m;
+  auto cost = [&](std::uint64_t v) {
+    const std::uint64_t r = v % m;
+    return v / m + 1 + static_cast<std::uint64_t>(m == 1 ? 0 : (r < u ? b - 1 : b));
+  };
+  std::uint64_t bits = 0;
+  for (std::size_t v = 0; v < hist_.size(); ++v) {
+    if (hist_[v] != 0) bits += hist_[v] * cost(v);
+  }
+  for (std::uint32_t v : tail_) bits += cost(v);
+  return bits;
+}
+
+std::uint64_t GolombCentre(double mean) {
+  // m = ceil(log(2 - p) / -log(1 - p)) for p = 1 / (mean + 1).
+  const double p = 1.0 / (mean + 1.0);
+  const double m = p >= 1 ? 1 : std::ceil(std::log(2 - p) / -std::log1p(-p));
+  return static_cast<std::uint64_t>(std::clamp(m, 1.0, static_cast<double>(kMaxGolombParameter)));
+}
+
+std::uint64_t GolombCandidate(std::uint64_t centre, int i) {
+  const std::uint64_t step = std::max<std::uint64_t>(1, centre / 16);
+  const std::int64_t c = static_cast<std::int64_t>(centre) + i * static_cast<std::int64_t>(step);
+  return static_cast<std::uint64_t>(std::clamp<std::int64_t>(c, 1, static_cast<std::int64_t>(kMaxGolombParameter)));
+}
+
+std::uint64_t ChooseGolombParameter(std::span<const std::uint32_t> values, std::uint64_t* cost_bits) {
+  if (values.empty()) {
+    *cost_bits = 0;
+    return 1;
+  }
+  const GolombCostModel model(values);
+  const std::uint64_t centre = GolombCentre(model.mean());
+  std::uint64_t best_m = centre, best = ~std::uint64_t{0};
+  for (int i = -3; i <= 3; ++i) {
+    const std::uint64_t m = GolombCandidate(centre, i);
+    const std::uint64_t cost = model.Cost(m);
+    if (cost < best) {
+      best = cost;
+      best_m = m;
+    }
+  }
+  *cost_bits = best;
+  return best_m;
 }
 
 void PutEliasOmega(BitWriter* writer, std::uint64_t v) {

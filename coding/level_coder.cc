@@ -51,8 +51,13 @@ namespace {
 // an Elias-gamma code of (value - kEscape + 1) in the bit stream.
 constexpr std::uint32_t kEscape = 1024;
 
-enum BlockMode : std::uint8_t { kEmpty = 0, kSparse = 1, kDense = 2 };
-enum MagnitudeMode : std::uint32_t { kConstant = 0, kRice = 1, kRansMagnitudes = 2 };
+enum BlockMode : std::uint8_t {
+  kEmpty = 0,
+  kSparse = 1,          // Positions, signs, magnitudes (constant or Golomb): one bit stream.
+  kSparseRansMags = 2,  // As kSparse with rANS magnitudes: varint bit-stream length, bits, rANS.
+  kDense = 3,           // varint bit-stream length, bits (counts, escapes), rANS of every element.
+};
+enum MagnitudeMode : std::uint32_t { kConstant = 0, kGolomb = 1, kRansMagnitudes = 2 };
 
 std::uint32_t ZigZag(std::int32_t v) {
   return (static_cast<std::uint32_t>(v) << 1) ^ static_cast<std::uint32_t>(v >> 31);
@@ -63,7 +68,8 @@ std::int32_t UnZigZag(std::uint32_t z) {
 std::uint32_t Capped(std::uint32_t v) { return v < kEscape ? v : kEscape; }
 int GammaBits(std::uint64_t v) { return 2 * (63 - std::countl_zero(v)) + 1; }
 
-// Histogram of capped symbols, trimmed to the largest present symbol.
+// Histogram of capped symbols, trimmed to the largest present symbol; the bits of
+// the escapes through `escape_bits`.
 void Histogram(std::span<const std::uint32_t> symbols, std::vector<std::uint32_t>* counts,
                std::uint64_t* escape_bits) {
   counts->assign(kEscape + 1, 0);
@@ -80,6 +86,7 @@ void Histogram(std::span<const std::uint32_t> symbols, std::vector<std::uint32_t
 struct BlockScratch {
   std::vector<std::uint32_t> gaps;
   std::vector<std::uint32_t> mags;  // |level| - 1.
+  std::vector<std::uint32_t> zigzag;
   std::vector<std::uint32_t> counts;
   std::vector<std::uint32_t> dense_counts;
   std::vector<std::uint16_t> symbols;
@@ -93,9 +100,15 @@ void PutEscapes(BitWriter* w, std::span<const std::uint32_t> values) {
   }
 }
 
-// Encodes one block [begin, begin + len) holding levels[first, first + count).
-void EncodeBlock(const LevelsView& lv, std::uint32_t begin, std::uint32_t len, std::size_t first,
-                 std::size_t count, BlockScratch* sc, std::uint8_t* mode, std::vector<std::uint8_t>* out) {
+// The Golomb parameter both ends expect for the gaps of `count` non-zeros in `len`.
+std::uint64_t PredictedGapCentre(std::uint32_t len, std::size_t count) {
+  return GolombCentre(static_cast<double>(len - count) / static_cast<double>(count));
+}
+
+// Encodes one block [begin, begin + len) holding levels[first, first + count) into
+// `out`; returns its mode. Sizes are exact for Golomb parts, estimated for rANS.
+std::uint8_t EncodeBlock(const LevelsView& lv, std::uint32_t begin, std::uint32_t len, std::size_t first,
+                         std::size_t count, BlockScratch* sc, std::vector<std::uint8_t>* out) {
   const auto idx = lv.index.subspan(first, count);
   const auto lev = lv.level.subspan(first, count);
   sc->gaps.resize(count);
@@ -109,99 +122,116 @@ void EncodeBlock(const LevelsView& lv, std::uint32_t begin, std::uint32_t len, s
     sc->mags[i] = m;
     all_same &= m == sc->mags[0];
   }
-  // Sparse cost, exact except for rANS magnitudes (estimated).
+  // The gap parameter: one of 7 candidates around what the decoder predicts from
+  // (len, count) in 3 bits, or (code 7) any parameter in Elias-gamma.
   std::uint64_t gap_bits = 0;
-  const int k = ChooseRiceParameter(sc->gaps, &gap_bits);
-  std::uint64_t mag_escape_bits = 0;
+  std::uint64_t gm = ChooseGolombParameter(sc->gaps, &gap_bits);
+  std::uint64_t gm_header_bits = 3 + static_cast<std::uint64_t>(GammaBits(gm));
+  int gm_code = 7;
+  {
+    const GolombCostModel model(sc->gaps);
+    const std::uint64_t centre = PredictedGapCentre(len, count);
+    for (int i = -3; i <= 3; ++i) {
+      const std::uint64_t m = GolombCandidate(centre, i);
+      const std::uint64_t cost = model.Cost(m);
+      if (cost + 3 <= gap_bits + gm_header_bits) {
+        gap_bits = cost;
+        gm_header_bits = 3;
+        gm = m;
+        gm_code = i + 3;
+      }
+    }
+  }
   MagnitudeMode mag_mode = kConstant;
   double mag_bits = GammaBits(std::uint64_t{sc->mags[0]} + 1);
-  int km = 0;
+  std::uint64_t mm = 1;
   if (!all_same) {
-    std::uint64_t rice_bits = 0;
-    km = ChooseRiceParameter(sc->mags, &rice_bits);
-    mag_mode = kRice;
-    mag_bits = 6.0 + static_cast<double>(rice_bits);
-    Histogram(sc->mags, &sc->counts, &mag_escape_bits);
+    std::uint64_t golomb_bits = 0;
+    mm = ChooseGolombParameter(sc->mags, &golomb_bits);
+    mag_mode = kGolomb;
+    mag_bits = GammaBits(mm) + static_cast<double>(golomb_bits);
+    std::uint64_t escape_bits = 0;
+    Histogram(sc->mags, &sc->counts, &escape_bits);
     const RansTable table(sc->counts);
     const double rans_bits = table.CostBits(sc->counts) + static_cast<double>(CountsBits(sc->counts)) +
-                             static_cast<double>(mag_escape_bits);
+                             static_cast<double>(escape_bits) + 16;  // + the length varint.
     if (rans_bits < mag_bits) {
       mag_mode = kRansMagnitudes;
       mag_bits = rans_bits;
     }
   }
-  const double sparse_bits = 8.0 + static_cast<double>(gap_bits) + static_cast<double>(count) + mag_bits;
-
-  // Dense cost from the histogram of zig-zag symbols.
-  std::uint64_t dense_escape_bits = 0;
-  sc->dense_counts.assign(kEscape + 1, 0);
-  sc->dense_counts[0] = len - static_cast<std::uint32_t>(count);
-  for (std::int32_t l : lev) {
-    const std::uint32_t z = ZigZag(l);
-    ++sc->dense_counts[Capped(z)];
-    if (z >= kEscape) dense_escape_bits += static_cast<std::uint64_t>(GammaBits(std::uint64_t{z} - kEscape + 1));
-  }
-  while (sc->dense_counts.size() > 1 && sc->dense_counts.back() == 0) sc->dense_counts.pop_back();
+  const double sparse_bits = static_cast<double>(gm_header_bits + 2) + static_cast<double>(gap_bits) +
+                             static_cast<double>(count) + mag_bits;
   double dense_bits = sparse_bits + 1;
-  if (count * 8 > len) {  // Dense rANS cannot win below ~1/8 density; skip the table.
+  if (count * 8 > len) {  // Dense rANS cannot win below ~1/8 density; skip its table.
+    sc->zigzag.resize(count + 1);
+    for (std::size_t i = 0; i < count; ++i) sc->zigzag[i] = ZigZag(lev[i]);
+    std::uint64_t escape_bits = 0;
+    Histogram(std::span(sc->zigzag).first(count), &sc->dense_counts, &escape_bits);
+    sc->dense_counts[0] = len - static_cast<std::uint32_t>(count);
     const RansTable dense_table(sc->dense_counts);
     dense_bits = dense_table.CostBits(sc->dense_counts) + static_cast<double>(CountsBits(sc->dense_counts)) +
-                 static_cast<double>(dense_escape_bits);
+                 static_cast<double>(escape_bits) + 16;
   }
 
   sc->bits.clear();
   sc->rans.clear();
   BitWriter w(&sc->bits);
+  std::uint8_t mode;
   if (dense_bits < sparse_bits) {
-    *mode = kDense;
+    mode = kDense;
     WriteCounts(&w, sc->dense_counts);
     sc->symbols.assign(len, 0);
     for (std::size_t i = 0; i < count; ++i) {
-      const std::uint32_t z = ZigZag(lev[i]);
+      const std::uint32_t z = sc->zigzag[i];
       sc->symbols[idx[i] - begin] = static_cast<std::uint16_t>(Capped(z));
       if (z >= kEscape) w.PutGamma(std::uint64_t{z} - kEscape + 1);
     }
-    RansTable table(sc->dense_counts);
-    RansEncode(sc->symbols, table, &sc->rans);
+    RansEncode(sc->symbols, RansTable(sc->dense_counts), &sc->rans);
   } else {
-    *mode = kSparse;
-    w.Put(static_cast<std::uint64_t>(k), 6);
+    mode = mag_mode == kRansMagnitudes ? kSparseRansMags : kSparse;
+    w.Put(static_cast<std::uint64_t>(gm_code), 3);
+    if (gm_code == 7) w.PutGamma(gm);
     w.Put(mag_mode, 2);
     if (mag_mode == kConstant) w.PutGamma(std::uint64_t{sc->mags[0]} + 1);
-    if (mag_mode == kRice) w.Put(static_cast<std::uint64_t>(km), 6);
+    if (mag_mode == kGolomb) w.PutGamma(mm);
     if (mag_mode == kRansMagnitudes) WriteCounts(&w, sc->counts);
-    for (std::uint32_t g : sc->gaps) PutRice(&w, g, k);
+    for (std::uint32_t g : sc->gaps) PutGolomb(&w, g, gm);
     for (std::int32_t l : lev) w.Put(l < 0 ? 1 : 0, 1);
-    if (mag_mode == kRice) {
-      for (std::uint32_t m : sc->mags) PutRice(&w, m, km);
+    if (mag_mode == kGolomb) {
+      for (std::uint32_t m : sc->mags) PutGolomb(&w, m, mm);
     }
     if (mag_mode == kRansMagnitudes) {
       PutEscapes(&w, sc->mags);
       sc->symbols.resize(count);
       for (std::size_t i = 0; i < count; ++i) sc->symbols[i] = static_cast<std::uint16_t>(Capped(sc->mags[i]));
-      RansTable table(sc->counts);
-      RansEncode(sc->symbols, table, &sc->rans);
+      RansEncode(sc->symbols, RansTable(sc->counts), &sc->rans);
     }
   }
   w.Flush();
-  PutVarint(out, sc->bits.size());
+  if (mode != kSparse) PutVarint(out, sc->bits.size());
   out->insert(out->end(), sc->bits.begin(), sc->bits.end());
   out->insert(out->end(), sc->rans.begin(), sc->rans.end());
+  return mode;
 }
 
 Status BlockError(std::uint64_t block, const char* what) {
   return Corrupted("sotto levels block " + std::to_string(block) + ": " + what);
 }
 
-// Decodes one block's payload; appends exactly `count` levels at index[at..).
+// Decodes one block's payload; writes exactly `count` levels at index/level (which
+// have room for `len`: dense blocks append branch-free).
 Status DecodeBlock(std::span<const std::uint8_t> payload, std::uint8_t mode, std::uint64_t block,
                    std::uint32_t begin, std::uint32_t len, std::uint32_t count, std::uint32_t max_level,
                    std::uint32_t* index, std::int32_t* level, std::vector<std::uint32_t>* counts) {
-  ByteReader in(payload);
-  const std::uint64_t bit_bytes = in.Varint();
-  const auto bit_span = in.Take(bit_bytes);
-  if (!in.ok()) return BlockError(block, "truncated bit stream");
-  const auto rans_span = payload.subspan(in.position());
+  std::span<const std::uint8_t> bit_span = payload, rans_span;
+  if (mode != kSparse) {
+    ByteReader in(payload);
+    const std::uint64_t bit_bytes = in.Varint();
+    bit_span = in.Take(bit_bytes);
+    if (!in.ok()) return BlockError(block, "truncated bit stream");
+    rans_span = payload.subspan(in.position());
+  }
   BitReader r(bit_span);
   const std::uint64_t max_zigzag = 2 * std::uint64_t{max_level};
   if (mode == kDense) {
@@ -210,7 +240,6 @@ Status DecodeBlock(std::span<const std::uint8_t> payload, std::uint8_t mode, std
     if (len >= 4096) table.BuildLookup();
     std::uint32_t written = 0;
     bool bad = false;
-    // Branch-free append of non-zeros: index/level have room for `len` entries.
     const bool ok = RansDecode(rans_span, table, len, [&](std::uint64_t i, std::uint32_t s) {
       std::uint64_t z = s;
       if (s == kEscape) {
@@ -224,28 +253,31 @@ Status DecodeBlock(std::span<const std::uint8_t> payload, std::uint8_t mode, std
       written += v != 0;
     });
     if (!ok || bad || !r.ok()) return BlockError(block, "bad dense rANS stream");
+    if ((r.position() + 7) / 8 != bit_span.size()) return BlockError(block, "bit stream length mismatch");
     if (written != count) return BlockError(block, "non-zero count differs from the block table");
     for (std::uint32_t i = 0; i < count; ++i) {
       if (static_cast<std::uint32_t>(std::abs(level[i])) > max_level) return BlockError(block, "level out of range");
     }
     return Status::Ok();
   }
-  // Sparse.
-  const int k = static_cast<int>(r.Get(6));
+  const auto gm_code = static_cast<int>(r.Get(3));
+  const std::uint64_t gm = gm_code == 7 ? r.GetGamma() : GolombCandidate(PredictedGapCentre(len, count), gm_code - 3);
   const auto mag_mode = static_cast<MagnitudeMode>(r.Get(2));
-  if (k > kMaxRiceParameter || mag_mode > kRansMagnitudes) return BlockError(block, "bad parameters");
-  std::uint64_t constant = 0;
-  int km = 0;
+  if (!r.ok() || gm > kMaxGolombParameter || mag_mode > kRansMagnitudes ||
+      (mag_mode == kRansMagnitudes) != (mode == kSparseRansMags)) {
+    return BlockError(block, "bad parameters");
+  }
+  std::uint64_t constant = 0, mm = 1;
   if (mag_mode == kConstant) constant = r.GetGamma() - 1;
-  if (mag_mode == kRice) km = static_cast<int>(r.Get(6));
+  if (mag_mode == kGolomb) mm = r.GetGamma();
   if (mag_mode == kRansMagnitudes && !ReadCounts(&r, kEscape + 1, count, counts)) {
     return BlockError(block, "bad magnitude counts");
   }
-  if (!r.ok() || constant >= max_level || km > kMaxRiceParameter) return BlockError(block, "bad parameters");
+  if (!r.ok() || constant >= max_level || mm > kMaxGolombParameter) return BlockError(block, "bad parameters");
   std::uint64_t pos = begin;
   const std::uint64_t end = std::uint64_t{begin} + len;
   for (std::uint32_t i = 0; i < count; ++i) {
-    pos += GetRice(&r, k, len);
+    pos += GetGolomb(&r, gm, len);
     if (pos >= end) return BlockError(block, "position beyond the block");
     index[i] = static_cast<std::uint32_t>(pos);
     ++pos;
@@ -255,9 +287,9 @@ Status DecodeBlock(std::span<const std::uint8_t> payload, std::uint8_t mode, std
   if (mag_mode == kConstant) {
     const auto m = static_cast<std::int32_t>(constant + 1);
     for (std::uint32_t i = 0; i < count; ++i) level[i] *= m;
-  } else if (mag_mode == kRice) {
+  } else if (mag_mode == kGolomb) {
     for (std::uint32_t i = 0; i < count; ++i) {
-      const std::uint64_t m = GetRice(&r, km, max_level) + 1;
+      const std::uint64_t m = GetGolomb(&r, mm, max_level) + 1;
       if (m > max_level) return BlockError(block, "magnitude out of range");
       level[i] *= static_cast<std::int32_t>(m);
     }
@@ -273,41 +305,45 @@ Status DecodeBlock(std::span<const std::uint8_t> payload, std::uint8_t mode, std
     });
     if (!ok || bad) return BlockError(block, "bad magnitude stream");
   }
-  if (mag_mode != kRansMagnitudes && !rans_span.empty()) return BlockError(block, "unexpected rANS bytes");
-  if (!r.ok()) return BlockError(block, "truncated bit stream");
+  if (!r.ok() || (r.position() + 7) / 8 != bit_span.size()) return BlockError(block, "bit stream length mismatch");
   return Status::Ok();
 }
 
 }  // namespace
 
+// Payload: u8 (block_log2 | last block's mode << 5); for each block but the last,
+// varint (count << 2 | mode) and, unless empty, varint byte length; then the blocks.
+// The last block's count and length are what remains.
 void EncodeRans(const LevelsView& lv, int block_log2, std::vector<std::uint8_t>* out) {
   SOTTO_CHECK(block_log2 >= 10 && block_log2 <= 20) << "block_log2 " << block_log2;
   const std::uint64_t block = std::uint64_t{1} << block_log2;
   const std::uint64_t nblocks = (lv.n + block - 1) / block;
-  PutU8(out, static_cast<std::uint8_t>(block_log2));
   std::vector<std::uint8_t> table;
   std::vector<std::uint8_t> body;
   BlockScratch sc;
   std::size_t first = 0;
+  std::uint8_t last_mode = kEmpty;
   for (std::uint64_t b = 0; b < nblocks; ++b) {
     const std::uint64_t begin = b * block;
     const std::uint64_t end = std::min(lv.n, begin + block);
     std::size_t last = first;
     while (last < lv.index.size() && lv.index[last] < end) ++last;
     const std::size_t count = last - first;
-    if (count == 0) {
-      table.push_back(kEmpty);
-      continue;
-    }
     const std::size_t before = body.size();
-    std::uint8_t mode = kSparse;
-    EncodeBlock(lv, static_cast<std::uint32_t>(begin), static_cast<std::uint32_t>(end - begin), first, count,
-                &sc, &mode, &body);
-    table.push_back(mode);
-    PutVarint(&table, count);
-    PutVarint(&table, body.size() - before);
+    std::uint8_t mode = kEmpty;
+    if (count > 0) {
+      mode = EncodeBlock(lv, static_cast<std::uint32_t>(begin), static_cast<std::uint32_t>(end - begin), first,
+                         count, &sc, &body);
+    }
+    if (b + 1 < nblocks) {
+      PutVarint(&table, std::uint64_t{count} << 2 | mode);
+      if (mode != kEmpty) PutVarint(&table, body.size() - before);
+    } else {
+      last_mode = mode;
+    }
     first = last;
   }
+  PutU8(out, static_cast<std::uint8_t>(block_log2 | last_mode << 5));
   out->insert(out->end(), table.begin(), table.end());
   out->insert(out->end(), body.begin(), body.end());
 }
@@ -316,11 +352,15 @@ Status DecodeRans(std::span<const std::uint8_t> payload, std::uint64_t n, std::u
                   std::uint32_t max_level, std::vector<std::uint32_t>* index,
                   std::vector<std::int32_t>* level) {
   ByteReader in(payload);
-  const int block_log2 = in.U8();
-  if (!in.ok() || block_log2 < 10 || block_log2 > 20) return Corrupted("sotto levels: bad block size");
+  const std::uint8_t first_byte = in.U8();
+  const int block_log2 = first_byte & 31;
+  const std::uint8_t last_mode = first_byte >> 5;
+  if (!in.ok() || block_log2 < 10 || block_log2 > 20 || last_mode > kDense) {
+    return Corrupted("sotto levels: bad first byte");
+  }
   const std::uint64_t block = std::uint64_t{1} << block_log2;
   const std::uint64_t nblocks = (n + block - 1) / block;
-  if (nblocks > in.remaining()) return Corrupted("sotto levels: block table longer than the payload");
+  if (nblocks > in.remaining() + 1) return Corrupted("sotto levels: block table longer than the payload");
   // Pass 1: the block table, validated in full before any decoding.
   struct Entry {
     std::uint8_t mode;
@@ -329,29 +369,34 @@ Status DecodeRans(std::span<const std::uint8_t> payload, std::uint64_t n, std::u
   };
   std::vector<Entry> entries(nblocks);
   std::uint64_t total_count = 0, total_bytes = 0;
-  for (std::uint64_t b = 0; b < nblocks; ++b) {
+  for (std::uint64_t b = 0; b + 1 < nblocks; ++b) {
     Entry& e = entries[b];
-    e.mode = in.U8();
-    e.count = 0;
-    e.bytes = 0;
-    if (e.mode > kDense) return BlockError(b, "unknown mode");
-    if (e.mode != kEmpty) {
-      const std::uint64_t c = in.Varint();
-      e.bytes = in.Varint();
-      const std::uint64_t len = std::min(block, n - b * block);
-      if (!in.ok() || c == 0 || c > len) return BlockError(b, "bad non-zero count");
-      e.count = static_cast<std::uint32_t>(c);
-      total_count += c;
-      total_bytes += e.bytes;
-      if (total_bytes > payload.size()) return BlockError(b, "bad length");
+    const std::uint64_t word = in.Varint();
+    e.mode = static_cast<std::uint8_t>(word & 3);
+    const std::uint64_t c = word >> 2;
+    e.bytes = e.mode == kEmpty ? 0 : in.Varint();
+    const std::uint64_t len = std::min(block, n - b * block);
+    if (!in.ok() || c > len || (c == 0) != (e.mode == kEmpty)) return BlockError(b, "bad non-zero count");
+    e.count = static_cast<std::uint32_t>(c);
+    total_count += c;
+    total_bytes += e.bytes;
+    if (total_bytes > payload.size()) return BlockError(b, "bad length");
+  }
+  if (!in.ok() || total_bytes > in.remaining() || total_count > nnz) {
+    return Corrupted("sotto levels: block table does not match the payload");
+  }
+  if (nblocks > 0) {
+    Entry& e = entries[nblocks - 1];
+    e.mode = last_mode;
+    e.count = static_cast<std::uint32_t>(std::min<std::uint64_t>(nnz - total_count, 0xFFFFFFFFu));
+    e.bytes = in.remaining() - total_bytes;
+    const std::uint64_t len = n - (nblocks - 1) * block;
+    if (nnz - total_count > len || (e.count == 0) != (e.mode == kEmpty) || (e.mode == kEmpty && e.bytes != 0)) {
+      return BlockError(nblocks - 1, "bad non-zero count");
     }
+  } else if (nnz != 0 || in.remaining() != 0) {
+    return Corrupted("sotto levels: non-zeros or bytes in an empty vector");
   }
-  if (!in.ok()) return Corrupted("sotto levels: truncated block table");
-  if (total_count != nnz) {
-    return Corrupted("sotto levels: blocks hold " + std::to_string(total_count) + " non-zeros, header says " +
-                     std::to_string(nnz));
-  }
-  if (total_bytes != in.remaining()) return Corrupted("sotto levels: block lengths do not match the payload");
   // Dense blocks append branch-free and need a block of slack.
   const std::uint64_t slack = std::min(block, n);
   index->resize(nnz + slack);

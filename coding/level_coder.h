@@ -5,11 +5,13 @@
 //
 // The sotto coder (LevelCoder::kRans) splits the vector into independent blocks of
 // 2^block_log2 elements and, per block, picks the smaller of
-//   sparse: Rice-coded zero-run lengths (parameter by exact cost), raw sign bits,
-//           magnitudes as one constant, Rice codes or order-0 rANS;
+//   sparse: Golomb-coded zero-run lengths (parameter by exact cost), raw sign bits,
+//           magnitudes as one constant, Golomb codes or order-0 rANS;
 //   dense:  one zig-zag symbol per element, order-0 rANS (15-bit probabilities).
-// Payload: u8 block_log2; per block u8 mode (0 empty, 1 sparse, 2 dense) and, unless
-// empty, varint nnz and varint byte length; then the blocks' bytes.
+// Payload: u8 (block_log2 | mode of the last block << 5); for each other block a
+// varint (non-zeros << 2 | mode) and, unless empty, a varint byte length; then the
+// blocks' bytes (the last block's count and length are what remains). Modes:
+// 0 empty, 1 sparse, 2 sparse with rANS magnitudes, 3 dense (coding/level_coder.cc).
 
 #include <cstdint>
 #include <span>
@@ -31,7 +33,7 @@ struct LevelsView {
 
 struct LevelCoderOptions {
   // log2 of the sotto coder's block length (10..20).
-  int block_log2 = 18;
+  int block_log2 = 20;
 };
 
 // Appends the payload coding `levels` with `coder` to `out`.

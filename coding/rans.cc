@@ -80,6 +80,9 @@ RansTable::RansTable(std::span<const std::uint32_t> counts) {
   cum_[0] = 0;
   for (std::size_t s = 0; s < a; ++s) cum_[s + 1] = cum_[s] + freq_[s];
   degenerate_ = nonzero == 1;
+  // freq and cum fit 16 bits unless degenerate (whose stream is empty, never decoded).
+  packed_.resize(a);
+  for (std::size_t s = 0; s < a; ++s) packed_[s] = (freq_[s] & 0xFFFF) << 16 | (cum_[s] & 0xFFFF);
 }
 
 double RansTable::CostBits(std::span<const std::uint32_t> counts) const {
@@ -100,8 +103,7 @@ void RansTable::BuildLookup() {
   }
 }
 
-std::uint32_t RansTable::SymbolOfSlot(std::uint32_t slot) const {
-  if (!lookup_.empty()) return lookup_[slot];
+std::uint32_t RansTable::SearchSlot(std::uint32_t slot) const {
   // cum_ is non-decreasing; the symbol is the last s with cum_[s] <= slot and freq > 0.
   const auto it = std::upper_bound(cum_.begin(), cum_.end(), slot);
   return static_cast<std::uint32_t>(it - cum_.begin()) - 1;

@@ -35,14 +35,21 @@ class RansTable {
   double CostBits(std::span<const std::uint32_t> counts) const;
 
   // The symbol whose interval holds `slot` (< kRansProbScale).
-  std::uint32_t SymbolOfSlot(std::uint32_t slot) const;
-  // Builds the slot -> symbol lookup used by SymbolOfSlot; worth it for long streams.
+  std::uint32_t SymbolOfSlot(std::uint32_t slot) const {
+    return lookup_.empty() ? SearchSlot(slot) : lookup_[slot];
+  }
+  // Builds the slot -> symbol table; worth it for long streams.
   void BuildLookup();
+  // freq << 16 | cum of symbol s (both < 2^16 when not degenerate): one load per step.
+  std::uint32_t Packed(std::uint32_t s) const { return packed_[s]; }
 
  private:
   std::vector<std::uint32_t> freq_;
   std::vector<std::uint32_t> cum_;  // cum_[s] = sum of freq_[0..s).
+  std::uint32_t SearchSlot(std::uint32_t slot) const;
+
   std::vector<std::uint16_t> lookup_;
+  std::vector<std::uint32_t> packed_;
   bool degenerate_ = false;
 };
 
@@ -91,10 +98,11 @@ bool RansDecode(std::span<const std::uint8_t> bytes, const RansTable& table, std
   const std::uint8_t* ptr = bytes.data() + header;
   const std::uint8_t* const end = bytes.data() + bytes.size();
   constexpr std::uint64_t kMask = kRansProbScale - 1;
-  auto step = [&](std::uint64_t& state, std::uint64_t i) -> bool {
+  auto step = [&](std::uint64_t& state, std::uint64_t i) __attribute__((always_inline)) -> bool {
     const auto slot = static_cast<std::uint32_t>(state & kMask);
     const std::uint32_t s = table.SymbolOfSlot(slot);
-    state = table.freq(s) * (state >> kRansProbBits) + slot - table.cum(s);
+    const std::uint32_t p = table.Packed(s);
+    state = (p >> 16) * (state >> kRansProbBits) + slot - (p & 0xFFFF);
     if (state < kRansLow) {
       if (ptr == end) return false;
       std::uint32_t w;

@@ -33,11 +33,11 @@ void EncodeFloats(FloatCoder coder, std::uint64_t n, std::span<const std::uint32
         next = index[i] + 1;
       }
       std::uint64_t cost = 0;
-      const int k = ChooseRiceParameter(gaps, &cost);
+      const std::uint64_t m = ChooseGolombParameter(gaps, &cost);
       std::vector<std::uint8_t> bits;
       BitWriter w(&bits);
-      w.Put(static_cast<std::uint64_t>(k), 6);
-      for (std::uint32_t g : gaps) PutRice(&w, g, k);
+      w.PutGamma(m);
+      for (std::uint32_t g : gaps) PutGolomb(&w, g, m);
       w.Flush();
       PutVarint(out, bits.size());
       out->insert(out->end(), bits.begin(), bits.end());
@@ -85,11 +85,11 @@ Status DecodeFloats(FloatCoder coder, std::span<const std::uint8_t> payload, std
       const auto bits = in.Take(bit_bytes);
       if (!in.ok() || in.remaining() != 4 * nnz) return bad("lengths do not match the non-zero count");
       BitReader r(bits);
-      const int k = static_cast<int>(r.Get(6));
-      if (k > kMaxRiceParameter) return bad("bad Rice parameter");
+      const std::uint64_t m = r.GetGamma();
+      if (!r.ok() || m > kMaxGolombParameter) return bad("bad Golomb parameter");
       std::uint64_t pos = 0;
       for (std::uint64_t i = 0; i < nnz; ++i) {
-        pos += GetRice(&r, k, n);
+        pos += GetGolomb(&r, m, n);
         if (!r.ok() || pos >= n) return bad("position out of range");
         data->index[i] = static_cast<std::uint32_t>(pos);
         ++pos;

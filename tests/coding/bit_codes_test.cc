@@ -53,6 +53,33 @@ TEST_CASE("Rice, gamma and Elias-omega codes round-trip", "[coding][bits]") {
   }
 }
 
+TEST_CASE("Golomb codes round-trip for every parameter shape and beat Rice on geometric data", "[coding][bits]") {
+  Rng rng(5);
+  std::vector<std::uint32_t> values(5000);
+  for (auto& v : values) {
+    v = 0;
+    while (rng.Uniform01() > 0.013) ++v;  // Geometric, mean ~ 76.
+  }
+  for (std::uint64_t m : {1ull, 2ull, 3ull, 5ull, 53ull, 64ull, 100ull, 1000ull, 1ull << 31}) {
+    std::vector<std::uint8_t> bytes;
+    BitWriter w(&bytes);
+    for (auto v : values) PutGolomb(&w, v, m);
+    w.Flush();
+    BitReader r(bytes);
+    for (auto v : values) REQUIRE(GetGolomb(&r, m, 1u << 30) == v);
+    REQUIRE(r.ok());
+  }
+  std::uint64_t golomb_bits = 0, rice_bits = 0;
+  const std::uint64_t m = ChooseGolombParameter(values, &golomb_bits);
+  ChooseRiceParameter(values, &rice_bits);
+  std::vector<std::uint8_t> bytes;
+  BitWriter w(&bytes);
+  for (auto v : values) PutGolomb(&w, v, m);
+  w.Flush();
+  REQUIRE(bytes.size() == (golomb_bits + 7) / 8);  // The cost is exact.
+  REQUIRE(golomb_bits <= rice_bits);
+}
+
 TEST_CASE("the Rice parameter chosen has the smallest exact cost among its neighbours", "[coding][bits]") {
   Rng rng(3);
   std::vector<std::uint32_t> gaps(3000);

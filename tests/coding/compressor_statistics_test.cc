@@ -7,6 +7,8 @@
 #include <catch2/catch.hpp>
 
 #include "coding/compressor.h"
+#include "coding/dither.h"
+#include "common/random.h"
 #include "tests/coding/test_vectors.h"
 
 namespace sotto::coding {
@@ -94,6 +96,19 @@ TEST_CASE("the dither is reproducible from (seed, round, sender) and changes wit
   REQUIRE(run({9, 2, 3, 1.0f}) != a);
   REQUIRE(run({1, 9, 3, 1.0f}) != a);
   REQUIRE(run({1, 2, 9, 1.0f}) != a);
+}
+
+TEST_CASE("the fast dither generator gives exactly FillUniform's numbers", "[coding][statistics]") {
+  for (std::uint64_t first : {0ull, 1ull, 3ull, 4ull, 1000ull, (1ull << 34) - 37}) {
+    for (std::size_t len : {0u, 1u, 63u, 64u, 100u, 5000u}) {
+      const DitherKey key{0x1234567890ull, (5ull << 33) + 7, 3, 0x44000001u};
+      std::vector<float> fast(len), slow(len);
+      FillDither(key, first, fast);
+      FillUniform(key.seed, key.round, key.sender, key.tag, first, slow);
+      INFO("first " << first << " len " << len);
+      REQUIRE(fast == slow);
+    }
+  }
 }
 
 }  // namespace
