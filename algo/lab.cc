@@ -58,16 +58,16 @@ Result<std::unique_ptr<Lab>> Lab::Create(const LabOptions& options, const Datase
   const Rng root(options.seed, 0x5A3Bull);
   lab->nodes_.resize(shards.size());
   lab->neighbours_.resize(shards.size());
+  const std::vector<topology::MixingRow> rows =
+      topology::MixingRows(graph, topology::WeightRule::kMetropolisHastings);
   for (int i = 0; i < options.nodes; ++i) {
+    const topology::MixingRow& row = rows[static_cast<std::size_t>(i)];
     NeighbourWeights weights;
-    double sum = 0;
-    for (int j : graph.neighbours(i)) {
-      const double w = topology::MetropolisHastingsWeight(graph.degree(i), graph.degree(j));
-      weights.neighbours.emplace_back(PeerId(static_cast<std::uint64_t>(j)), w);
-      lab->neighbours_[static_cast<std::size_t>(i)].push_back(j);
-      sum += w;
+    weights.self = row.self_weight;
+    for (std::size_t k = 0; k < row.neighbours.size(); ++k) {
+      weights.neighbours.emplace_back(PeerId(static_cast<std::uint64_t>(row.neighbours[k])), row.weights[k]);
     }
-    weights.self = 1.0 - sum;
+    lab->neighbours_[static_cast<std::size_t>(i)] = row.neighbours;
     auto& node = lab->nodes_[static_cast<std::size_t>(i)];
     SOTTO_ASSIGN_OR_RETURN(node.algorithm,
                            MakeGossipAlgorithm(options.gossip, PeerId(static_cast<std::uint64_t>(i)),

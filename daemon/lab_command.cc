@@ -10,6 +10,9 @@
 #include <nlohmann/json.hpp>
 
 #include "algo/data_idx.h"
+#include "algo/data_libsvm.h"
+#include "algo/data_synthetic.h"
+#include "algo/normalize.h"
 #include "algo/partition.h"
 #include "daemon/cli.h"
 
@@ -42,6 +45,14 @@ std::string Megabytes(double bits) {
   return buf;
 }
 
+// Holds out a random fifth of `all` as the test set.
+Status SplitTrainTest(const algo::Dataset& all, std::uint64_t seed, LabData* out) {
+  SOTTO_ASSIGN_OR_RETURN(algo::TrainTestSplit split, algo::RandomTrainTestSplit(all, 0.2, seed));
+  out->train = std::move(split.train);
+  out->test = std::move(split.test);
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<LabData> LoadLabData(const LabConfig& config) {
@@ -53,8 +64,42 @@ Result<LabData> LoadLabData(const LabConfig& config) {
                                                   d.max_train, d.max_test));
     out.train = std::move(fm.train);
     out.test = std::move(fm.test);
-  } else {
-    return InvalidArgument("data source '" + d.source + "' is not available in this build yet");
+  } else if (d.source == "synthetic") {
+    // A sparse logistic problem with a known truth; the last fifth is the test set.
+    algo::SparseLogisticOptions so;
+    so.num_samples = d.synthetic_samples;
+    so.num_features = d.synthetic_features;
+    so.num_nonzeros = d.synthetic_support;
+    so.seed = config.lab.seed;
+    SOTTO_ASSIGN_OR_RETURN(algo::SparseLogisticData synthetic, algo::MakeSparseLogistic(so));
+    SOTTO_RETURN_IF_ERROR(SplitTrainTest(synthetic.data, config.lab.seed, &out));
+  } else {  // libsvm
+    if (d.path.empty()) return InvalidArgument("[data].path: a libsvm source needs a file");
+    if (!d.test_path.empty()) {
+      SOTTO_ASSIGN_OR_RETURN(algo::LibsvmTrainTest tt, algo::ReadLibsvmTrainTest(d.path, d.test_path));
+      out.train = std::move(tt.train);
+      out.test = std::move(tt.test);
+    } else {
+      SOTTO_ASSIGN_OR_RETURN(algo::LibsvmData all, algo::ReadLibsvmFile(d.path));
+      SOTTO_RETURN_IF_ERROR(SplitTrainTest(all.data, config.lab.seed, &out));
+    }
+  }
+  if (d.source != "fashion-mnist") {
+    if (d.max_train >= 0 && d.max_train < out.train.num_samples()) {
+      out.train.features.conservativeResize(d.max_train, Eigen::NoChange);
+      out.train.labels.resize(static_cast<std::size_t>(d.max_train));
+    }
+    if (d.max_test >= 0 && d.max_test < out.test.num_samples()) {
+      out.test.features.conservativeResize(d.max_test, Eigen::NoChange);
+      out.test.labels.resize(static_cast<std::size_t>(d.max_test));
+    }
+  }
+  if (d.normalize) {
+    algo::StandardizeOptions so;
+    so.center = d.source != "libsvm";  // Keep sparse data sparse.
+    SOTTO_ASSIGN_OR_RETURN(algo::Standardizer scaler, algo::Standardizer::Fit(out.train, so));
+    SOTTO_RETURN_IF_ERROR(scaler.Apply(out.train));
+    SOTTO_RETURN_IF_ERROR(scaler.Apply(out.test));
   }
   algo::PartitionOptions p;
   p.num_shards = config.lab.nodes;
