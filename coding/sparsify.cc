@@ -68,42 +68,75 @@ void SelectTopK(std::span<const float> x, std::size_t k, std::vector<std::uint32
     for (std::size_t j = 0; j < d; ++j) (*index)[j] = static_cast<std::uint32_t>(j);
     return;
   }
-  // Pass 1: histogram of the top 11 bits of |x| (sign dropped: exponent + 3 bits).
-  constexpr int kShift = 20;
-  std::uint32_t hist[2048] = {};
-  for (float v : x) ++hist[AbsBits(v) >> kShift];
-  std::size_t above = 0;
-  std::uint32_t bucket = 2047;
-  for (;; --bucket) {
-    if (above + hist[bucket] >= k) break;
-    above += hist[bucket];
-  }
-  // Pass 2: the exact threshold among the candidates of that bucket.
+  // Radix selection on |x| as bits (monotone for non-negative floats): histogram the
+  // top 11 bits, then the next 11 and the last 9 within the bucket holding the k-th
+  // largest, until that bucket is small enough to finish with nth_element.
+  constexpr int kShifts[3] = {20, 9, 0};
+  constexpr std::uint32_t kSmallBucket = 1u << 15;
+  std::vector<std::uint32_t> hist(2048);
+  std::size_t above = 0;       // Elements known to be larger than the bucket.
+  std::uint32_t prefix = 0;    // Bits of the bucket above kShifts[level - 1].
+  std::uint32_t threshold = 0;
+  bool exact = false;
   std::vector<std::uint32_t> cand;
-  cand.reserve(hist[bucket]);
-  for (float v : x) {
-    const std::uint32_t b = AbsBits(v);
-    if ((b >> kShift) == bucket) cand.push_back(b);
+  for (int level = 0; level < 3; ++level) {
+    const int shift = kShifts[level];
+    const int width = level == 0 ? 11 : (level == 1 ? 11 : 9);
+    const std::uint32_t mask = (1u << width) - 1;
+    std::fill(hist.begin(), hist.end(), 0u);
+    if (level == 0) {
+      for (float v : x) ++hist[AbsBits(v) >> shift];
+    } else {
+      const int up = kShifts[level - 1];
+      for (float v : x) {
+        const std::uint32_t b = AbsBits(v);
+        if ((b >> up) == prefix) ++hist[(b >> shift) & mask];
+      }
+    }
+    std::uint32_t bucket = mask;
+    for (;; --bucket) {
+      if (above + hist[bucket] >= k) break;
+      above += hist[bucket];
+    }
+    prefix = (prefix << width) | bucket;
+    if (level == 2) {
+      threshold = prefix;
+      exact = true;
+      break;
+    }
+    if (hist[bucket] <= kSmallBucket) {
+      cand.reserve(hist[bucket]);
+      for (float v : x) {
+        const std::uint32_t b = AbsBits(v);
+        if ((b >> shift) == prefix) cand.push_back(b);
+      }
+      break;
+    }
   }
-  const std::size_t need = k - above;  // 1 <= need <= cand.size()
-  std::nth_element(cand.begin(), cand.begin() + static_cast<std::ptrdiff_t>(need - 1), cand.end(),
-                   std::greater<>());
-  const std::uint32_t threshold = cand[need - 1];
+  const std::size_t need = k - above;  // 1 <= need <= elements in the final bucket.
+  if (!exact) {
+    std::nth_element(cand.begin(), cand.begin() + static_cast<std::ptrdiff_t>(need - 1), cand.end(),
+                     std::greater<>());
+    threshold = cand[need - 1];
+  }
+  // Elements equal to the threshold to keep: those of the bucket above it are counted.
   std::size_t greater_in_bucket = 0;
   for (std::uint32_t b : cand) greater_in_bucket += b > threshold;
-  std::size_t ties = need - greater_in_bucket;  // Elements equal to the threshold to keep.
-  // Pass 3: everything above the threshold, and the first `ties` equal to it.
-  index->resize(k);
+  std::size_t ties = need - greater_in_bucket;
+  // Everything above the threshold, and those equal to it up to index `last_tie`.
+  std::size_t last_tie = 0;
+  for (; last_tie < d; ++last_tie) {
+    if (AbsBits(x[last_tie]) == threshold && --ties == 0) break;
+  }
+  index->resize(k + 1);  // One slot of slack for the branch-free append.
   std::uint32_t* out = index->data();
   std::size_t n = 0;
-  for (std::size_t j = 0; j < d && n < k; ++j) {
+  for (std::size_t j = 0; j < d; ++j) {
     const std::uint32_t b = AbsBits(x[j]);
-    const bool eq = b == threshold;
-    const bool take = b > threshold || (eq && ties > 0);
-    ties -= static_cast<std::size_t>(eq && take);
     out[n] = static_cast<std::uint32_t>(j);
-    n += take;
+    n += (b > threshold) | ((b == threshold) & (j <= last_tie));
   }
+  index->resize(k);
 }
 
 void SampleRandK(std::uint64_t d, std::uint64_t k, std::uint64_t seed, std::uint64_t round,

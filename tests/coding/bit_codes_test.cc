@@ -1,3 +1,5 @@
+#include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -140,6 +142,46 @@ TEST_CASE("rANS decoding rejects truncated and extended streams", "[coding][rans
   }
   bytes.push_back(0);
   REQUIRE_FALSE(RansDecode(bytes, table, symbols.size(), sink));
+}
+
+}  // namespace
+}  // namespace sotto::coding
+
+#include "coding/sparsify.h"
+
+namespace sotto::coding {
+namespace {
+
+// Reference: stable sort by |x| descending, lower index first among ties.
+std::vector<std::uint32_t> TopKBySort(const std::vector<float>& x, std::size_t k) {
+  std::vector<std::uint32_t> order(x.size());
+  for (std::size_t j = 0; j < x.size(); ++j) order[j] = static_cast<std::uint32_t>(j);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::uint32_t a, std::uint32_t b) { return std::fabs(x[a]) > std::fabs(x[b]); });
+  order.resize(std::min(k, x.size()));
+  std::sort(order.begin(), order.end());
+  return order;
+}
+
+TEST_CASE("radix top-k selection equals a full sort, ties to the lower index", "[coding][sparsify]") {
+  Rng rng(21);
+  for (int trial = 0; trial < 40; ++trial) {
+    const std::size_t d = 1 + rng.UniformInt(trial < 30 ? 3000 : 200000);
+    std::vector<float> x(d);
+    const int kind = trial % 4;
+    for (auto& v : x) {
+      if (kind == 0) v = static_cast<float>(rng.Normal());
+      if (kind == 1) v = rng.Uniform01() < 0.9 ? 0.0f : static_cast<float>(rng.Normal());  // Many zero ties.
+      if (kind == 2) v = static_cast<float>(rng.UniformInt(5)) - 2.0f;                      // Few values.
+      if (kind == 3) v = 1.0f + static_cast<float>(rng.UniformInt(1u << 20)) * 1e-7f;       // One bucket.
+    }
+    for (std::size_t k : {std::size_t{1}, d / 10 + 1, d / 2, d}) {
+      std::vector<std::uint32_t> got;
+      SelectTopK(x, k, &got);
+      INFO("trial " << trial << " d " << d << " k " << k);
+      REQUIRE(got == TopKBySort(x, k));
+    }
+  }
 }
 
 }  // namespace
