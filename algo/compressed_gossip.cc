@@ -39,13 +39,44 @@ CompressedGossip::CompressedGossip(const GossipOptions& options, PeerId self,
       compressor_->compressor_class() == coding::CompressorClass::kUnbiased) {
     scale_ = static_cast<float>(1.0 / (1.0 + compressor_->Omega(d)));
   }
-  SetWeights(std::move(weights));
+  IndexWeights(std::move(weights));
 }
 
 void CompressedGossip::SetWeights(NeighbourWeights weights) {
+  mixed_ = x_hat_;  // Re-base: see GossipAlgorithm::SetWeights.
+  IndexWeights(std::move(weights));
+}
+
+void CompressedGossip::IndexWeights(NeighbourWeights weights) {
   weights_ = std::move(weights);
   weight_of_.clear();
   for (const auto& [peer, w] : weights_.neighbours) weight_of_[peer] = static_cast<float>(w);
+}
+
+AlgorithmState CompressedGossip::SaveState() const {
+  AlgorithmState s;
+  s.model = x_;
+  s.public_copy = x_hat_;
+  s.mixed = mixed_;
+  s.velocity = velocity_;
+  return s;
+}
+
+Status CompressedGossip::LoadState(const AlgorithmState& state) {
+  const std::size_t d = x_.size();
+  auto bad = [&](const char* what, std::size_t got) {
+    return InvalidArgument(options_.algorithm + ": state " + what + " has " + std::to_string(got) +
+                           " elements, want " + std::to_string(d));
+  };
+  if (state.model.size() != d) return bad("model", state.model.size());
+  if (!state.public_copy.empty() && state.public_copy.size() != d) return bad("public copy", state.public_copy.size());
+  if (!state.mixed.empty() && state.mixed.size() != d) return bad("mixed", state.mixed.size());
+  if (!state.velocity.empty() && state.velocity.size() != velocity_.size()) return bad("velocity", state.velocity.size());
+  x_ = state.model;
+  x_hat_ = state.public_copy.empty() ? state.model : state.public_copy;
+  mixed_ = state.mixed.empty() ? x_hat_ : state.mixed;
+  if (!state.velocity.empty()) velocity_ = state.velocity;
+  return Status::Ok();
 }
 
 Result<double> CompressedGossip::LocalStep(const GradientOracle& oracle, RoundId round) {

@@ -11,8 +11,8 @@
 //
 // Memory: x_i, x_hat_i and s_i = sum_j w_ij x_hat_j (3 model vectors, not one per
 // neighbour), plus two scratch vectors for the codec. The price: s_i cannot be
-// re-weighted when the neighbourhood changes; SetWeights() keeps s_i and applies the
-// new weights to later messages only.
+// re-weighted when the neighbourhood changes; SetWeights() re-bases it (see
+// GossipAlgorithm::SetWeights).
 
 #include <memory>
 #include <unordered_map>
@@ -33,6 +33,9 @@ class CompressedGossip final : public GossipAlgorithm {
   std::span<const float> model() const override { return x_; }
   void SetModel(std::span<const float> x) override { x_.assign(x.begin(), x.end()); }
   void SetWeights(NeighbourWeights weights) override;
+  bool AbsorbsLateMessages() const override { return true; }
+  AlgorithmState SaveState() const override;
+  Status LoadState(const AlgorithmState& state) override;
   Result<double> LocalStep(const GradientOracle& oracle, RoundId round) override;
   std::span<const std::uint8_t> message() const override { return message_; }
   Status Absorb(PeerId from, std::span<const std::uint8_t> bytes) override;
@@ -44,6 +47,7 @@ class CompressedGossip final : public GossipAlgorithm {
  private:
   CompressedGossip(const GossipOptions& options, PeerId self, std::int64_t dimension,
                    NeighbourWeights weights, std::unique_ptr<coding::Compressor> compressor);
+  void IndexWeights(NeighbourWeights weights);  // Sets weights_ and weight_of_.
 
   GossipOptions options_;
   PeerId self_;

@@ -21,6 +21,22 @@ Dpsgd::Dpsgd(const GossipOptions& options, PeerId self, std::int64_t dimension,
 
 void Dpsgd::SetModel(std::span<const float> x) { x_.assign(x.begin(), x.end()); }
 
+AlgorithmState Dpsgd::SaveState() const {
+  AlgorithmState s;
+  s.model = x_;
+  return s;
+}
+
+Status Dpsgd::LoadState(const AlgorithmState& state) {
+  if (state.model.size() != x_.size()) {
+    return InvalidArgument("dpsgd: state has " + std::to_string(state.model.size()) +
+                           " parameters, want " + std::to_string(x_.size()));
+  }
+  x_ = state.model;
+  stepped_ = false;
+  return Status::Ok();
+}
+
 Result<double> Dpsgd::LocalStep(const GradientOracle& oracle, RoundId round) {
   const double loss = oracle(x_, grad_);
   // The message carries the pre-step model.

@@ -22,6 +22,9 @@ class Dpsgd final : public GossipAlgorithm {
   std::span<const float> model() const override { return x_; }
   void SetModel(std::span<const float> x) override;
   void SetWeights(NeighbourWeights weights) override { weights_ = std::move(weights); }
+  bool AbsorbsLateMessages() const override { return false; }
+  AlgorithmState SaveState() const override;
+  Status LoadState(const AlgorithmState& state) override;
   Result<double> LocalStep(const GradientOracle& oracle, RoundId round) override;
   std::span<const std::uint8_t> message() const override { return message_; }
   Status Absorb(PeerId from, std::span<const std::uint8_t> bytes) override;

@@ -76,6 +76,15 @@ struct GossipOptions {
 Result<LearningRateSchedule> ParseLearningRateSchedule(std::string_view name);
 Result<ProxOrder> ParseProxOrder(std::string_view name);
 
+// The vectors that make up one node's algorithm state, for checkpoints and for a
+// newcomer that copies a neighbour. Vectors an algorithm does not keep are empty.
+struct AlgorithmState {
+  std::vector<float> model;      // x_i.
+  std::vector<float> public_copy;  // x_hat_i (compressed gossip).
+  std::vector<float> mixed;      // s_i = sum_j w_ij x_hat_j (compressed gossip).
+  std::vector<float> velocity;   // Momentum buffer.
+};
+
 class GossipAlgorithm {
  public:
   virtual ~GossipAlgorithm() = default;
@@ -85,8 +94,25 @@ class GossipAlgorithm {
   virtual std::span<const float> model() const = 0;
   // Sets x_i (initialisation, checkpoint restore). Public copies stay as they are.
   virtual void SetModel(std::span<const float> x) = 0;
-  // Replaces this node's mixing weights (membership change).
+  // Replaces this node's mixing weights (membership change). Compressed gossip
+  // cannot re-weight its running sum s_i without the neighbours' copies, so it
+  // re-bases: s_i = x_hat_i, i.e. it treats every neighbour's public copy as equal to
+  // its own from here on and adds their later messages with the new weights. The
+  // disagreement forgotten that way is the consensus error at the moment of the
+  // change; gossip shrinks it again.
   virtual void SetWeights(NeighbourWeights weights) = 0;
+
+  // Whether a message for an earlier round must still be absorbed (compressed
+  // gossip: every residual must reach every copy exactly once) or is stale and must
+  // be dropped (D-PSGD: it mixes the models of the current round only).
+  virtual bool AbsorbsLateMessages() const = 0;
+
+  // The state to checkpoint, or to hand to a newcomer.
+  virtual AlgorithmState SaveState() const = 0;
+  // Restores a saved state; kInvalidArgument when a vector has the wrong size.
+  // Empty vectors in `state` leave that part as it is (public_copy and mixed are
+  // then set to what a fresh join needs: x_hat = mixed = given public copy or model).
+  virtual Status LoadState(const AlgorithmState& state) = 0;
 
   // The local computation of `round`: gradient step(s) through `oracle`, then the
   // message for the neighbours is prepared. Returns the batch loss.

@@ -33,6 +33,7 @@ struct Curve {
   double final_accuracy = NAN;
   double wall_seconds = 0;
   double mean_message_bits = 0;
+  std::string error;  // Why the run stopped early, if it did.
   sotto::daemon::LabConfig settings;
 };
 
@@ -94,9 +95,9 @@ int main(int argc, char** argv) {
         c.bits_at_target = m.cumulative_bits_per_node;
       }
     });
-    if (!status.ok()) {
-      std::fprintf(stderr, "%s\n", status.ToString().c_str());
-      return 1;
+    if (!status.ok()) {  // Diverged (NaN) or failed: recorded, the others still run.
+      std::fprintf(stderr, "%s: %s\n", label.c_str(), status.ToString().c_str());
+      c.error = status.ToString();
     }
     c.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     c.mean_message_bits = n > 0 ? message_bits / static_cast<double>(n) : 0;
@@ -133,6 +134,7 @@ int main(int argc, char** argv) {
     r["mean_message_bits"] = c.mean_message_bits;
     r["final_accuracy"] = c.final_accuracy;
     r["wall_seconds"] = c.wall_seconds;
+    if (!c.error.empty()) r["error"] = c.error;
     if (!std::isnan(c.bits_at_target)) {
       r["ratio_to_choco_qsgd"] = c.bits_at_target / choco_qsgd;
       r["ratio_to_dpsgd"] = c.bits_at_target / dpsgd;

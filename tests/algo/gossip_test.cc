@@ -175,3 +175,69 @@ TEST_CASE("bad gossip options are clear errors", "[algo][gossip]") {
 
 }  // namespace
 }  // namespace sotto::algo
+
+namespace sotto::algo {
+namespace {
+
+TEST_CASE("algorithm state round-trips and a newcomer starts from a neighbour's copy", "[algo][gossip]") {
+  GossipOptions o;
+  o.algorithm = "malcom";
+  o.momentum = 0.5;
+  NeighbourWeights w{0.5, {{PeerId(1), 0.5}}};
+  auto a = MakeGossipAlgorithm(o, PeerId(0), 30, w).value();
+  GradientOracle ones = [](std::span<const float>, std::span<float> g) {
+    std::fill(g.begin(), g.end(), 1.0f);
+    return 1.0;
+  };
+  REQUIRE(a->LocalStep(ones, RoundId(0)).ok());
+  a->Mix();
+  const AlgorithmState saved = a->SaveState();
+  CHECK(saved.model.size() == 30);
+  CHECK(saved.public_copy.size() == 30);
+  CHECK(saved.velocity.size() == 30);
+  auto b = MakeGossipAlgorithm(o, PeerId(0), 30, w).value();
+  REQUIRE(b->LoadState(saved).ok());
+  CHECK(b->SaveState().model == saved.model);
+  CHECK(b->SaveState().mixed == saved.mixed);
+  // Both continue identically.
+  REQUIRE(a->LocalStep(ones, RoundId(1)).ok());
+  REQUIRE(b->LocalStep(ones, RoundId(1)).ok());
+  CHECK(std::vector<std::uint8_t>(a->message().begin(), a->message().end()) ==
+        std::vector<std::uint8_t>(b->message().begin(), b->message().end()));
+  AlgorithmState wrong;
+  wrong.model.resize(29);
+  CHECK(b->LoadState(wrong).code() == StatusCode::kInvalidArgument);
+  // A newcomer given only a model: x_hat = s = x, so its first residual is zero.
+  auto c = MakeGossipAlgorithm(o, PeerId(2), 30, w).value();
+  AlgorithmState model_only;
+  model_only.model = saved.model;
+  REQUIRE(c->LoadState(model_only).ok());
+  CHECK(c->SaveState().public_copy == saved.model);
+  CHECK(c->AbsorbsLateMessages());
+}
+
+TEST_CASE("a weight change re-bases the running sum", "[algo][gossip]") {
+  GossipOptions o;
+  o.algorithm = "choco";
+  o.compressor = "identity";
+  NeighbourWeights w{0.5, {{PeerId(1), 0.5}}};
+  auto a = MakeGossipAlgorithm(o, PeerId(0), 4, w).value();
+  auto b = MakeGossipAlgorithm(o, PeerId(1), 4, NeighbourWeights{0.5, {{PeerId(0), 0.5}}}).value();
+  b->SetModel(std::vector<float>{4, 4, 4, 4});
+  GradientOracle zero = [](std::span<const float>, std::span<float> g) {
+    std::fill(g.begin(), g.end(), 0.0f);
+    return 0.0;
+  };
+  REQUIRE(a->LocalStep(zero, RoundId(0)).ok());
+  REQUIRE(b->LocalStep(zero, RoundId(0)).ok());
+  REQUIRE(a->Absorb(PeerId(1), b->message()).ok());
+  CHECK(a->SaveState().mixed[0] == 2.0f);  // 0.5 * 0 + 0.5 * 4.
+  a->SetWeights(NeighbourWeights{1.0, {}});  // Neighbour gone.
+  CHECK(a->SaveState().mixed[0] == 0.0f);    // s = x_hat.
+  a->Mix();
+  CHECK(a->model()[0] == 0.0f);  // Nothing pulls it any more.
+  CHECK_FALSE(MakeGossipAlgorithm(GossipOptions{.algorithm = "dpsgd"}, PeerId(0), 4, w).value()->AbsorbsLateMessages());
+}
+
+}  // namespace
+}  // namespace sotto::algo
