@@ -93,7 +93,7 @@ double RansTable::CostBits(std::span<const std::uint32_t> counts) const {
   }
   std::uint64_t n = 0;
   for (std::uint32_t c : counts) n += c;
-  return bits + 64.0 * RansLanes(n);
+  return bits + (n < kRansShortStream ? 32.0 : 64.0 * RansLanes(n));
 }
 
 void RansTable::BuildLookup() {
@@ -113,6 +113,30 @@ void RansEncode(std::span<const std::uint16_t> symbols, const RansTable& table,
                 std::vector<std::uint8_t>* out) {
   if (table.degenerate()) return;
   const std::size_t n = symbols.size();
+  if (n < kRansShortStream) {
+    // 32-bit state, 16-bit words; a plain division is fast enough for short streams.
+    std::uint32_t x = kRansShortLow;
+    std::vector<std::uint16_t> words(n + 1);
+    std::size_t w = words.size();
+    for (std::size_t i = n; i-- > 0;) {
+      const std::uint32_t f = table.freq(symbols[i]);
+      const std::uint32_t x_max = ((kRansShortLow >> kRansProbBits) << 16) * f;
+      if (x >= x_max) {
+        words[--w] = static_cast<std::uint16_t>(x);
+        x >>= 16;
+      }
+      x = ((x / f) << kRansProbBits) + (x % f) + table.cum(symbols[i]);
+    }
+    const std::size_t at = out->size();
+    const std::size_t nwords = words.size() - w;
+    out->resize(at + 4 + 2 * nwords);
+    std::memcpy(out->data() + at, &x, 4);
+    for (std::size_t i = 0; i < nwords; ++i) {
+      out->data()[at + 4 + 2 * i] = static_cast<std::uint8_t>(words[w + i]);
+      out->data()[at + 5 + 2 * i] = static_cast<std::uint8_t>(words[w + i] >> 8);
+    }
+    return;
+  }
   std::vector<EncSymbol> enc(table.alphabet());
   for (std::uint32_t s = 0; s < table.alphabet(); ++s) {
     if (table.freq(s) != 0) enc[s] = MakeEncSymbol(table.cum(s), table.freq(s));

@@ -18,6 +18,8 @@ inline constexpr std::uint32_t kRansProbScale = 1u << kRansProbBits;
 inline constexpr std::uint64_t kRansLow = std::uint64_t{1} << 31;  // State interval [L, 2^63).
 // Largest alphabet a table may have (the level coder escapes larger symbols).
 inline constexpr std::uint32_t kMaxRansAlphabet = 4096;
+inline constexpr std::uint64_t kRansShortStream = 2048;
+inline constexpr std::uint32_t kRansShortLow = 1u << 16;  // Short streams: state in [2^16, 2^32).
 
 // Normalised frequencies of an alphabet, summing to kRansProbScale, every symbol
 // with a non-zero count getting at least 1. Immutable after construction.
@@ -55,11 +57,12 @@ class RansTable {
 
 // Number of interleaved rANS states for a stream of `count` symbols (1 or 4):
 // several states let the decoder overlap the dependency chains of long streams.
-inline int RansLanes(std::uint64_t count) { return count >= 2048 ? 4 : 1; }
+inline int RansLanes(std::uint64_t count) { return count >= kRansShortStream ? 4 : 1; }
 
 // Appends the rANS code of `symbols` (each < table.alphabet(), with non-zero
-// frequency) to `out`: lanes x 8-byte final states, then 32-bit words. Empty for a
-// degenerate table.
+// frequency) to `out`. Streams of kRansShortStream symbols or more: 4 interleaved
+// 64-bit states (8 bytes each), then 32-bit words. Shorter streams: one 32-bit state
+// (4 bytes), then 16-bit words, to halve the flush cost. Empty for a degenerate table.
 void RansEncode(std::span<const std::uint16_t> symbols, const RansTable& table,
                 std::vector<std::uint8_t>* out);
 
@@ -90,6 +93,25 @@ bool RansDecode(std::span<const std::uint8_t> bytes, const RansTable& table, std
     for (std::uint64_t i = 0; i < count; ++i) sink(i, s);
     return true;
   }
+  constexpr std::uint64_t kMask = kRansProbScale - 1;
+  if (count < kRansShortStream) {
+    if (bytes.size() < 4 || bytes.size() % 2 != 0) return false;
+    std::uint32_t x;
+    std::memcpy(&x, bytes.data(), 4);
+    std::size_t at = 4;
+    for (std::uint64_t i = 0; i < count; ++i) {
+      const std::uint32_t slot = x & kMask;
+      const std::uint32_t s = table.SymbolOfSlot(slot);
+      x = table.freq(s) * (x >> kRansProbBits) + slot - table.cum(s);
+      if (x < kRansShortLow) {
+        if (at == bytes.size()) return false;
+        x = (x << 16) | static_cast<std::uint32_t>(bytes[at] | bytes[at + 1] << 8);
+        at += 2;
+      }
+      sink(i, s);
+    }
+    return at == bytes.size() && x == kRansShortLow;
+  }
   const int lanes = RansLanes(count);
   const std::size_t header = static_cast<std::size_t>(lanes) * 8;
   if (bytes.size() < header || (bytes.size() - header) % 4 != 0) return false;
@@ -97,7 +119,6 @@ bool RansDecode(std::span<const std::uint8_t> bytes, const RansTable& table, std
   for (int l = 0; l < lanes; ++l) std::memcpy(&x[l], bytes.data() + 8 * l, 8);
   const std::uint8_t* ptr = bytes.data() + header;
   const std::uint8_t* const end = bytes.data() + bytes.size();
-  constexpr std::uint64_t kMask = kRansProbScale - 1;
   auto step = [&](std::uint64_t& state, std::uint64_t i) __attribute__((always_inline)) -> bool {
     const auto slot = static_cast<std::uint32_t>(state & kMask);
     const std::uint32_t s = table.SymbolOfSlot(slot);
