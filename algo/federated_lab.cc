@@ -463,9 +463,17 @@ ReferenceOptimum MinimizeFullBatch(Model& model, const Dataset& data, std::int64
   double L = 1.0, theta = 1.0;
   ReferenceOptimum out;
   double fx = eval(xs, &gx);
-  std::int64_t it = 0;
+  double best = fx;
+  std::int64_t it = 0, stalled = 0;
   for (; it < max_iterations; ++it) {
     if (static_cast<double>(gx.squaredNorm()) <= grad_tolerance_sq) break;
+    // Float precision floor: stop when f has not improved for a while.
+    if (fx < best) {
+      best = fx;
+      stalled = 0;
+    } else if (++stalled > 100) {
+      break;
+    }
     const double fy = eval(ys, &gy);
     double ft = 0;
     for (int tries = 0; tries < 60; ++tries) {

@@ -63,6 +63,7 @@ Result<FedLabConfig> Read(TomlReader reader) {
   SOTTO_RETURN_IF_ERROR(reader.Get("data", "synthetic_support", &d.synthetic_support));
   SOTTO_RETURN_IF_ERROR(reader.Get("data", "synthetic_density", &c.synthetic_density));
   SOTTO_RETURN_IF_ERROR(reader.Get("data", "synthetic_seed", &c.synthetic_seed));
+  SOTTO_RETURN_IF_ERROR(reader.Get("data", "synthetic_weight_scale", &c.synthetic_weight_scale));
 
   SOTTO_RETURN_IF_ERROR(reader.Get("model", "kind", &f.model));
   SOTTO_RETURN_IF_ERROR(reader.Get("model", "l2", &f.l2));
@@ -136,6 +137,7 @@ Result<LabData> LoadFedData(const FedLabConfig& c) {
     so.num_features = c.data.synthetic_features;
     so.num_nonzeros = c.data.synthetic_support;
     so.feature_density = c.synthetic_density;
+    so.weight_scale = c.synthetic_weight_scale;
     so.seed = c.synthetic_seed >= 0 ? static_cast<std::uint64_t>(c.synthetic_seed) : c.fed.seed;
     SOTTO_ASSIGN_OR_RETURN(algo::SparseLogisticData synthetic, algo::MakeSparseLogistic(so));
     SOTTO_ASSIGN_OR_RETURN(algo::TrainTestSplit split, algo::RandomTrainTestSplit(synthetic.data, 0.2, c.fed.seed));

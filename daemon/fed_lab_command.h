@@ -23,6 +23,8 @@ struct FedLabConfig {
   // "a9a-like": ~0.1) and the seed of the generator (default: [federated].seed).
   double synthetic_density = 1.0;
   std::int64_t synthetic_seed = -1;
+  // Synthetic data: scale of the true weights (larger: less label noise).
+  double synthetic_weight_scale = 1.0;
   // Scale every sample to unit l2 norm (after standardisation, if any): then each
   // logistic loss term is (1/4)-smooth, so gamma can be set from L as in the papers.
   bool unit_rows = false;
