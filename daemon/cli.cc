@@ -7,10 +7,31 @@
 #include <CLI/CLI.hpp>
 
 #include "daemon/lab_command.h"
+#include "daemon/lab_config.h"
 
 namespace sotto::daemon {
 
 namespace {
+
+// A short flag that sets one config key (e.g. --rounds for lab.rounds).
+void AddAlias(CLI::App* app, const std::string& flag, const std::string& key,
+              ConfigOverrides* overrides) {
+  app->add_option_function<std::string>(
+      flag, [overrides, key](const std::string& v) { (*overrides)[key] = v; },
+      "Same as --" + key);
+}
+
+// One flag per config key: --section.key VALUE overrides the file.
+void AddConfigFlags(CLI::App* app, const std::vector<TomlReader::KeyInfo>& keys,
+                    ConfigOverrides* overrides) {
+  for (const auto& k : keys) {
+    const std::string name = k.section + "." + k.key;
+    app->add_option_function<std::string>(
+           "--" + name, [overrides, name](const std::string& v) { (*overrides)[name] = v; },
+           k.type + " (default " + k.default_value + ")")
+        ->group("Config keys (override the file)");
+  }
+}
 
 int NotYetAvailable(const char* what) {
   std::fprintf(stderr, "sotto %s: not yet available in this build (exit %d)\n", what,
@@ -34,32 +55,23 @@ int RunCli(int argc, char** argv) {
   mesh->callback([&] { action = [] { return NotYetAvailable("mesh"); }; });
 
   auto* lab = app.add_subcommand("lab", "Simulate N nodes in one process (exact, deterministic)");
-  std::string lab_config_path, lab_metrics, lab_summary, lab_progress;
-  std::int64_t lab_rounds = -1;
-  int lab_nodes = -1;
-  std::int64_t lab_seed = -1;
+  std::string lab_config_path, lab_summary;
+  ConfigOverrides lab_overrides;
   lab->add_option("-c,--config", lab_config_path, "Experiment file (configs/lab/*.toml)")->required();
-  lab->add_option("--rounds", lab_rounds, "Override [lab].rounds");
-  lab->add_option("-n,--nodes", lab_nodes, "Override [lab].nodes");
-  lab->add_option("--seed", lab_seed, "Override [lab].seed");
-  lab->add_option("--metrics", lab_metrics, "Write per-round metrics (JSONL) here; overrides [lab].metrics");
   lab->add_option("--summary", lab_summary, "Also write the summary as JSON here");
-  lab->add_option("--progress", lab_progress, "auto, bar, lines or none; overrides [lab].progress");
+  AddAlias(lab, "-n,--nodes", "lab.nodes", &lab_overrides);
+  AddAlias(lab, "--rounds", "lab.rounds", &lab_overrides);
+  AddAlias(lab, "--seed", "lab.seed", &lab_overrides);
+  AddAlias(lab, "--metrics", "lab.metrics", &lab_overrides);
+  AddAlias(lab, "--progress", "lab.progress", &lab_overrides);
+  AddConfigFlags(lab, LabConfigKeys(), &lab_overrides);
   lab->callback([&] {
     action = [&]() -> int {
-      auto config = LoadLabConfig(lab_config_path);
+      auto config = LoadLabConfig(lab_config_path, lab_overrides);
       if (!config) {
         std::fprintf(stderr, "sotto lab: %s\n", config.error().ToString().c_str());
         return kExitConfig;
       }
-      if (lab_rounds >= 0) config->lab.rounds = lab_rounds;
-      if (lab_nodes > 0) config->lab.nodes = lab_nodes;
-      if (lab_seed >= 0) {
-        config->lab.seed = static_cast<std::uint64_t>(lab_seed);
-        config->lab.gossip.seed = config->lab.seed;
-      }
-      if (!lab_metrics.empty()) config->metrics_path = lab_metrics;
-      if (!lab_progress.empty()) config->progress = lab_progress;
       return RunLab(*config, LabRunOutputs{lab_summary});
     };
   });

@@ -46,9 +46,12 @@ Result<TomlReader> TomlReader::FromString(std::string_view text, std::string sou
   }
 }
 
-const toml::node* TomlReader::Find(std::string_view section, std::string_view key) {
+const toml::node* TomlReader::Find(std::string_view section, std::string_view key,
+                                   const char* type, std::string default_value) {
   known_.insert(std::string(section));
-  known_.insert(std::string(section) + "." + std::string(key));
+  if (known_.insert(std::string(section) + "." + std::string(key)).second) {
+    keys_.push_back({std::string(section), std::string(key), type, std::move(default_value)});
+  }
   const toml::table* t = table_[section].as_table();
   if (t == nullptr) return nullptr;
   return t->get(key);
@@ -61,7 +64,7 @@ Status TomlReader::TypeError(std::string_view section, std::string_view key, con
 }
 
 Status TomlReader::Get(std::string_view section, std::string_view key, std::string* out) {
-  const toml::node* n = Find(section, key);
+  const toml::node* n = Find(section, key, "string", "\"" + *out + "\"");
   if (n == nullptr) return Status::Ok();
   if (!n->is_string()) return TypeError(section, key, "a string", *n);
   *out = n->as_string()->get();
@@ -69,7 +72,9 @@ Status TomlReader::Get(std::string_view section, std::string_view key, std::stri
 }
 
 Status TomlReader::Get(std::string_view section, std::string_view key, double* out) {
-  const toml::node* n = Find(section, key);
+  std::ostringstream def;
+  def << *out;
+  const toml::node* n = Find(section, key, "number", def.str());
   if (n == nullptr) return Status::Ok();
   if (n->is_integer()) {
     *out = static_cast<double>(n->as_integer()->get());
@@ -85,7 +90,7 @@ Status TomlReader::Get(std::string_view section, std::string_view key, double* o
 }
 
 Status TomlReader::Get(std::string_view section, std::string_view key, std::int64_t* out) {
-  const toml::node* n = Find(section, key);
+  const toml::node* n = Find(section, key, "integer", std::to_string(*out));
   if (n == nullptr) return Status::Ok();
   if (!n->is_integer()) return TypeError(section, key, "an integer", *n);
   *out = n->as_integer()->get();
@@ -111,10 +116,39 @@ Status TomlReader::Get(std::string_view section, std::string_view key, std::uint
 }
 
 Status TomlReader::Get(std::string_view section, std::string_view key, bool* out) {
-  const toml::node* n = Find(section, key);
+  const toml::node* n = Find(section, key, "boolean", *out ? "true" : "false");
   if (n == nullptr) return Status::Ok();
   if (!n->is_boolean()) return TypeError(section, key, "true or false", *n);
   *out = n->as_boolean()->get();
+  return Status::Ok();
+}
+
+Status TomlReader::Override(const std::string& section, const std::string& key,
+                            const std::string& type, const std::string& value) {
+  const std::string where = "--" + section + "." + key;
+  toml::table* t = table_[section].as_table();
+  if (t == nullptr) {
+    table_.insert_or_assign(section, toml::table{});
+    t = table_[section].as_table();
+  }
+  if (type == "string") {
+    t->insert_or_assign(key, value);
+    return Status::Ok();
+  }
+  // Parse the value as TOML so numbers and booleans follow the file's rules.
+  try {
+    toml::table parsed = toml::parse("v = " + value);
+    const toml::node* v = parsed.get("v");
+    const bool fits = (type == "integer" && v->is_integer()) ||
+                      (type == "number" && (v->is_integer() || v->is_floating_point())) ||
+                      (type == "boolean" && v->is_boolean());
+    if (!fits) return InvalidArgument(where + ": want " + (type == "number" ? "a number" : type == "integer" ? "an integer" : "true or false") + ", got '" + value + "'");
+    if (v->is_integer()) t->insert_or_assign(key, v->as_integer()->get());
+    if (v->is_floating_point()) t->insert_or_assign(key, v->as_floating_point()->get());
+    if (v->is_boolean()) t->insert_or_assign(key, v->as_boolean()->get());
+  } catch (const toml::parse_error&) {
+    return InvalidArgument(where + ": cannot parse '" + value + "' as " + type);
+  }
   return Status::Ok();
 }
 
