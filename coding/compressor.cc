@@ -92,7 +92,12 @@ class SpecCompressor final : public Compressor {
       return InvalidArgument("compress: dimension " + std::to_string(x.size()) + " exceeds 2^32 - 1");
     }
     if (!std::isfinite(context.scale)) return InvalidArgument("compress: scale is not finite");
-    SOTTO_RETURN_IF_ERROR(CheckFinite(x));
+    // A dither of the whole vector finds NaN/Inf through its norm (one pass fewer);
+    // everything else checks first.
+    const bool norm_checks = spec_.stage_count == 1 && spec_.stages[0].sparsifier == SparsifierKind::kNone &&
+                             (spec_.stages[0].quantizer == QuantizerKind::kDither ||
+                              spec_.stages[0].quantizer == QuantizerKind::kNatural);
+    if (!norm_checks) SOTTO_RETURN_IF_ERROR(CheckFinite(x));
     MessageHeader header;
     header.codec = spec_.codec;
     header.dimension = x.size();
@@ -197,6 +202,10 @@ class SpecCompressor final : public Compressor {
       }
     } else {
       const double norm = std::sqrt(SquaredNorm(vals));
+      if (!std::isfinite(norm)) {  // Squares of finite floats cannot overflow a double.
+        const Status bad = CheckFinite(vals);
+        return bad.ok() ? Internal("compress: non-finite norm of a finite vector") : bad;
+      }
       const bool natural = st.quantizer == QuantizerKind::kNatural;
       sh.map = natural ? LevelMap::kPowerOfTwo : LevelMap::kLinear;
       sh.subtractive = spec_.subtractive;

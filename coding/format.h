@@ -25,8 +25,21 @@
 //     kind 2 (floats): u8 float coder (FloatCoder)
 //     varint nnz (non-zero levels / stored floats; <= n, the support's length)
 //     varint payload length in bytes (<= the bytes that remain)
-//     payload (see coding/level_coder.h for levels, FloatCoder below for floats)
+//     payload (see below)
 //   nothing after the last section.
+//
+// Payloads. Levels: the level coder's bytes (coding/level_coder.h; the sotto coder's
+// block table and blocks are described there). Floats, by FloatCoder:
+//   kGaps:    varint B, then B bytes of bits (LSB first: Elias-gamma Golomb parameter
+//             m, then nnz Golomb codes of the zero-run before each position), then
+//             nnz f32 values;
+//   kIndexed: nnz x (u32 index, f32 value), indices strictly increasing;
+//   kDense:   n f32 values (nnz == n).
+// Values are what the receiver adds: the sender has applied every scale factor.
+// Levels sections add step * level (linear), sign * step * 2^(|level| - s) (power of
+// two) or step * (level + 1/2 - u_j) for every support element j (subtractive, u_j
+// regenerated from the seed); a rand-k support maps element i of the section to the
+// i-th smallest of the k positions drawn by SampleRandK (coding/sparsify.h).
 //
 // Every count and length is validated against the header, the limits and the
 // bytes present before anything is allocated or written (coding/format.cc).
