@@ -7,7 +7,11 @@
 #include <CLI/CLI.hpp>
 
 #include "daemon/lab_command.h"
+#include "daemon/control_client.h"
 #include "daemon/lab_config.h"
+#include "daemon/mesh_command.h"
+#include "daemon/node.h"
+#include "daemon/node_config.h"
 
 namespace sotto::daemon {
 
@@ -49,10 +53,78 @@ int RunCli(int argc, char** argv) {
   std::function<int()> action;
 
   auto* node = app.add_subcommand("node", "Run one training daemon and join a mesh");
-  node->callback([&] { action = [] { return NotYetAvailable("node"); }; });
+  std::string node_config_path;
+  ConfigOverrides node_overrides;
+  node->add_option("-c,--config", node_config_path, "Node config (configs/node.toml)");
+  AddAlias(node, "--join", "node.join", &node_overrides);
+  AddAlias(node, "--listen", "node.listen", &node_overrides);
+  AddAlias(node, "--data-dir", "node.data_dir", &node_overrides);
+  AddAlias(node, "--log-level", "node.log_level", &node_overrides);
+  AddConfigFlags(node, NodeConfigKeys(), &node_overrides);
+  node->callback([&] {
+    action = [&]() -> int {
+      auto config = LoadNodeConfig(node_config_path, node_overrides);
+      if (!config) {
+        std::fprintf(stderr, "sotto node: %s\n", config.error().ToString().c_str());
+        return kExitConfig;
+      }
+      return RunNode(*config);
+    };
+  });
 
   auto* mesh = app.add_subcommand("mesh", "Launch N local nodes on 127.0.0.1 and watch them train");
-  mesh->callback([&] { action = [] { return NotYetAvailable("mesh"); }; });
+  MeshOptions mesh_options;
+  mesh->add_option("-n,--nodes", mesh_options.nodes, "How many nodes")->capture_default_str();
+  mesh->add_option("-c,--config", mesh_options.config_path, "Node config for every node (configs/mesh-local.toml)");
+  mesh->add_option("--dir", mesh_options.run_dir, "Run directory for node data and logs (default runs/mesh-<time>)");
+  mesh->add_option("--timeout", mesh_options.timeout_s, "Stop after this many seconds (0: none)");
+  mesh->add_option("--summary", mesh_options.summary_path, "Also write the summary as JSON here");
+  AddAlias(mesh, "--rounds", "gossip.rounds", &mesh_options.overrides);
+  AddConfigFlags(mesh, NodeConfigKeys(), &mesh_options.overrides);
+  mesh->callback([&] { action = [&] { return RunMesh(mesh_options); }; });
+
+  // Control-socket clients.
+  std::string ctl_path, ctl_dir;
+  bool ctl_json = false;
+  auto add_target = [&](CLI::App* sub) {
+    sub->add_option("--control", ctl_path, "The node's control socket");
+    sub->add_option("--data-dir", ctl_dir, "The node's data directory (its control.sock)");
+  };
+  auto control = [&](const char* cmd, bool members) -> int {
+    auto path = ControlPath(ctl_path, ctl_dir);
+    if (!path) {
+      std::fprintf(stderr, "sotto %s: %s\n", cmd, path.error().message().c_str());
+      return kExitUsage;
+    }
+    auto answer = ControlRequest(*path, cmd);
+    if (!answer) {
+      std::fprintf(stderr, "sotto %s: %s\n", cmd, answer.error().message().c_str());
+      return kExitUnavailable;
+    }
+    if (answer->contains("error")) {
+      std::fprintf(stderr, "sotto %s: %s\n", cmd, (*answer)["error"].dump().c_str());
+      return kExitFailure;
+    }
+    if (ctl_json) {
+      std::printf("%s\n", answer->dump(2).c_str());
+    } else if (std::string(cmd) == "leave") {
+      std::printf("%s\n", answer->value("message", "ok").c_str());
+    } else {
+      std::printf("%s", (members ? FormatMembers(*answer) : FormatStatus(*answer)).c_str());
+    }
+    return kExitOk;
+  };
+  auto* status = app.add_subcommand("status", "Ask a running node for its status");
+  add_target(status);
+  status->add_flag("--json", ctl_json, "Print the raw JSON");
+  status->callback([&] { action = [&] { return control("status", false); }; });
+  auto* members = app.add_subcommand("members", "List the members a node sees (like serf members)");
+  add_target(members);
+  members->add_flag("--json", ctl_json, "Print the raw JSON");
+  members->callback([&] { action = [&] { return control("members", true); }; });
+  auto* leave = app.add_subcommand("leave", "Ask a node to checkpoint, leave the mesh gracefully and exit");
+  add_target(leave);
+  leave->callback([&] { action = [&] { return control("leave", false); }; });
 
   auto* lab = app.add_subcommand("lab", "Simulate N nodes in one process (exact, deterministic)");
   std::string lab_config_path, lab_summary;
@@ -75,9 +147,6 @@ int RunCli(int argc, char** argv) {
       return RunLab(*config, LabRunOutputs{lab_summary});
     };
   });
-
-  auto* status = app.add_subcommand("status", "Ask a running node for its status");
-  status->callback([&] { action = [] { return NotYetAvailable("status"); }; });
 
   auto* keygen = app.add_subcommand("keygen", "Write a CURVE key pair for mesh security");
   keygen->callback([&] { action = [] { return NotYetAvailable("keygen"); }; });

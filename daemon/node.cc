@@ -1,0 +1,871 @@
+#include "daemon/node.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <atomic>
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <unordered_map>
+
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/write.hpp>
+#include <nlohmann/json.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "algo/gossip_algorithm.h"
+#include "algo/model.h"
+#include "algo/partition.h"
+#include "algo/sampler.h"
+#include "common/clock.h"
+#include "daemon/checkpoint.h"
+#include "daemon/cli.h"
+#include "daemon/lab_command.h"
+#include "net/envelope.h"
+#include "net/membership.h"
+#include "net/zmq_transport.h"
+#include "topology/membership_view.h"
+#include "topology/mixing_weights.h"
+
+namespace sotto::daemon {
+
+namespace {
+
+namespace asio = boost::asio;
+using json = nlohmann::json;
+using Millis = std::chrono::milliseconds;
+
+constexpr std::size_t kModelChunkBytes = 1 << 20;
+constexpr std::size_t kMaxPendingResiduals = 4096;
+
+std::string HexId(PeerId id) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(id.value()));
+  return buf;
+}
+
+// Little-endian helpers for the daemon's own small bodies (model chunks).
+void PutU64(std::vector<std::uint8_t>* b, std::uint64_t v) {
+  for (int i = 0; i < 8; ++i) b->push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+}
+bool GetU64(std::span<const std::uint8_t> b, std::size_t at, std::uint64_t* v) {
+  if (b.size() < at + 8) return false;
+  *v = 0;
+  for (int i = 0; i < 8; ++i) *v |= std::uint64_t{b[at + i]} << (8 * i);
+  return true;
+}
+
+struct PendingResidual {
+  PeerId from;
+  RoundId round;
+  std::vector<std::uint8_t> bytes;
+};
+
+// What the worker reports after a training step.
+struct StepResult {
+  Status status;
+  double loss = 0;
+  bool evaluated = false;
+  double test_accuracy = NAN;
+  double density = NAN;
+  double consensus = NAN;
+  std::vector<std::uint8_t> message;
+};
+
+class Node {
+ public:
+  explicit Node(NodeConfig config) : config_(std::move(config)), signals_(io_, SIGINT, SIGTERM),
+        membership_timer_(io_), round_timer_(io_), pace_timer_(io_), exit_timer_(io_),
+        join_timer_(io_), worker_(1) {}
+
+  ~Node() { worker_.join(); }
+
+  Status Init();
+  int Run();
+
+ private:
+  // Setup.
+  Status LoadData();
+  Status StartTransport();
+  Status StartControl();
+  void LoadCheckpointIfAny();
+
+  // Membership.
+  void OnEnvelope(PeerId from, net::Envelope envelope);  // Loop thread.
+  void Flush();                                           // Send membership output, react to events.
+  void ArmMembershipTimer();
+  void RecomputeNeighbours();
+  void ApplyWeightsIfIdle();
+
+  // Training.
+  void MaybeStartRound();
+  void StartRound();
+  void OnStepDone(StepResult result);
+  void OnResidual(PeerId from, RoundId round, std::vector<std::uint8_t> bytes);
+  void AbsorbNow(const PendingResidual& r);
+  void CheckRoundComplete();
+  void FinishRound();
+  void SaveCheckpoint();
+
+  // Joining mid-training: pull the model from a neighbour.
+  void RequestModel();
+  void ServeModel(PeerId to, const std::string& endpoint);
+  void OnModelChunk(const net::Envelope& e);
+
+  // Control socket.
+  void Accept();
+  json StatusJson() const;
+  json MembersJson() const;
+
+  void Shutdown(const std::string& why);
+  void FinishShutdown();
+  void Send(PeerId to, net::Envelope e);
+
+  NodeConfig config_;
+  SteadyClock clock_;
+  Clock::TimePoint started_ = clock_.Now();
+  asio::io_context io_;
+  asio::signal_set signals_;
+  asio::steady_timer membership_timer_, round_timer_, pace_timer_, exit_timer_, join_timer_;
+  asio::thread_pool worker_;
+  std::optional<asio::local::stream_protocol::acceptor> control_;
+  std::string control_path_;
+  std::string checkpoint_path_;
+
+  std::unique_ptr<net::ZmqTransport> transport_;
+  std::unique_ptr<net::Membership> membership_;
+  PeerId self_;
+  std::string endpoint_;
+  int exit_code_ = kExitOk;
+
+  // Training state. Touched by the worker only while computing_.
+  algo::Dataset train_, test_;
+  std::unique_ptr<algo::Model> model_, eval_model_;
+  std::unique_ptr<algo::Sampler> sampler_;
+  std::unique_ptr<algo::GossipAlgorithm> algo_;
+  std::int64_t dimension_ = 0;
+  bool computing_ = false;
+  bool training_started_ = false;
+  bool shutting_down_ = false;
+  bool awaiting_model_ = false;
+  bool finished_logged_ = false;
+  RoundId round_;
+  std::atomic<std::uint64_t> samples_seen_{0};  // Written by the worker.
+  std::uint64_t max_seen_round_ = 0;  // Newest round any neighbour sent: a node behind catches up.
+  Clock::TimePoint round_started_{};
+  bool round_sent_ = false;  // The message of round_ has gone out.
+
+  // Neighbourhood (loop thread).
+  algo::NeighbourWeights weights_;
+  bool weights_dirty_ = false;
+  std::map<PeerId, std::string> neighbour_endpoints_;
+  std::unordered_map<PeerId, std::uint64_t> last_round_from_;  // Newest round absorbed + 1.
+  std::unordered_map<PeerId, bool> arrived_;                   // This round.
+  std::deque<PendingResidual> pending_;
+
+  // Model transfer to a newcomer.
+  std::vector<std::uint8_t> incoming_model_;
+  std::uint64_t incoming_chunks_ = 0;
+
+  // Metrics for status.
+  double last_loss_ = NAN, last_accuracy_ = NAN, last_density_ = NAN, last_consensus_ = NAN;
+  double last_message_bits_ = 0;
+  std::uint64_t residuals_rejected_ = 0, residuals_late_ = 0, rounds_timed_out_ = 0;
+  std::string last_residual_error_;
+};
+
+Status Node::LoadData() {
+  LabConfig lc;
+  lc.data = config_.training.data;
+  lc.lab.nodes = config_.shards;
+  lc.lab.seed = config_.seed;
+  SOTTO_ASSIGN_OR_RETURN(LabData data, LoadLabData(lc));
+  const auto& shard = data.shards[static_cast<std::size_t>(config_.shard)];
+  train_ = algo::Subset(data.train, shard);
+  test_ = std::move(data.test);
+  const int classes = std::max(train_.num_classes, test_.num_classes);
+  const auto& t = config_.training;
+  SOTTO_ASSIGN_OR_RETURN(model_, algo::MakeModel(t.model, train_.num_features(), classes, t.l2));
+  SOTTO_ASSIGN_OR_RETURN(eval_model_, algo::MakeModel(t.model, train_.num_features(), classes, t.l2));
+  dimension_ = model_->num_parameters();
+  std::vector<std::int64_t> rows(static_cast<std::size_t>(train_.num_samples()));
+  for (std::size_t i = 0; i < rows.size(); ++i) rows[i] = static_cast<std::int64_t>(i);
+  sampler_ = std::make_unique<algo::Sampler>(std::move(rows), t.batch_size, t.sampling,
+                                             Rng(config_.seed, 0x5A3Bull).Fork(static_cast<std::uint64_t>(config_.shard)));
+  spdlog::info("data: shard {}/{} of {}: {} training samples, {} test samples, {} parameters ({})",
+               config_.shard, config_.shards, t.data.source, train_.num_samples(), test_.num_samples(),
+               dimension_, t.model);
+  return Status::Ok();
+}
+
+Status Node::StartTransport() {
+  net::ZmqTransportOptions o;
+  if (!config_.advertise.empty()) o.self = net::PeerIdFromEndpoint(config_.advertise);
+  SOTTO_ASSIGN_OR_RETURN(transport_, net::ZmqTransport::Create(o));
+  SOTTO_RETURN_IF_ERROR(transport_->Start(config_.listen, [this](PeerId from, net::Envelope e) {
+    asio::post(io_, [this, from, e = std::move(e)]() mutable { OnEnvelope(from, std::move(e)); });
+  }));
+  endpoint_ = config_.advertise.empty() ? transport_->local_endpoint() : config_.advertise;
+  self_ = transport_->self();
+  return Status::Ok();
+}
+
+Status Node::StartControl() {
+  control_path_ = config_.control;
+  if (control_path_.empty()) {
+    control_path_ = config_.data_dir.empty() ? "/tmp/sotto-" + HexId(self_) + ".sock"
+                                             : config_.data_dir + "/control.sock";
+  }
+  std::error_code ec;
+  std::filesystem::remove(control_path_, ec);
+  const mode_t old = ::umask(0077);  // The socket is created owner-only (0600).
+  try {
+    control_.emplace(io_, asio::local::stream_protocol::endpoint(control_path_));
+  } catch (const boost::system::system_error& e) {
+    ::umask(old);
+    return Unavailable("control socket '" + control_path_ + "': " + e.what());
+  }
+  ::umask(old);
+  ::chmod(control_path_.c_str(), 0600);
+  Accept();
+  return Status::Ok();
+}
+
+void Node::LoadCheckpointIfAny() {
+  if (config_.data_dir.empty()) return;
+  checkpoint_path_ = config_.data_dir + "/checkpoint.bin";
+  auto c = ReadCheckpoint(checkpoint_path_);
+  if (!c) {
+    if (c.error().code() != StatusCode::kNotFound) {
+      spdlog::error("checkpoint: {} (starting fresh; the bad file is kept as {}.bad)", c.error().ToString(),
+                    checkpoint_path_);
+      std::error_code ec;
+      std::filesystem::rename(checkpoint_path_, checkpoint_path_ + ".bad", ec);
+    }
+    return;
+  }
+  if (c->algorithm != algo_->name()) {
+    spdlog::warn("checkpoint: written by {}, running {}: ignored", c->algorithm, algo_->name());
+    return;
+  }
+  const auto s = algo_->LoadState(c->state);
+  if (!s.ok()) {
+    spdlog::warn("checkpoint: {}: ignored", s.ToString());
+    return;
+  }
+  round_ = RoundId(c->round);
+  samples_seen_.store(c->samples_seen);
+  training_started_ = true;  // A restarted node resumes; it does not pull a model.
+  spdlog::info("checkpoint: resumed at round {} from {}", c->round, checkpoint_path_);
+}
+
+Status Node::Init() {
+  auto level = spdlog::level::from_str(config_.log_level);
+  spdlog::set_level(level);
+  spdlog::set_pattern("[%l] %v");
+  if (!config_.data_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(config_.data_dir, ec);
+    if (ec) return Unavailable("cannot create data_dir '" + config_.data_dir + "': " + ec.message());
+  }
+  SOTTO_RETURN_IF_ERROR(LoadData());
+  algo::NeighbourWeights alone;
+  SOTTO_ASSIGN_OR_RETURN(algo_, algo::MakeGossipAlgorithm(config_.training.gossip, PeerId(0), dimension_, alone));
+  std::vector<float> x0(static_cast<std::size_t>(dimension_));
+  Rng init_rng(config_.seed, 0x1A17ull);
+  model_->Initialize(x0, init_rng);
+  algo_->SetModel(x0);
+  SOTTO_RETURN_IF_ERROR(StartTransport());
+  // The algorithm keys its dither by the node id: rebuild it now that we know it.
+  SOTTO_ASSIGN_OR_RETURN(algo_, algo::MakeGossipAlgorithm(config_.training.gossip, self_, dimension_, alone));
+  algo_->SetModel(x0);
+  LoadCheckpointIfAny();
+  SOTTO_RETURN_IF_ERROR(StartControl());
+
+  net::MembershipOptions mo;
+  mo.probe_interval = Millis(config_.probe_interval_ms);
+  mo.probe_timeout = Millis(config_.probe_timeout_ms);
+  mo.suspicion_multiplier = config_.suspicion_multiplier;
+  mo.indirect_checks = static_cast<std::size_t>(config_.indirect_checks);
+  mo.rng_seed = self_.value();
+  membership_ = std::make_unique<net::Membership>(self_, endpoint_, mo);
+  std::printf("sotto node: listening on %s id %s control %s\n", endpoint_.c_str(), HexId(self_).c_str(),
+              control_path_.c_str());
+  std::fflush(stdout);
+  return Status::Ok();
+}
+
+int Node::Run() {
+  signals_.async_wait([this](const boost::system::error_code& ec, int sig) {
+    if (!ec) Shutdown(sig == SIGINT ? "SIGINT" : "SIGTERM");
+  });
+  membership_->Join(config_.join, clock_.Now());
+  if (!config_.join.empty() && !training_started_) {
+    awaiting_model_ = true;  // Pull the current model once we know a neighbour.
+    join_timer_.expires_after(Millis(5000));
+    join_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec || !awaiting_model_) return;
+      spdlog::warn("join: no model received in 5 s: training from the initial model");
+      awaiting_model_ = false;
+      MaybeStartRound();
+    });
+  }
+  Flush();
+  MaybeStartRound();
+  io_.run();
+  return exit_code_;
+}
+
+void Node::Send(PeerId to, net::Envelope e) {
+  const auto s = transport_->Send(to, std::move(e));
+  if (!s.ok()) spdlog::debug("net: send to {}: {}", HexId(to), s.ToString());
+}
+
+void Node::OnEnvelope(PeerId from, net::Envelope e) {
+  if (shutting_down_ && e.type != net::MessageType::kModelRequest) {
+    if (!net::Membership::IsMembershipMessage(e.type)) return;
+  }
+  if (net::Membership::IsMembershipMessage(e.type)) {
+    const auto s = membership_->HandleEnvelope(e, clock_.Now());
+    if (!s.ok()) spdlog::debug("membership: from {}: {}", HexId(from), s.ToString());
+    Flush();
+    return;
+  }
+  switch (e.type) {
+    case net::MessageType::kResidual:
+      OnResidual(from, e.round, std::move(e.payload));
+      break;
+    case net::MessageType::kModelRequest: {
+      const auto m = membership_->member(from);
+      if (m) ServeModel(from, m->endpoint);
+      break;
+    }
+    case net::MessageType::kModelChunk:
+      OnModelChunk(e);
+      break;
+    default:
+      break;
+  }
+}
+
+void Node::Flush() {
+  for (auto& o : membership_->TakeOutgoing()) {
+    (void)transport_->Connect(o.to, o.endpoint);
+    Send(o.to, std::move(o.envelope));
+  }
+  bool view_changed = false;
+  for (const auto& ev : membership_->TakeEvents()) {
+    spdlog::info("membership: {} {} ({})", HexId(ev.member.id), net::MemberEventKindName(ev.kind),
+                 ev.member.endpoint);
+    if (ev.kind != net::MemberEvent::Kind::kSuspected && ev.kind != net::MemberEvent::Kind::kRecovered) {
+      view_changed = true;
+    }
+    if (ev.kind == net::MemberEvent::Kind::kDead || ev.kind == net::MemberEvent::Kind::kLeft) {
+      transport_->Disconnect(ev.member.id);
+    }
+  }
+  if (view_changed) {
+    RecomputeNeighbours();
+    MaybeStartRound();
+  }
+  if (awaiting_model_ && membership_->joined() && !neighbour_endpoints_.empty() && incoming_chunks_ == 0) {
+    RequestModel();
+  }
+  ArmMembershipTimer();
+}
+
+void Node::ArmMembershipTimer() {
+  if (shutting_down_) return;
+  membership_timer_.expires_at(membership_->NextDeadline());
+  membership_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    membership_->Tick(clock_.Now());
+    Flush();
+  });
+}
+
+void Node::RecomputeNeighbours() {
+  std::vector<std::uint64_t> ids;
+  std::map<PeerId, std::string> endpoints;
+  for (const auto& m : membership_->live_members()) {
+    ids.push_back(m.id.value());
+    endpoints[m.id] = m.endpoint;
+  }
+  auto graph = topology::GraphFromView(ids, config_.topology, config_.seed);
+  if (!graph) {
+    spdlog::error("topology: {}", graph.error().ToString());
+    return;
+  }
+  const auto me = std::find(ids.begin(), ids.end(), self_.value());
+  if (me == ids.end()) return;
+  const auto row = topology::LocalMixingRow(*graph, static_cast<int>(me - ids.begin()),
+                                            topology::WeightRule::kMetropolisHastings);
+  algo::NeighbourWeights w;
+  w.self = row.self_weight;
+  std::map<PeerId, std::string> neighbours;
+  for (std::size_t k = 0; k < row.neighbours.size(); ++k) {
+    const PeerId id(ids[static_cast<std::size_t>(row.neighbours[k])]);
+    w.neighbours.emplace_back(id, row.weights[k]);
+    neighbours[id] = endpoints[id];
+    (void)transport_->Connect(id, endpoints[id]);
+  }
+  if (neighbours == neighbour_endpoints_ && w.self == weights_.self) return;
+  neighbour_endpoints_ = std::move(neighbours);
+  weights_ = std::move(w);
+  weights_dirty_ = true;
+  std::string names;
+  for (const auto& [id, ep] : neighbour_endpoints_) names += " " + HexId(id);
+  spdlog::info("topology: {} members, neighbours:{}", ids.size(), names.empty() ? " none" : names);
+  ApplyWeightsIfIdle();
+  CheckRoundComplete();  // A departed neighbour may be all we were waiting for.
+}
+
+void Node::ApplyWeightsIfIdle() {
+  if (computing_ || !weights_dirty_) return;
+  algo_->SetWeights(weights_);
+  weights_dirty_ = false;
+}
+
+void Node::MaybeStartRound() {
+  if (shutting_down_ || computing_ || awaiting_model_) return;
+  if (config_.rounds > 0 && round_.value() >= static_cast<std::uint64_t>(config_.rounds)) return;
+  if (static_cast<int>(membership_->live_members().size()) < config_.min_members) return;  // Flush() retries.
+  training_started_ = true;
+  const auto since = clock_.Now() - round_started_;
+  if (config_.min_round_ms > 0 && since < Millis(config_.min_round_ms)) {
+    pace_timer_.expires_after(Millis(config_.min_round_ms) - since);
+    pace_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) StartRound();
+    });
+    return;
+  }
+  StartRound();
+}
+
+void Node::StartRound() {
+  if (shutting_down_ || computing_) return;
+  computing_ = true;
+  round_sent_ = false;
+  round_started_ = clock_.Now();
+  arrived_.clear();
+  const RoundId round = round_;
+  const bool evaluate = config_.eval_every > 0 && (round.value() + 1) % static_cast<std::uint64_t>(config_.eval_every) == 0;
+  asio::post(worker_, [this, round, evaluate] {
+    StepResult r;
+    algo::GradientOracle oracle = [this](std::span<const float> x, std::span<float> g) {
+      const auto rows = sampler_->Next();
+      samples_seen_.fetch_add(rows.size());
+      return model_->LossAndGradient(x, train_, rows, g);
+    };
+    auto loss = algo_->LocalStep(oracle, round);
+    if (!loss) {
+      r.status = loss.error();
+    } else {
+      r.loss = *loss;
+      r.message.assign(algo_->message().begin(), algo_->message().end());
+      if (evaluate) {
+        const auto state = algo_->SaveState();
+        r.evaluated = true;
+        r.test_accuracy = eval_model_->Evaluate(state.model, test_).accuracy;
+        std::size_t nnz = 0;
+        double dist = 0;
+        for (std::size_t k = 0; k < state.model.size(); ++k) {
+          nnz += state.model[k] != 0.0f;
+          if (!state.mixed.empty()) dist += std::pow(static_cast<double>(state.model[k]) - state.mixed[k], 2);
+        }
+        r.density = static_cast<double>(nnz) / static_cast<double>(state.model.size());
+        r.consensus = dist;
+      }
+    }
+    asio::post(io_, [this, r = std::move(r)]() mutable { OnStepDone(std::move(r)); });
+  });
+}
+
+void Node::OnStepDone(StepResult r) {
+  computing_ = false;
+  if (!r.status.ok()) {
+    spdlog::error("training: round {}: {}", round_.value(), r.status.ToString());
+    exit_code_ = kExitFailure;
+    Shutdown("training failed");
+    return;
+  }
+  last_loss_ = r.loss;  // The smooth part on the last mini-batch.
+  if (r.evaluated) {
+    last_accuracy_ = r.test_accuracy;
+    last_density_ = r.density;
+    last_consensus_ = r.consensus;
+    spdlog::info("training: round {} loss {:.4f} test accuracy {:.4f} density {:.3f}", round_.value() + 1,
+                 r.loss, r.test_accuracy, r.density);
+  }
+  last_message_bits_ = 8.0 * static_cast<double>(r.message.size());
+  for (const auto& [id, ep] : neighbour_endpoints_) {
+    net::Envelope e;
+    e.type = net::MessageType::kResidual;
+    e.round = round_;
+    e.payload = r.message;
+    Send(id, std::move(e));
+  }
+  round_sent_ = true;
+  ApplyWeightsIfIdle();
+  // Residuals that arrived while the worker held the algorithm.
+  std::deque<PendingResidual> pending;
+  pending.swap(pending_);
+  for (auto& p : pending) OnResidual(p.from, p.round, std::move(p.bytes));
+  if (shutting_down_) {
+    FinishShutdown();
+    return;
+  }
+  round_timer_.expires_after(Millis(config_.round_timeout_ms));
+  round_timer_.async_wait([this, round = round_](const boost::system::error_code& ec) {
+    if (ec || round != round_ || computing_ || !round_sent_) return;
+    ++rounds_timed_out_;
+    spdlog::debug("gossip: round {} deadline: mixing with what arrived", round.value());
+    FinishRound();
+  });
+  CheckRoundComplete();
+}
+
+void Node::OnResidual(PeerId from, RoundId round, std::vector<std::uint8_t> bytes) {
+  if (!neighbour_endpoints_.count(from)) {
+    ++residuals_rejected_;
+    last_residual_error_ = "residual from non-neighbour " + HexId(from);
+    return;
+  }
+  auto& next = last_round_from_[from];
+  if (round.value() + 1 <= next) {  // Duplicate or replay: never applied twice.
+    ++residuals_late_;
+    return;
+  }
+  const bool late_ok = algo_->AbsorbsLateMessages();
+  // Busy, or (D-PSGD) a neighbour ahead of us: keep it for later.
+  if (computing_ || (!late_ok && round > round_)) {
+    if (pending_.size() >= kMaxPendingResiduals) {
+      ++residuals_rejected_;
+      last_residual_error_ = "pending residual queue full";
+      return;
+    }
+    pending_.push_back({from, round, std::move(bytes)});
+    return;
+  }
+  next = round.value() + 1;
+  max_seen_round_ = std::max(max_seen_round_, round.value());
+  if (round < round_ && !late_ok) {  // D-PSGD mixes current models only.
+    ++residuals_late_;
+    return;
+  }
+  // Compressed gossip absorbs every residual exactly once, whatever its round, so
+  // every holder's copy of the sender stays the same.
+  AbsorbNow({from, round, std::move(bytes)});
+  if (round >= round_) arrived_[from] = true;
+  CheckRoundComplete();
+}
+
+void Node::AbsorbNow(const PendingResidual& r) {
+  const auto s = algo_->Absorb(r.from, r.bytes);
+  if (!s.ok()) {
+    ++residuals_rejected_;
+    last_residual_error_ = s.ToString();
+    spdlog::debug("gossip: dropped residual from {}: {}", HexId(r.from), s.ToString());
+  }
+}
+
+void Node::CheckRoundComplete() {
+  if (computing_ || !round_sent_ || shutting_down_) return;
+  for (const auto& [id, ep] : neighbour_endpoints_) {
+    if (!arrived_.count(id)) return;
+  }
+  FinishRound();
+}
+
+void Node::FinishRound() {
+  round_timer_.cancel();
+  algo_->Mix();
+  // A node that fell behind (restart, stall) jumps to its neighbours' round: the
+  // round number only keys the dither and pairs messages with rounds.
+  round_ = RoundId(std::max(round_.value() + 1, max_seen_round_));
+  round_sent_ = false;
+  if (config_.checkpoint_every > 0 && round_.value() % static_cast<std::uint64_t>(config_.checkpoint_every) == 0) {
+    SaveCheckpoint();
+  }
+  if (config_.rounds > 0 && round_.value() >= static_cast<std::uint64_t>(config_.rounds) && !finished_logged_) {
+    finished_logged_ = true;
+    spdlog::info("training: finished {} rounds; still serving (sotto leave to stop)", config_.rounds);
+    SaveCheckpoint();
+  }
+  // Residuals of the new round that came early.
+  std::deque<PendingResidual> pending;
+  pending.swap(pending_);
+  for (auto& p : pending) OnResidual(p.from, p.round, std::move(p.bytes));
+  asio::post(io_, [this] { MaybeStartRound(); });
+}
+
+void Node::SaveCheckpoint() {
+  if (checkpoint_path_.empty() || computing_) return;
+  Checkpoint c;
+  c.round = round_.value();
+  c.samples_seen = samples_seen_.load();
+  c.algorithm = algo_->name();
+  c.state = algo_->SaveState();
+  const auto s = WriteCheckpoint(checkpoint_path_, c);
+  if (!s.ok()) spdlog::error("checkpoint: {}", s.ToString());
+}
+
+void Node::RequestModel() {
+  const PeerId donor = neighbour_endpoints_.begin()->first;
+  net::Envelope e;
+  e.type = net::MessageType::kModelRequest;
+  Send(donor, std::move(e));
+  spdlog::info("join: asking {} for the current model", HexId(donor));
+}
+
+void Node::ServeModel(PeerId to, const std::string& endpoint) {
+  if (computing_) {  // The worker holds the algorithm: answer right after.
+    asio::post(io_, [this, to, endpoint] { ServeModel(to, endpoint); });
+    return;
+  }
+  const auto state = algo_->SaveState();
+  std::vector<std::uint8_t> blob;
+  PutU64(&blob, round_.value());
+  PutU64(&blob, state.model.size());
+  const auto put = [&](const std::vector<float>& v) {
+    const auto* p = reinterpret_cast<const std::uint8_t*>(v.data());
+    blob.insert(blob.end(), p, p + 4 * v.size());
+  };
+  put(state.model);
+  put(state.public_copy.empty() ? state.model : state.public_copy);
+  const auto crc = static_cast<std::uint64_t>(crc32(0L, blob.data(), static_cast<uInt>(blob.size())));
+  const std::uint64_t chunks = (blob.size() + kModelChunkBytes - 1) / kModelChunkBytes;
+  (void)transport_->Connect(to, endpoint);
+  for (std::uint64_t k = 0; k < chunks; ++k) {
+    net::Envelope e;
+    e.type = net::MessageType::kModelChunk;
+    e.round = round_;
+    PutU64(&e.body, k);
+    PutU64(&e.body, chunks);
+    PutU64(&e.body, blob.size());
+    PutU64(&e.body, crc);
+    const std::size_t begin = k * kModelChunkBytes, end = std::min(blob.size(), begin + kModelChunkBytes);
+    e.payload.assign(blob.begin() + static_cast<std::ptrdiff_t>(begin), blob.begin() + static_cast<std::ptrdiff_t>(end));
+    Send(to, std::move(e));
+  }
+  spdlog::info("join: sent the model ({} bytes, {} chunks) to {}", blob.size(), chunks, HexId(to));
+}
+
+void Node::OnModelChunk(const net::Envelope& e) {
+  if (!awaiting_model_) return;
+  std::uint64_t index = 0, count = 0, total = 0, crc = 0;
+  const auto bad = [&](const std::string& why) {
+    ++residuals_rejected_;
+    last_residual_error_ = "model chunk: " + why;
+    spdlog::warn("join: model chunk from {}: {}", HexId(e.sender), why);
+  };
+  if (!GetU64(e.body, 0, &index) || !GetU64(e.body, 8, &count) || !GetU64(e.body, 16, &total) ||
+      !GetU64(e.body, 24, &crc)) {
+    return bad("short header");
+  }
+  const std::uint64_t want = 16 + 8 * static_cast<std::uint64_t>(dimension_);
+  if (total != want || count != (total + kModelChunkBytes - 1) / kModelChunkBytes || index >= count ||
+      index != incoming_chunks_) {
+    return bad("chunk " + std::to_string(index) + "/" + std::to_string(count) + " of " +
+               std::to_string(total) + " bytes does not fit a model of " + std::to_string(dimension_));
+  }
+  incoming_model_.insert(incoming_model_.end(), e.payload.begin(), e.payload.end());
+  ++incoming_chunks_;
+  if (incoming_chunks_ < count) return;
+  if (incoming_model_.size() != total ||
+      crc32(0L, incoming_model_.data(), static_cast<uInt>(incoming_model_.size())) != crc) {
+    incoming_model_.clear();
+    incoming_chunks_ = 0;
+    return bad("checksum mismatch");
+  }
+  std::uint64_t round = 0, d = 0;
+  GetU64(incoming_model_, 0, &round);
+  GetU64(incoming_model_, 8, &d);
+  algo::AlgorithmState s;
+  s.model.resize(d);
+  s.public_copy.resize(d);
+  std::memcpy(s.model.data(), incoming_model_.data() + 16, 4 * d);
+  std::memcpy(s.public_copy.data(), incoming_model_.data() + 16 + 4 * d, 4 * d);
+  incoming_model_.clear();
+  const auto st = algo_->LoadState(s);
+  if (!st.ok()) return bad(st.ToString());
+  round_ = RoundId(round);
+  awaiting_model_ = false;
+  join_timer_.cancel();
+  spdlog::info("join: model received from {}; training from round {}", HexId(e.sender), round);
+  MaybeStartRound();
+}
+
+void Node::Accept() {
+  control_->async_accept([this](const boost::system::error_code& ec, asio::local::stream_protocol::socket sock) {
+    if (ec) return;
+    // The socket file is 0600; also refuse other users explicitly (peer credentials).
+    struct ucred cred {};
+    socklen_t len = sizeof cred;
+    if (::getsockopt(sock.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
+        cred.uid != ::getuid() && cred.uid != 0) {
+      sock.close();
+      Accept();
+      return;
+    }
+    auto s = std::make_shared<asio::local::stream_protocol::socket>(std::move(sock));
+    auto buf = std::make_shared<asio::streambuf>(64 * 1024);
+    asio::async_read_until(*s, *buf, '\n', [this, s, buf](const boost::system::error_code& ec2, std::size_t n) {
+      json answer;
+      if (ec2) {
+        answer = {{"error", "no request line (send one JSON object and a newline)"}};
+      } else {
+        std::string line(asio::buffers_begin(buf->data()), asio::buffers_begin(buf->data()) + static_cast<std::ptrdiff_t>(n));
+        json req = json::parse(line, nullptr, false);
+        const std::string cmd = req.is_object() && req.contains("cmd") && req["cmd"].is_string() ? req["cmd"].get<std::string>() : "";
+        if (cmd == "status") {
+          answer = StatusJson();
+        } else if (cmd == "members") {
+          answer = MembersJson();
+        } else if (cmd == "leave") {
+          answer = {{"ok", true}, {"message", "leaving"}};
+          asio::post(io_, [this] { Shutdown("sotto leave"); });
+        } else {
+          answer = {{"error", req.is_discarded() ? "request is not JSON" : "unknown cmd (want status, members or leave)"}};
+        }
+      }
+      auto out = std::make_shared<std::string>(answer.dump() + "\n");
+      asio::async_write(*s, asio::buffer(*out), [s, out](const boost::system::error_code&, std::size_t) {});
+    });
+    Accept();
+  });
+}
+
+json Node::StatusJson() const {
+  const auto now = clock_.Now();
+  const auto c = transport_->counters();
+  json j;
+  j["id"] = HexId(self_);
+  j["address"] = endpoint_;
+  j["uptime_s"] = std::chrono::duration<double>(now - started_).count();
+  j["state"] = shutting_down_ ? "leaving" : awaiting_model_ ? "joining" :
+               (config_.rounds > 0 && round_.value() >= static_cast<std::uint64_t>(config_.rounds)) ? "finished" : "training";
+  j["round"] = round_.value();
+  j["rounds_target"] = config_.rounds;
+  j["epoch"] = train_.num_samples() > 0 ? static_cast<double>(samples_seen_.load()) / static_cast<double>(train_.num_samples()) : 0.0;
+  auto num = [](double v) { return std::isnan(v) ? json(nullptr) : json(v); };
+  j["loss"] = num(last_loss_);
+  j["test_accuracy"] = num(last_accuracy_);
+  j["density"] = num(last_density_);
+  j["consensus_distance"] = num(last_consensus_);
+  j["bytes_sent"] = c.bytes_sent;
+  j["bytes_received"] = c.bytes_received;
+  j["messages_sent"] = c.messages_sent;
+  j["messages_received"] = c.messages_received;
+  j["rejected_messages"] = c.rejected_malformed + residuals_rejected_;
+  j["rejected_envelopes"] = c.rejected_malformed;
+  j["rejected_residuals"] = residuals_rejected_;
+  j["last_reject_reason"] = c.last_reject_reason.empty() ? last_residual_error_ : c.last_reject_reason;
+  j["late_or_duplicate_residuals"] = residuals_late_;
+  j["rounds_timed_out"] = rounds_timed_out_;
+  j["dropped_backpressure"] = c.dropped_backpressure;
+  j["message_bits"] = last_message_bits_;
+  j["bits_per_parameter_per_round"] = dimension_ > 0 ? last_message_bits_ / static_cast<double>(dimension_) : 0.0;
+  j["parameters"] = dimension_;
+  j["algorithm"] = config_.training.gossip.algorithm;
+  json neighbours = json::array();
+  for (const auto& [id, w] : weights_.neighbours) {
+    json n;
+    n["id"] = HexId(id);
+    n["weight"] = w;
+    const auto m = membership_->member(id);
+    n["endpoint"] = m ? m->endpoint : "";
+    n["health"] = m ? net::MemberStateName(m->state) : "unknown";
+    n["last_heard_ms"] = m && m->last_heard != Clock::TimePoint{}
+                             ? json(std::chrono::duration_cast<Millis>(now - m->last_heard).count())
+                             : json(nullptr);
+    neighbours.push_back(n);
+  }
+  j["self_weight"] = weights_.self;
+  j["neighbours"] = neighbours;
+  std::map<std::string, int> counts{{"alive", 0}, {"suspect", 0}, {"dead", 0}, {"left", 0}};
+  for (const auto& m : membership_->members()) ++counts[net::MemberStateName(m.state)];
+  j["members"] = counts;
+  j["membership_size"] = membership_->live_members().size();
+  return j;
+}
+
+json Node::MembersJson() const {
+  const auto now = clock_.Now();
+  json list = json::array();
+  for (const auto& m : membership_->members()) {
+    list.push_back({{"id", HexId(m.id)},
+                    {"address", m.endpoint},
+                    {"status", net::MemberStateName(m.state)},
+                    {"incarnation", m.incarnation},
+                    {"self", m.id == self_},
+                    {"last_heard_ms", m.last_heard != Clock::TimePoint{}
+                                          ? json(std::chrono::duration_cast<Millis>(now - m.last_heard).count())
+                                          : json(nullptr)}});
+  }
+  return {{"members", list}};
+}
+
+void Node::Shutdown(const std::string& why) {
+  if (shutting_down_) return;
+  spdlog::info("node: shutting down ({})", why);
+  shutting_down_ = true;
+  round_timer_.cancel();
+  pace_timer_.cancel();
+  join_timer_.cancel();
+  if (!computing_) FinishShutdown();  // Else OnStepDone() calls it.
+}
+
+void Node::FinishShutdown() {
+  SaveCheckpoint();
+  membership_->Leave(clock_.Now());
+  for (auto& o : membership_->TakeOutgoing()) {
+    (void)transport_->Connect(o.to, o.endpoint);
+    Send(o.to, std::move(o.envelope));
+  }
+  membership_timer_.cancel();
+  // Give the leave messages a moment to go out, then stop.
+  exit_timer_.expires_after(Millis(200));
+  exit_timer_.async_wait([this](const boost::system::error_code&) {
+    transport_->Stop();
+    if (control_) {
+      boost::system::error_code ec;
+      control_->close(ec);
+      std::error_code fec;
+      std::filesystem::remove(control_path_, fec);
+    }
+    signals_.cancel();
+    io_.stop();
+  });
+}
+
+}  // namespace
+
+int RunNode(const NodeConfig& config) {
+  Node node(config);
+  const auto s = node.Init();
+  if (!s.ok()) {
+    std::fprintf(stderr, "sotto node: %s\n", s.ToString().c_str());
+    return s.code() == StatusCode::kInvalidArgument ? kExitConfig
+           : s.code() == StatusCode::kNotFound || s.code() == StatusCode::kCorrupted ? kExitDataErr
+                                                                                    : kExitUnavailable;
+  }
+  return node.Run();
+}
+
+}  // namespace sotto::daemon

@@ -1,0 +1,100 @@
+#include "daemon/node_config.h"
+
+namespace sotto::daemon {
+
+namespace {
+
+std::vector<std::string> SplitList(const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const std::size_t comma = text.find(',', start);
+    std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    while (!item.empty() && item.front() == ' ') item.erase(item.begin());
+    while (!item.empty() && item.back() == ' ') item.pop_back();
+    if (!item.empty()) out.push_back(item);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+Result<NodeConfig> Read(TomlReader& reader) {
+  NodeConfig c;
+  std::string join;
+  SOTTO_RETURN_IF_ERROR(reader.Get("node", "listen", &c.listen));
+  SOTTO_RETURN_IF_ERROR(reader.Get("node", "advertise", &c.advertise));
+  SOTTO_RETURN_IF_ERROR(reader.Get("node", "join", &join));
+  SOTTO_RETURN_IF_ERROR(reader.Get("node", "data_dir", &c.data_dir));
+  SOTTO_RETURN_IF_ERROR(reader.Get("node", "control", &c.control));
+  SOTTO_RETURN_IF_ERROR(reader.Get("node", "log_level", &c.log_level));
+  SOTTO_RETURN_IF_ERROR(reader.Get("node", "seed", &c.seed));
+  SOTTO_RETURN_IF_ERROR(reader.Get("membership", "probe_interval_ms", &c.probe_interval_ms));
+  SOTTO_RETURN_IF_ERROR(reader.Get("membership", "probe_timeout_ms", &c.probe_timeout_ms));
+  SOTTO_RETURN_IF_ERROR(reader.Get("membership", "suspicion_multiplier", &c.suspicion_multiplier));
+  SOTTO_RETURN_IF_ERROR(reader.Get("membership", "indirect_checks", &c.indirect_checks));
+  SOTTO_RETURN_IF_ERROR(reader.Get("gossip", "topology", &c.topology));
+  SOTTO_RETURN_IF_ERROR(reader.Get("gossip", "round_timeout_ms", &c.round_timeout_ms));
+  SOTTO_RETURN_IF_ERROR(reader.Get("gossip", "min_round_ms", &c.min_round_ms));
+  SOTTO_RETURN_IF_ERROR(reader.Get("gossip", "rounds", &c.rounds));
+  SOTTO_RETURN_IF_ERROR(reader.Get("gossip", "min_members", &c.min_members));
+  SOTTO_RETURN_IF_ERROR(reader.Get("gossip", "checkpoint_every", &c.checkpoint_every));
+  SOTTO_RETURN_IF_ERROR(reader.Get("gossip", "eval_every", &c.eval_every));
+  SOTTO_RETURN_IF_ERROR(reader.Get("gossip", "shard", &c.shard));
+  SOTTO_RETURN_IF_ERROR(reader.Get("gossip", "shards", &c.shards));
+  SOTTO_RETURN_IF_ERROR(ReadTrainingSections(reader, &c.training));
+  SOTTO_RETURN_IF_ERROR(reader.Finish());
+  c.join = SplitList(join);
+  c.training.gossip.seed = c.seed;
+  const std::string& src = reader.source();
+  auto bad = [&](const std::string& key, const std::string& why) {
+    return InvalidArgument(src + ": " + key + ": " + why);
+  };
+  if (!c.listen.starts_with("tcp://")) return bad("[node].listen", "want tcp://HOST:PORT, got '" + c.listen + "'");
+  for (const auto& j : c.join) {
+    if (!j.starts_with("tcp://")) return bad("[node].join", "want tcp://HOST:PORT, got '" + j + "'");
+  }
+  if (c.log_level != "trace" && c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" &&
+      c.log_level != "error" && c.log_level != "off") {
+    return bad("[node].log_level", "want trace, debug, info, warn, error or off");
+  }
+  if (c.probe_interval_ms < 10) return bad("[membership].probe_interval_ms", "must be >= 10");
+  if (c.probe_timeout_ms < 1 || c.probe_timeout_ms >= c.probe_interval_ms) {
+    return bad("[membership].probe_timeout_ms", "must be in [1, probe_interval_ms)");
+  }
+  if (c.suspicion_multiplier < 1) return bad("[membership].suspicion_multiplier", "must be >= 1");
+  if (c.indirect_checks < 0) return bad("[membership].indirect_checks", "must be >= 0");
+  if (c.min_members < 1) return bad("[gossip].min_members", "must be >= 1");
+  if (c.round_timeout_ms < 1) return bad("[gossip].round_timeout_ms", "must be >= 1");
+  if (c.min_round_ms < 0) return bad("[gossip].min_round_ms", "must be >= 0");
+  if (c.rounds < 0 || c.checkpoint_every < 0 || c.eval_every < 0) {
+    return bad("[gossip]", "rounds, checkpoint_every and eval_every must be >= 0");
+  }
+  if (c.shards < 1 || c.shard < 0 || c.shard >= c.shards) {
+    return bad("[gossip].shard", "want 0 <= shard < shards, got shard " + std::to_string(c.shard) +
+                                     " of " + std::to_string(c.shards));
+  }
+  return c;
+}
+
+}  // namespace
+
+Result<NodeConfig> LoadNodeConfig(const std::string& path, const ConfigOverrides& overrides) {
+  if (path.empty()) return ParseNodeConfig("", "(defaults)", overrides);
+  SOTTO_ASSIGN_OR_RETURN(TomlReader reader, TomlReader::FromFile(path));
+  return ReadWithOverrides<NodeConfig>(std::move(reader), overrides, &Read);
+}
+
+Result<NodeConfig> ParseNodeConfig(std::string_view text, const std::string& source_name,
+                                   const ConfigOverrides& overrides) {
+  SOTTO_ASSIGN_OR_RETURN(TomlReader reader, TomlReader::FromString(text, source_name));
+  return ReadWithOverrides<NodeConfig>(std::move(reader), overrides, &Read);
+}
+
+std::vector<TomlReader::KeyInfo> NodeConfigKeys() {
+  TomlReader reader = TomlReader::FromString("", "(defaults)").value();
+  (void)Read(reader);
+  return reader.keys();
+}
+
+}  // namespace sotto::daemon

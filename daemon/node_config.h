@@ -1,0 +1,49 @@
+#pragma once
+
+// NodeConfig: everything `sotto node` needs (configs/node.toml documents every key);
+// every key is also a flag (--section.key), which overrides the file.
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "daemon/lab_config.h"
+
+namespace sotto::daemon {
+
+struct NodeConfig {
+  // [node]
+  std::string listen = "tcp://127.0.0.1:*";  // ROUTER bind; "*" picks a free port.
+  std::string advertise;                     // What peers dial; "" = the bound endpoint.
+  std::vector<std::string> join;             // Seed endpoints (any members); empty = first node.
+  std::string data_dir;                      // Checkpoints and the default control socket.
+  std::string control;                       // Control socket path; "" = <data_dir>/control.sock.
+  std::string log_level = "info";            // trace, debug, info, warn, error, off.
+  std::uint64_t seed = 1;                    // Seeds sampling, init and dither.
+  // [membership]
+  std::int64_t probe_interval_ms = 1000;
+  std::int64_t probe_timeout_ms = 500;
+  int suspicion_multiplier = 4;
+  int indirect_checks = 3;
+  // [gossip]
+  std::string topology = "ring";             // View-based: ring, exp, regular:d=4, complete.
+  std::int64_t round_timeout_ms = 2000;      // Mix with what arrived after this long.
+  std::int64_t min_round_ms = 0;             // Pace rounds to at least this long.
+  std::int64_t rounds = 0;                   // Stop training after this many (0: never).
+  int min_members = 1;                       // Wait for this many live members before training.
+  std::int64_t checkpoint_every = 100;       // Rounds between checkpoints (0: only on exit).
+  std::int64_t eval_every = 50;              // Rounds between test evaluations (0: never).
+  int shard = 0;                             // This node's shard of the data ...
+  int shards = 1;                            // ... split this many ways.
+  // [data], [model], [algorithm]
+  TrainingConfig training;
+};
+
+Result<NodeConfig> LoadNodeConfig(const std::string& path, const ConfigOverrides& overrides = {});
+Result<NodeConfig> ParseNodeConfig(std::string_view text, const std::string& source_name,
+                                   const ConfigOverrides& overrides = {});
+std::vector<TomlReader::KeyInfo> NodeConfigKeys();
+
+}  // namespace sotto::daemon
