@@ -249,8 +249,9 @@ int main(int argc, char** argv) {
   // nastya: one local epoch (10 steps on mini-batches of 50) per round.
   {
     std::vector<Outcome> runs;
-    const std::vector<double> gammas = {1.0, 0.5, 0.25};
-    const std::vector<double> etas = {1.0, 0.5};
+    // eta in units of gamma * m (m = 10 local steps): eta = gamma m would be FedAvg.
+    const std::vector<double> gammas = {0.5, 0.25};
+    const std::vector<double> etas = {2.5, 5.0};
     runs.push_back(Tune(p, "nastya (fp32)", Base(FederatedMethod::kNastya, "identity", 300, 50, 1), gammas, etas));
     for (FederatedMethod m : {FederatedMethod::kQNastya, FederatedMethod::kDianaNastya, FederatedMethod::kFedCom}) {
       runs.push_back(Tune(p, std::string(FederatedMethodName(m)) + " randk:0.1", Base(m, "randk:0.1", 300, 50, 1),
@@ -272,7 +273,7 @@ int main(int argc, char** argv) {
       for (M m : {M{FederatedMethod::kDcgd, "induced:topk:0.05+randk:0.05"},
                   M{FederatedMethod::kDiana, "induced:topk:0.05+randk:0.05"}, M{FederatedMethod::kEf, "topk:0.1"},
                   M{FederatedMethod::kEf21, "topk:0.1"}}) {
-        FederatedOptions o = Base(m.m, m.comp, 1500, 0, 10);
+        FederatedOptions o = Base(m.m, m.comp, 1000, 0, 10);
         o.participation = q;
         runs.push_back(Tune(p, std::string(FederatedMethodName(m.m)) + " " + m.comp + pq, o, gammas));
       }
@@ -286,7 +287,7 @@ int main(int argc, char** argv) {
     for (double sp : {0.0, 0.1, 0.3}) {
       char ps[16];
       std::snprintf(ps, sizeof ps, " p=%g", sp);
-      FederatedOptions coco = Base(FederatedMethod::kCocoEf, "topk:0.1", 1500, 0, 10);
+      FederatedOptions coco = Base(FederatedMethod::kCocoEf, "topk:0.1", 1000, 0, 10);
       coco.straggler_probability = sp;
       coco.redundancy = 1;
       runs.push_back(Tune(p, std::string("coco-ef s=1 topk:0.1") + ps, coco, gammas));
