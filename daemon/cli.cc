@@ -21,8 +21,9 @@ namespace {
 void AddAlias(CLI::App* app, const std::string& flag, const std::string& key,
               ConfigOverrides* overrides) {
   app->add_option_function<std::string>(
-      flag, [overrides, key](const std::string& v) { (*overrides)[key] = v; },
-      "Same as --" + key);
+         flag, [overrides, key](const std::string& v) { (*overrides)[key] = v; },
+         "Same as --" + key)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
 }
 
 // One flag per config key: --section.key VALUE overrides the file.
@@ -33,6 +34,7 @@ void AddConfigFlags(CLI::App* app, const std::vector<TomlReader::KeyInfo>& keys,
     app->add_option_function<std::string>(
            "--" + name, [overrides, name](const std::string& v) { (*overrides)[name] = v; },
            k.type + " (default " + k.default_value + ")")
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast)
         ->group("Config keys (override the file)");
   }
 }
@@ -56,7 +58,14 @@ int RunCli(int argc, char** argv) {
   std::string node_config_path;
   ConfigOverrides node_overrides;
   node->add_option("-c,--config", node_config_path, "Node config (configs/node.toml)");
-  AddAlias(node, "--join", "node.join", &node_overrides);
+  node->add_option_function<std::vector<std::string>>(
+      "--join",
+      [&node_overrides](const std::vector<std::string>& seeds) {
+        std::string all;
+        for (const auto& seed : seeds) all += (all.empty() ? "" : ",") + seed;
+        node_overrides["node.join"] = all;
+      },
+      "Seed member to join through (repeatable); same as --node.join A,B");
   AddAlias(node, "--listen", "node.listen", &node_overrides);
   AddAlias(node, "--data-dir", "node.data_dir", &node_overrides);
   AddAlias(node, "--log-level", "node.log_level", &node_overrides);
