@@ -299,4 +299,18 @@ int RunFedLab(const FedLabConfig& config, const FedLabRunOutputs& outputs) {
   return kExitOk;
 }
 
+int RunFedLabCommand(const std::string& config_path, const FedLabOverrides& overrides) {
+  auto config = LoadFedLabConfig(config_path);
+  if (!config) {
+    std::fprintf(stderr, "sotto fedlab: %s\n", config.error().ToString().c_str());
+    return kExitConfig;
+  }
+  if (overrides.rounds >= 0) config->fed.rounds = overrides.rounds;
+  if (overrides.nodes > 0) config->fed.nodes = static_cast<int>(overrides.nodes);
+  if (overrides.seed >= 0) config->fed.seed = static_cast<std::uint64_t>(overrides.seed);
+  if (!overrides.metrics_path.empty()) config->metrics_path = overrides.metrics_path;
+  if (!overrides.progress.empty()) config->progress = overrides.progress;
+  return RunFedLab(*config, FedLabRunOutputs{overrides.summary_path});
+}
+
 }  // namespace sotto::daemon

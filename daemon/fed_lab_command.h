@@ -50,4 +50,18 @@ struct FedLabRunOutputs {
 // Runs the experiment; returns a process exit code (daemon/cli.h), errors on stderr.
 int RunFedLab(const FedLabConfig& config, const FedLabRunOutputs& outputs);
 
+// Command-line overrides of `sotto fedlab` / `sotto lab` (negative or empty: keep the file's).
+struct FedLabOverrides {
+  std::int64_t rounds = -1;
+  std::int64_t nodes = -1;
+  std::int64_t seed = -1;
+  std::string metrics_path;
+  std::string progress;
+  std::string summary_path;
+};
+
+// Loads `config_path`, applies `overrides` and runs: the whole CLI action.
+// Returns kExitConfig (message on stderr) for a bad file, else as RunFedLab.
+int RunFedLabCommand(const std::string& config_path, const FedLabOverrides& overrides);
+
 }  // namespace sotto::daemon

@@ -43,14 +43,5 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "sotto fedlab: -c CONFIG is required\n");
     return kExitUsage;
   }
-  auto config = LoadFedLabConfig(config_path);
-  if (!config) {
-    std::fprintf(stderr, "sotto fedlab: %s\n", config.error().ToString().c_str());
-    return kExitConfig;
-  }
-  if (rounds >= 0) config->fed.rounds = rounds;
-  if (seed >= 0) config->fed.seed = static_cast<std::uint64_t>(seed);
-  if (!metrics.empty()) config->metrics_path = metrics;
-  if (!progress.empty()) config->progress = progress;
-  return RunFedLab(*config, FedLabRunOutputs{summary});
+  return RunFedLabCommand(config_path, FedLabOverrides{rounds, -1, seed, metrics, progress, summary});
 }
