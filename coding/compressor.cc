@@ -228,6 +228,7 @@ class SpecCompressor final : public Compressor {
     LevelsView lv{sh.length(d), data.index, data.level, sh.max_level};
     LevelCoderOptions options;
     options.block_log2 = spec_.block_log2;
+    options.grow_sparse_blocks = !spec_.block_given;
     EncodeLevels(sh.level_coder, lv, options, &sc.payload);
     WriteSection(sh, sc.payload, bytes);
     ApplySection(header, sh, si, data, decoded);

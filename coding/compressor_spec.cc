@@ -205,6 +205,7 @@ Result<CompressorSpec> ParseCompressorSpec(std::string_view spec) {
         return Bad(spec, "block must be a power of two in 1024..1048576");
       }
       out.block_log2 = std::countr_zero(b);
+      out.block_given = true;
     } else if (opt == "subtractive") {
       out.subtractive = true;
     } else if (opt == "noscale") {
@@ -240,7 +241,7 @@ std::string CompressorSpec::ToString() const {
     static const char* const kNames[] = {"rans", "elias", "vsc", "fixed"};
     s += std::string(";coder=") + (fp32 ? "fp32" : kNames[static_cast<int>(level_coder)]);
   }
-  if (block_log2 != 20) s += ";block=" + std::to_string(1u << block_log2);
+  if (block_given) s += ";block=" + std::to_string(1u << block_log2);
   if (subtractive) s += ";subtractive";
   if (noscale) s += ";noscale";
   return s;

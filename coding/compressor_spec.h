@@ -47,6 +47,7 @@ struct CompressorSpec {
   bool subtractive = false;  // Subtractive dither (linear dither only).
   bool noscale = false;      // chain: skip the 1/(1+omega) contraction factor.
   int block_log2 = 20;
+  bool block_given = false;  // block=...: a fixed block length.
 
   // The canonical spec string.
   std::string ToString() const;

@@ -16,7 +16,7 @@ void EncodeLevels(LevelCoder coder, const LevelsView& levels, const LevelCoderOp
   SOTTO_CHECK(levels.index.size() == levels.level.size()) << "index/level size mismatch";
   switch (coder) {
     case LevelCoder::kRans:
-      return detail::EncodeRans(levels, options.block_log2, out);
+      return detail::EncodeRans(levels, options, out);
     case LevelCoder::kElias:
       return detail::EncodeElias(levels, out);
     case LevelCoder::kVsc:
@@ -50,6 +50,7 @@ namespace {
 // Symbols 0..kEscape-1 are coded directly by rANS; larger ones as kEscape followed by
 // an Elias-gamma code of (value - kEscape + 1) in the bit stream.
 constexpr std::uint32_t kEscape = 1024;
+constexpr int kMaxBlockLog2 = 24;
 
 enum BlockMode : std::uint8_t {
   kEmpty = 0,
@@ -314,8 +315,14 @@ Status DecodeBlock(std::span<const std::uint8_t> payload, std::uint8_t mode, std
 // Payload: u8 (block_log2 | last block's mode << 5); for each block but the last,
 // varint (count << 2 | mode) and, unless empty, varint byte length; then the blocks.
 // The last block's count and length are what remains.
-void EncodeRans(const LevelsView& lv, int block_log2, std::vector<std::uint8_t>* out) {
-  SOTTO_CHECK(block_log2 >= 10 && block_log2 <= 20) << "block_log2 " << block_log2;
+void EncodeRans(const LevelsView& lv, const LevelCoderOptions& options, std::vector<std::uint8_t>* out) {
+  int block_log2 = options.block_log2;
+  SOTTO_CHECK(block_log2 >= 10 && block_log2 <= kMaxBlockLog2) << "block_log2 " << block_log2;
+  const std::uint64_t nnz = lv.index.size();
+  if (options.grow_sparse_blocks && nnz * 8 < lv.n) {
+    const double want = 65536.0 * static_cast<double>(lv.n) / static_cast<double>(std::max<std::uint64_t>(nnz, 1));
+    block_log2 = std::clamp(static_cast<int>(std::ceil(std::log2(want))), block_log2, kMaxBlockLog2);
+  }
   const std::uint64_t block = std::uint64_t{1} << block_log2;
   const std::uint64_t nblocks = (lv.n + block - 1) / block;
   std::vector<std::uint8_t> table;
@@ -355,7 +362,7 @@ Status DecodeRans(std::span<const std::uint8_t> payload, std::uint64_t n, std::u
   const std::uint8_t first_byte = in.U8();
   const int block_log2 = first_byte & 31;
   const std::uint8_t last_mode = first_byte >> 5;
-  if (!in.ok() || block_log2 < 10 || block_log2 > 20 || last_mode > kDense) {
+  if (!in.ok() || block_log2 < 10 || block_log2 > kMaxBlockLog2 || last_mode > kDense) {
     return Corrupted("sotto levels: bad first byte");
   }
   const std::uint64_t block = std::uint64_t{1} << block_log2;

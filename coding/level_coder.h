@@ -8,7 +8,7 @@
 //   sparse: Golomb-coded zero-run lengths (parameter by exact cost), raw sign bits,
 //           magnitudes as one constant, Golomb codes or order-0 rANS;
 //   dense:  one zig-zag symbol per element, order-0 rANS (15-bit probabilities).
-// Payload: u8 (block_log2 | mode of the last block << 5); for each other block a
+// Payload: u8 (block_log2 (10..24) | mode of the last block << 5); for each other block a
 // varint (non-zeros << 2 | mode) and, unless empty, a varint byte length; then the
 // blocks' bytes (the last block's count and length are what remains). Modes:
 // 0 empty, 1 sparse, 2 sparse with rANS magnitudes, 3 dense (coding/level_coder.cc).
@@ -34,6 +34,10 @@ struct LevelsView {
 struct LevelCoderOptions {
   // log2 of the sotto coder's block length (10..20).
   int block_log2 = 20;
+  // Sparse vectors (under 1/8 non-zero) get longer blocks, up to 2^24, so that each
+  // holds ~64K non-zeros: per-block overhead then stays negligible while decoding
+  // work per block (proportional to its non-zeros) stays bounded.
+  bool grow_sparse_blocks = true;
 };
 
 // Appends the payload coding `levels` with `coder` to `out`.
@@ -50,7 +54,7 @@ Status DecodeLevels(LevelCoder coder, std::span<const std::uint8_t> payload, std
 
 // Per-coder implementations (the dispatch above calls these).
 namespace detail {
-void EncodeRans(const LevelsView& levels, int block_log2, std::vector<std::uint8_t>* out);
+void EncodeRans(const LevelsView& levels, const LevelCoderOptions& options, std::vector<std::uint8_t>* out);
 Status DecodeRans(std::span<const std::uint8_t> payload, std::uint64_t n, std::uint64_t nnz,
                   std::uint32_t max_level, std::vector<std::uint32_t>* index,
                   std::vector<std::int32_t>* level);

@@ -21,7 +21,7 @@ struct EncSymbol {
 
 EncSymbol MakeEncSymbol(std::uint32_t start, std::uint32_t freq) {
   EncSymbol e{};
-  e.x_max = ((kRansLow >> kRansProbBits) << 32) * freq;
+  e.x_max = ((std::uint64_t{kRansLow} >> kRansProbBits) << 16) * freq;
   e.cmpl_freq = kRansProbScale - freq;
   if (freq < 2) {
     e.rcp_freq = ~std::uint64_t{0};
@@ -93,7 +93,7 @@ double RansTable::CostBits(std::span<const std::uint32_t> counts) const {
   }
   std::uint64_t n = 0;
   for (std::uint32_t c : counts) n += c;
-  return bits + (n < kRansShortStream ? 32.0 : 64.0 * RansLanes(n));
+  return bits + 32.0 * RansLanes(n);
 }
 
 void RansTable::BuildLookup() {
@@ -113,82 +113,99 @@ void RansEncode(std::span<const std::uint16_t> symbols, const RansTable& table,
                 std::vector<std::uint8_t>* out) {
   if (table.degenerate()) return;
   const std::size_t n = symbols.size();
-  if (n < kRansShortStream) {
-    // 32-bit state, 16-bit words; a plain division is fast enough for short streams.
-    std::uint32_t x = kRansShortLow;
-    std::vector<std::uint16_t> words(n + 1);
-    std::size_t w = words.size();
-    for (std::size_t i = n; i-- > 0;) {
-      const std::uint32_t f = table.freq(symbols[i]);
-      const std::uint32_t x_max = ((kRansShortLow >> kRansProbBits) << 16) * f;
-      if (x >= x_max) {
-        words[--w] = static_cast<std::uint16_t>(x);
-        x >>= 16;
-      }
-      x = ((x / f) << kRansProbBits) + (x % f) + table.cum(symbols[i]);
-    }
-    const std::size_t at = out->size();
-    const std::size_t nwords = words.size() - w;
-    out->resize(at + 4 + 2 * nwords);
-    std::memcpy(out->data() + at, &x, 4);
-    for (std::size_t i = 0; i < nwords; ++i) {
-      out->data()[at + 4 + 2 * i] = static_cast<std::uint8_t>(words[w + i]);
-      out->data()[at + 5 + 2 * i] = static_cast<std::uint8_t>(words[w + i] >> 8);
-    }
-    return;
-  }
   std::vector<EncSymbol> enc(table.alphabet());
   for (std::uint32_t s = 0; s < table.alphabet(); ++s) {
     if (table.freq(s) != 0) enc[s] = MakeEncSymbol(table.cum(s), table.freq(s));
   }
   const int lanes = RansLanes(n);
+  // States stay below 2^32; the 64-bit reciprocal division is exact there too.
   std::uint64_t x[4] = {kRansLow, kRansLow, kRansLow, kRansLow};
   // Words are produced last-to-first; write them backwards into their final place.
-  std::vector<std::uint32_t> words(n + 1);
+  std::vector<std::uint16_t> words(n + 1);
   std::size_t w = words.size();
   for (std::size_t i = n; i-- > 0;) {
     std::uint64_t& state = x[i % static_cast<std::size_t>(lanes)];
     const EncSymbol& e = enc[symbols[i]];
     if (state >= e.x_max) {
       SOTTO_DCHECK(w > 0);  // At most one word per symbol.
-      words[--w] = static_cast<std::uint32_t>(state);
-      state >>= 32;
+      words[--w] = static_cast<std::uint16_t>(state);
+      state >>= 16;
     }
     const auto q = static_cast<std::uint64_t>((static_cast<U128>(state) * e.rcp_freq) >> 64) >> e.rcp_shift;
     state = state + e.bias + q * e.cmpl_freq;
   }
   const std::size_t at = out->size();
   const std::size_t nwords = words.size() - w;
-  out->resize(at + 8 * static_cast<std::size_t>(lanes) + 4 * nwords);
+  out->resize(at + 4 * static_cast<std::size_t>(lanes) + 2 * nwords);
   std::uint8_t* p = out->data() + at;
-  for (int l = 0; l < lanes; ++l) std::memcpy(p + 8 * l, &x[l], 8);
-  if (nwords > 0) std::memcpy(p + 8 * lanes, words.data() + w, 4 * nwords);
+  for (int l = 0; l < lanes; ++l) {
+    const auto state = static_cast<std::uint32_t>(x[l]);
+    std::memcpy(p + 4 * l, &state, 4);
+  }
+  p += 4 * lanes;
+  for (std::size_t i = 0; i < nwords; ++i) {
+    p[2 * i] = static_cast<std::uint8_t>(words[w + i]);
+    p[2 * i + 1] = static_cast<std::uint8_t>(words[w + i] >> 8);
+  }
 }
 
+namespace {
+
+// Bits of the Exp-Golomb code of order k of v: gamma((v >> k) + 1), then k bits.
+int ExpGolombBits(std::uint64_t v, int k) { return GammaBits((v >> k) + 1) + k; }
+
+// The order that codes `counts` in the fewest bits.
+int BestCountOrder(std::span<const std::uint32_t> counts, std::uint64_t* bits) {
+  int best_k = 0;
+  std::uint64_t best = ~std::uint64_t{0};
+  for (int k = 0; k <= 24; ++k) {
+    std::uint64_t b = 0;
+    for (std::uint32_t c : counts) b += static_cast<std::uint64_t>(ExpGolombBits(c, k));
+    if (b < best) {
+      best = b;
+      best_k = k;
+    }
+  }
+  *bits = best;
+  return best_k;
+}
+
+}  // namespace
+
+// Table: gamma(alphabet), 5-bit order k, then each count as Exp-Golomb of order k.
 void WriteCounts(BitWriter* writer, std::span<const std::uint32_t> counts) {
+  std::uint64_t bits = 0;
+  const int k = BestCountOrder(counts, &bits);
   writer->PutGamma(counts.size());
-  for (std::uint32_t c : counts) writer->PutGamma(std::uint64_t{c} + 1);
+  writer->Put(static_cast<std::uint64_t>(k), 5);
+  for (std::uint32_t c : counts) {
+    writer->PutGamma((std::uint64_t{c} >> k) + 1);
+    if (k > 0) writer->Put(c & ((1u << k) - 1), k);
+  }
 }
 
 bool ReadCounts(BitReader* reader, std::uint32_t max_alphabet, std::uint64_t expected_total,
                 std::vector<std::uint32_t>* counts) {
   const std::uint64_t a = reader->GetGamma();
-  if (!reader->ok() || a < 1 || a > max_alphabet || a > kMaxRansAlphabet) return false;
+  const int k = static_cast<int>(reader->Get(5));
+  if (!reader->ok() || a < 1 || a > max_alphabet || a > kMaxRansAlphabet || k > 24) return false;
   counts->resize(a);
   std::uint64_t total = 0;
   for (std::uint64_t s = 0; s < a; ++s) {
-    const std::uint64_t c = reader->GetGamma() - 1;
-    if (!reader->ok() || c > expected_total) return false;
+    const std::uint64_t high = reader->GetGamma() - 1;
+    if (!reader->ok() || high > (expected_total >> k)) return false;
+    const std::uint64_t c = (high << k) | (k > 0 ? reader->Get(k) : 0);
+    if (c > expected_total) return false;
     (*counts)[s] = static_cast<std::uint32_t>(c);
     total += c;
   }
-  return total == expected_total && total > 0;
+  return reader->ok() && total == expected_total && total > 0;
 }
 
 std::uint64_t CountsBits(std::span<const std::uint32_t> counts) {
-  std::uint64_t bits = static_cast<std::uint64_t>(GammaBits(counts.size()));
-  for (std::uint32_t c : counts) bits += static_cast<std::uint64_t>(GammaBits(std::uint64_t{c} + 1));
-  return bits;
+  std::uint64_t bits = 0;
+  BestCountOrder(counts, &bits);
+  return bits + 5 + static_cast<std::uint64_t>(GammaBits(counts.size()));
 }
 
 }  // namespace sotto::coding

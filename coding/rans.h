@@ -1,6 +1,6 @@
 #pragma once
 
-// Order-0 rANS (Duda 2013; the 64-bit-state, 32-bit-word variant of ryg_rans) with
+// Order-0 rANS (Duda 2013; after ryg_rans, 32-bit states and 16-bit words) with
 // 15-bit probabilities, used by the sotto level coder (coding/level_coder.h) for
 // magnitudes and dense blocks. Probabilities are not sent: the exact symbol counts
 // are (coding/rans.cc, WriteCounts), and both ends normalise them the same way.
@@ -15,11 +15,10 @@ namespace sotto::coding {
 
 inline constexpr int kRansProbBits = 15;
 inline constexpr std::uint32_t kRansProbScale = 1u << kRansProbBits;
-inline constexpr std::uint64_t kRansLow = std::uint64_t{1} << 31;  // State interval [L, 2^63).
+inline constexpr std::uint32_t kRansLow = 1u << 16;  // State interval [L, 2^32), 16-bit words.
 // Largest alphabet a table may have (the level coder escapes larger symbols).
 inline constexpr std::uint32_t kMaxRansAlphabet = 4096;
-inline constexpr std::uint64_t kRansShortStream = 2048;
-inline constexpr std::uint32_t kRansShortLow = 1u << 16;  // Short streams: state in [2^16, 2^32).
+inline constexpr std::uint64_t kRansShortStream = 16384;
 
 // Normalised frequencies of an alphabet, summing to kRansProbScale, every symbol
 // with a non-zero count getting at least 1. Immutable after construction.
@@ -60,9 +59,8 @@ class RansTable {
 inline int RansLanes(std::uint64_t count) { return count >= kRansShortStream ? 4 : 1; }
 
 // Appends the rANS code of `symbols` (each < table.alphabet(), with non-zero
-// frequency) to `out`. Streams of kRansShortStream symbols or more: 4 interleaved
-// 64-bit states (8 bytes each), then 32-bit words. Shorter streams: one 32-bit state
-// (4 bytes), then 16-bit words, to halve the flush cost. Empty for a degenerate table.
+// frequency) to `out`: the final states (RansLanes x 4 bytes), then 16-bit words.
+// Empty for a degenerate table.
 void RansEncode(std::span<const std::uint16_t> symbols, const RansTable& table,
                 std::vector<std::uint8_t>* out);
 
@@ -73,7 +71,8 @@ template <typename Sink>
 bool RansDecode(std::span<const std::uint8_t> bytes, const RansTable& table, std::uint64_t count,
                 Sink&& sink);
 
-// Writes `counts` (the alphabet size, then each count) with Elias-gamma codes.
+// Writes `counts`: the alphabet size, then each count in an Exp-Golomb code whose
+// order is chosen for the table.
 void WriteCounts(BitWriter* writer, std::span<const std::uint32_t> counts);
 // Reads what WriteCounts wrote. Returns false unless 1 <= alphabet <= max_alphabet
 // and the counts sum to `expected_total`.
@@ -93,43 +92,24 @@ bool RansDecode(std::span<const std::uint8_t> bytes, const RansTable& table, std
     for (std::uint64_t i = 0; i < count; ++i) sink(i, s);
     return true;
   }
-  constexpr std::uint64_t kMask = kRansProbScale - 1;
-  if (count < kRansShortStream) {
-    if (bytes.size() < 4 || bytes.size() % 2 != 0) return false;
-    std::uint32_t x;
-    std::memcpy(&x, bytes.data(), 4);
-    std::size_t at = 4;
-    for (std::uint64_t i = 0; i < count; ++i) {
-      const std::uint32_t slot = x & kMask;
-      const std::uint32_t s = table.SymbolOfSlot(slot);
-      x = table.freq(s) * (x >> kRansProbBits) + slot - table.cum(s);
-      if (x < kRansShortLow) {
-        if (at == bytes.size()) return false;
-        x = (x << 16) | static_cast<std::uint32_t>(bytes[at] | bytes[at + 1] << 8);
-        at += 2;
-      }
-      sink(i, s);
-    }
-    return at == bytes.size() && x == kRansShortLow;
-  }
+  constexpr std::uint32_t kMask = kRansProbScale - 1;
   const int lanes = RansLanes(count);
-  const std::size_t header = static_cast<std::size_t>(lanes) * 8;
-  if (bytes.size() < header || (bytes.size() - header) % 4 != 0) return false;
-  std::uint64_t x[4] = {0, 0, 0, 0};
-  for (int l = 0; l < lanes; ++l) std::memcpy(&x[l], bytes.data() + 8 * l, 8);
+  const std::size_t header = static_cast<std::size_t>(lanes) * 4;
+  if (bytes.size() < header || (bytes.size() - header) % 2 != 0) return false;
+  std::uint32_t x[4] = {0, 0, 0, 0};
+  for (int l = 0; l < lanes; ++l) std::memcpy(&x[l], bytes.data() + 4 * l, 4);
   const std::uint8_t* ptr = bytes.data() + header;
   const std::uint8_t* const end = bytes.data() + bytes.size();
-  auto step = [&](std::uint64_t& state, std::uint64_t i) __attribute__((always_inline)) -> bool {
-    const auto slot = static_cast<std::uint32_t>(state & kMask);
+  // state < 2^32 keeps freq * (state >> 15) + slot - cum below 2^32 (freq < 2^15).
+  auto step = [&](std::uint32_t& state, std::uint64_t i) __attribute__((always_inline)) -> bool {
+    const std::uint32_t slot = state & kMask;
     const std::uint32_t s = table.SymbolOfSlot(slot);
     const std::uint32_t p = table.Packed(s);
     state = (p >> 16) * (state >> kRansProbBits) + slot - (p & 0xFFFF);
     if (state < kRansLow) {
       if (ptr == end) return false;
-      std::uint32_t w;
-      std::memcpy(&w, ptr, 4);
-      ptr += 4;
-      state = (state << 32) | w;
+      state = (state << 16) | static_cast<std::uint32_t>(ptr[0] | ptr[1] << 8);
+      ptr += 2;
     }
     sink(i, s);
     return true;

@@ -14,10 +14,11 @@ using testing::RandomLevels;
 
 const LevelCoder kAllCoders[] = {LevelCoder::kRans, LevelCoder::kElias, LevelCoder::kVsc, LevelCoder::kFixed};
 
-void RequireRoundTrip(LevelCoder coder, const OwnedLevels& lv, int block_log2 = 18) {
+void RequireRoundTrip(LevelCoder coder, const OwnedLevels& lv, int block_log2 = 18, bool grow = false) {
   std::vector<std::uint8_t> bytes;
   LevelCoderOptions options;
   options.block_log2 = block_log2;
+  options.grow_sparse_blocks = grow;
   EncodeLevels(coder, lv.view(), options, &bytes);
   std::vector<std::uint32_t> index;
   std::vector<std::int32_t> level;
@@ -36,6 +37,7 @@ TEST_CASE("every level coder round-trips random sparse and dense level vectors",
         ++seed;
         const OwnedLevels lv = RandomLevels(n, density, s, seed, seed % 2 == 0);
         for (LevelCoder coder : kAllCoders) RequireRoundTrip(coder, lv, 10);
+        RequireRoundTrip(LevelCoder::kRans, lv, 10, /*grow=*/true);
       }
     }
   }
@@ -44,6 +46,10 @@ TEST_CASE("every level coder round-trips random sparse and dense level vectors",
 TEST_CASE("the sotto coder round-trips across block boundaries and block sizes", "[coding][levels]") {
   const OwnedLevels lv = RandomLevels(300000, 0.2, 16, 77);
   for (int b : {10, 16, 18, 20}) RequireRoundTrip(LevelCoder::kRans, lv, b);
+  // Sparse vectors get blocks up to 2^24.
+  const OwnedLevels sparse = RandomLevels(5000000, 0.001, 16, 78);
+  RequireRoundTrip(LevelCoder::kRans, sparse, 20, /*grow=*/true);
+  RequireRoundTrip(LevelCoder::kRans, sparse, 16, /*grow=*/false);
   // Clustered: one dense block, one empty, one sparse.
   OwnedLevels mixed;
   mixed.n = 3 * 1024;

@@ -78,6 +78,7 @@ int main(int argc, char** argv) {
         PutU16(&bytes, s - 1);
         sotto::coding::LevelCoderOptions options;
         options.block_log2 = 10;
+        options.grow_sparse_blocks = false;
         sotto::coding::EncodeLevels(coder, {len, index, level, s}, options, &bytes);
         Write(out + "/" + name + "/seed" + std::to_string(n), bytes);
       }
