@@ -8,6 +8,7 @@
 
 #include "daemon/lab_command.h"
 #include "daemon/control_client.h"
+#include "daemon/fed_lab_command.h"
 #include "daemon/lab_config.h"
 #include "daemon/mesh_command.h"
 #include "daemon/node.h"
@@ -88,9 +89,24 @@ int RunCli(int argc, char** argv) {
   mesh->add_option("--dir", mesh_options.run_dir, "Run directory for node data and logs (default runs/mesh-<time>)");
   mesh->add_option("--timeout", mesh_options.timeout_s, "Stop after this many seconds (0: none)");
   mesh->add_option("--summary", mesh_options.summary_path, "Also write the summary as JSON here");
+  mesh->add_option("--target-accuracy", mesh_options.target_accuracy,
+                   "Stop once the nodes' mean test accuracy reaches this (0: off)");
   AddAlias(mesh, "--rounds", "gossip.rounds", &mesh_options.overrides);
   AddConfigFlags(mesh, NodeConfigKeys(), &mesh_options.overrides);
   mesh->callback([&] { action = [&] { return RunMesh(mesh_options); }; });
+
+  auto* fedlab = app.add_subcommand(
+      "fedlab", "Aggregator methods in one process: Q-RR, DIANA-RR, NASTYA family, EF/EF21, COCO-EF");
+  std::string fed_config;
+  FedLabOverrides fed_over;
+  fedlab->add_option("-c,--config", fed_config, "Experiment file (configs/lab/fed-*.toml)")->required();
+  fedlab->add_option("--rounds", fed_over.rounds, "Override [federated].rounds");
+  fedlab->add_option("-n,--nodes", fed_over.nodes, "Override [federated].nodes");
+  fedlab->add_option("--seed", fed_over.seed, "Override [federated].seed");
+  fedlab->add_option("--metrics", fed_over.metrics_path, "Per-round metrics (JSONL)");
+  fedlab->add_option("--summary", fed_over.summary_path, "Summary JSON");
+  fedlab->add_option("--progress", fed_over.progress, "auto, bar, lines or none");
+  fedlab->callback([&] { action = [&] { return RunFedLabCommand(fed_config, fed_over); }; });
 
   // Control-socket clients.
   std::string ctl_path, ctl_dir;
@@ -148,6 +164,11 @@ int RunCli(int argc, char** argv) {
   AddConfigFlags(lab, LabConfigKeys(), &lab_overrides);
   lab->callback([&] {
     action = [&]() -> int {
+      if (IsFedLabConfig(lab_config_path)) {  // An aggregator experiment: same runner as fedlab.
+        FedLabOverrides o;
+        o.summary_path = lab_summary;
+        return RunFedLabCommand(lab_config_path, o);
+      }
       auto config = LoadLabConfig(lab_config_path, lab_overrides);
       if (!config) {
         std::fprintf(stderr, "sotto lab: %s\n", config.error().ToString().c_str());

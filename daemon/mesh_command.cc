@@ -36,6 +36,8 @@ struct Child {
   bool exited = false;
   int exit_code = 0;
   nlohmann::json last_status;
+  double rss_mb = NAN;
+  double cpu_s = NAN;
 };
 
 std::string SelfExe() {
@@ -123,6 +125,32 @@ void StopAll(std::vector<Child>& children) {
   }
 }
 
+// Resident memory (MB) and CPU seconds of a running process, from /proc.
+void ReadUsage(pid_t pid, double* rss_mb, double* cpu_s) {
+  *rss_mb = NAN;
+  *cpu_s = NAN;
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) *rss_mb = std::stod(line.substr(6)) / 1024.0;
+  }
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string all((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  const auto close = all.rfind(')');
+  if (close == std::string::npos) return;
+  std::istringstream fields(all.substr(close + 2));
+  std::string f;
+  double utime = 0, stime = 0;
+  for (int k = 3; fields >> f; ++k) {
+    if (k == 14) utime = std::stod(f);
+    if (k == 15) {
+      stime = std::stod(f);
+      break;
+    }
+  }
+  *cpu_s = (utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
 double Number(const nlohmann::json& j, const char* key) {
   return j.contains(key) && j[key].is_number() ? j[key].get<double>() : NAN;
 }
@@ -197,6 +225,7 @@ int RunMesh(const MeshOptions& o) {
   auto last_line = std::chrono::steady_clock::now() - std::chrono::seconds(10);
   bool finished = false;
   int failed = 0;
+  double time_to_target = NAN, mb_to_target = NAN, rounds_to_target = NAN;
   while (!g_interrupted) {
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
     Reap(children);
@@ -235,6 +264,15 @@ int RunMesh(const MeshOptions& o) {
       std::fprintf(stderr, "\nsotto mesh: %d node(s) exited early; see their logs in %s/\n", failed, run_dir.c_str());
       break;
     }
+    if (o.target_accuracy > 0 && n_acc == o.nodes && acc / n_acc >= o.target_accuracy && std::isnan(time_to_target)) {
+      time_to_target = secs;
+      mb_to_target = sent / 1e6 / o.nodes;
+      rounds_to_target = rounds / answered;
+      std::fprintf(stderr, "%ssotto mesh: mean accuracy %.4f >= %.3f after %.1f s, %.0f rounds, %.3f MB sent per node\n",
+                   tty ? "\n" : "", acc / n_acc, o.target_accuracy, secs, rounds_to_target, mb_to_target);
+      finished = true;
+      break;
+    }
     if (done == o.nodes) {
       finished = true;
       break;
@@ -246,17 +284,18 @@ int RunMesh(const MeshOptions& o) {
   }
   if (tty) std::fprintf(stderr, "\n");
   if (g_interrupted) std::fprintf(stderr, "sotto mesh: interrupted: stopping the nodes\n");
-  // Final statuses, then a graceful stop (SIGTERM: checkpoint + leave).
+  // Final statuses and usage, then a graceful stop (SIGTERM: checkpoint + leave).
   for (auto& c : children) {
     if (c.exited) continue;
+    ReadUsage(c.pid, &c.rss_mb, &c.cpu_s);
     auto s = ControlRequest(c.dir + "/control.sock", "status", std::chrono::milliseconds(1000));
     if (s) c.last_status = *s;
   }
   StopAll(children);
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
-  std::printf("\n%-5s %-18s %7s %9s %8s %10s %10s %6s %5s\n", "node", "id", "round", "accuracy", "loss",
-              "sent MB", "recv MB", "reject", "exit");
+  std::printf("\n%-5s %-18s %7s %9s %8s %9s %9s %6s %7s %6s %5s\n", "node", "id", "round", "accuracy", "loss",
+              "sent MB", "recv MB", "reject", "RSS MB", "CPU s", "exit");
   nlohmann::json summary;
   double acc_sum = 0;
   int acc_n = 0;
@@ -264,17 +303,26 @@ int RunMesh(const MeshOptions& o) {
     const auto& s = children[i].last_status;
     const double a = Number(s, "test_accuracy");
     if (!std::isnan(a)) { acc_sum += a; ++acc_n; }
-    std::printf("%-5zu %-18s %7llu %9.4f %8.4f %10.2f %10.2f %6.0f %5d\n", i, s.value("id", "?").c_str(),
+    std::printf("%-5zu %-18s %7llu %9.4f %8.4f %9.2f %9.2f %6.0f %7.1f %6.1f %5d\n", i, s.value("id", "?").c_str(),
                 static_cast<unsigned long long>(s.value("round", std::uint64_t{0})), a, Number(s, "loss"),
                 Number(s, "bytes_sent") / 1e6, Number(s, "bytes_received") / 1e6, Number(s, "rejected_messages"),
-                children[i].exit_code);
-    summary["nodes"].push_back(s);
+                children[i].rss_mb, children[i].cpu_s, children[i].exit_code);
+    nlohmann::json node = s;
+    node["rss_mb"] = std::isnan(children[i].rss_mb) ? nlohmann::json(nullptr) : nlohmann::json(children[i].rss_mb);
+    node["cpu_seconds"] = std::isnan(children[i].cpu_s) ? nlohmann::json(nullptr) : nlohmann::json(children[i].cpu_s);
+    node["exit_code"] = children[i].exit_code;
+    summary["nodes"].push_back(node);
   }
   std::printf("\nmean test accuracy %.4f over %d nodes, %.1f s wall, run directory %s\n",
               acc_n ? acc_sum / acc_n : NAN, acc_n, wall, run_dir.c_str());
   if (!o.summary_path.empty()) {
     summary["wall_seconds"] = wall;
     summary["mean_test_accuracy"] = acc_n ? acc_sum / acc_n : 0.0;
+    auto num = [](double v) { return std::isnan(v) ? nlohmann::json(nullptr) : nlohmann::json(v); };
+    summary["target_accuracy"] = o.target_accuracy;
+    summary["seconds_to_target"] = num(time_to_target);
+    summary["mb_sent_per_node_to_target"] = num(mb_to_target);
+    summary["rounds_to_target"] = num(rounds_to_target);
     std::ofstream(o.summary_path) << summary.dump(2) << '\n';
   }
   if (g_interrupted) return 130;

@@ -18,6 +18,7 @@ struct MeshOptions {
   ConfigOverrides overrides; // --section.key flags, passed to every node.
   double timeout_s = 0;      // Give up after this long (0 = no limit).
   std::string summary_path;  // Also write the summary as JSON here.
+  double target_accuracy = 0; // Stop once the nodes' mean test accuracy reaches this (0 = off).
 };
 
 int RunMesh(const MeshOptions& options);
