@@ -128,3 +128,62 @@ TEST_CASE("bad lab options are clear errors", "[algo][lab]") {
 
 }  // namespace
 }  // namespace sotto::algo
+
+#include "algo/data_synthetic.h"
+
+namespace sotto::algo {
+namespace {
+
+TEST_CASE("malcom recovers the support of a sparse logistic truth", "[algo][lab][sparse]") {
+  SparseLogisticOptions so;
+  so.num_samples = 4000;
+  so.num_features = 40;
+  so.num_nonzeros = 5;
+  so.weight_scale = 2.0;
+  so.seed = 3;
+  auto synthetic = MakeSparseLogistic(so);
+  REQUIRE(synthetic.ok());
+  const Dataset& data = synthetic->data;
+  LabOptions o;
+  o.nodes = 8;
+  o.rounds = 1500;
+  o.eval_every = 500;
+  o.batch_size = 32;
+  o.topology = "ring";
+  o.gossip.algorithm = "malcom";
+  o.gossip.compressor = "dither:s=16";
+  o.gossip.consensus_step = 0.3;
+  o.gossip.learning_rate = 0.1;
+  o.gossip.l1 = 0.05;
+  auto shards = PartitionIid(data.num_samples(), o.nodes, 1);
+  REQUIRE(shards.ok());
+  auto lab = Lab::Create(o, data, data, std::move(shards).value());
+  REQUIRE(lab.ok());
+  REQUIRE((*lab)->Run(nullptr).ok());
+  // Softmax with two classes: the logistic weights are column 1 minus column 0.
+  const std::vector<float> x = (*lab)->AverageModel();
+  std::vector<double> w(static_cast<std::size_t>(so.num_features));
+  for (std::size_t j = 0; j < w.size(); ++j) w[j] = x[2 * j + 1] - x[2 * j];
+  std::vector<std::int64_t> found;
+  for (std::size_t j = 0; j < w.size(); ++j) {
+    if (std::abs(w[j]) > 0.1) found.push_back(static_cast<std::int64_t>(j));
+  }
+  std::vector<std::int64_t> truth = synthetic->support;
+  std::sort(truth.begin(), truth.end());
+  INFO("found " << found.size() << " features, truth " << truth.size());
+  CHECK(found == truth);
+  for (std::int64_t j : truth) CHECK(w[static_cast<std::size_t>(j)] * synthetic->true_weights[j] > 0);  // Right signs.
+  // The prox step makes the off-support weights exactly zero on the nodes' models.
+  int zeros = 0;
+  const auto node_model = (*lab)->node(0).model();
+  for (std::size_t j = 0; j < w.size(); ++j) {
+    if (!std::binary_search(truth.begin(), truth.end(), static_cast<std::int64_t>(j))) {
+      zeros += node_model[2 * j] == 0.0f && node_model[2 * j + 1] == 0.0f;
+    }
+  }
+  INFO("exactly zero off-support features on node 0: " << zeros << " of " << w.size() - truth.size());
+  CHECK(zeros > static_cast<int>(w.size() - truth.size()) / 2);
+}
+
+}  // namespace
+}  // namespace sotto::algo
