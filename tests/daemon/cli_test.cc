@@ -2,7 +2,11 @@
 
 #include <array>
 #include <cstdio>
+#include <algorithm>
+#include <cstdlib>
 #include <string>
+
+#include <unistd.h>
 
 #include <sys/wait.h>
 
@@ -51,6 +55,48 @@ TEST_CASE("sotto lab reports a bad config file clearly", "[daemon][cli]") {
   const Outcome missing = Run("lab --config /nonexistent.toml");
   CHECK(missing.exit_code == 78);
   CHECK(missing.output.find("cannot open config file '/nonexistent.toml'") != std::string::npos);
+}
+
+}  // namespace
+
+namespace {
+
+std::string ReadAll(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return "";
+  std::string s;
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) s.append(buf, n);
+  std::fclose(f);
+  return s;
+}
+
+TEST_CASE("sotto lab writes byte-identical metrics for the same seed", "[daemon][cli][lab]") {
+  const std::string dir = "/tmp/sotto-cli-" + std::to_string(::getpid());
+  const std::string base = std::string("lab -c ") + SOTTO_SOURCE_DIR +
+                           "/configs/lab/synthetic-malcom.toml --rounds 60 --lab.eval_every 20 --progress none ";
+  REQUIRE(Run("--version").exit_code == 0);
+  std::system(("mkdir -p " + dir).c_str());
+  const Outcome a = Run(base + "--metrics " + dir + "/a.jsonl");
+  const Outcome b = Run(base + "--metrics " + dir + "/b.jsonl");
+  const Outcome c = Run(base + "--seed 2 --metrics " + dir + "/c.jsonl");
+  INFO(a.output);
+  REQUIRE(a.exit_code == 0);
+  REQUIRE(b.exit_code == 0);
+  const std::string ma = ReadAll(dir + "/a.jsonl");
+  CHECK(std::count(ma.begin(), ma.end(), '\n') == 60);
+  CHECK(ma == ReadAll(dir + "/b.jsonl"));
+  CHECK(ma != ReadAll(dir + "/c.jsonl"));
+  CHECK(a.output.find("summary") != std::string::npos);
+  std::system(("rm -rf " + dir).c_str());
+}
+
+TEST_CASE("sotto status without a node says so", "[daemon][cli]") {
+  const Outcome o = Run("status --control /tmp/sotto-no-such-node.sock");
+  CHECK(o.exit_code == 69);
+  CHECK(o.output.find("no node answers at /tmp/sotto-no-such-node.sock") != std::string::npos);
+  CHECK(Run("status").exit_code == 64);
 }
 
 }  // namespace
