@@ -11,6 +11,19 @@
 //                    | 'subtractive' | 'noscale'
 // Examples: "topk:0.01", "dither:s=16;coder=fixed", "topk:0.01;coder=fp32",
 // "induced:topk:0.01+randk:0.01", "chain:topk:0.1+dither:s=16".
+//
+// Classes (ALGORITHMS.md §1; k kept elements, m the length a quantiser sees):
+//   identity U(0); topk B(k/d); randk U(d/k - 1); dither U(min(m/s^2, sqrt(m)/s));
+//   natural U(1/8 + min(sqrt(m)/2^(s-1), m/2^(2(s-1)))); sign B(1/d) (worst case);
+//   induced:C1+C2 U(omega2 (1 - delta1)), C1 contractive, C2 unbiased;
+//   chain:randk+Q U((d/k)(1 + omega_Q) - 1);
+//   chain:topk+Q (Q unbiased) B(k/d / (1 + omega_Q(k))): the output is multiplied by
+//     1/(1 + omega_Q(k)) inside the compressor so the class holds; with ';noscale' it
+//     is not, and delta = max(0, k/d (1 - omega_Q(k))) (0: no guarantee);
+//   chain:topk+sign B(1/d).
+// Coders: levels default to the sotto coder (rans); floats to Golomb-coded positions
+// plus raw f32 (coder=fp32 or fixed: u32 index + f32 per element). Whole vectors of
+// floats (identity, the values of rand-k) are always raw f32.
 
 #include <cstdint>
 #include <string>

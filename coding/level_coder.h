@@ -52,24 +52,20 @@ Status DecodeLevels(LevelCoder coder, std::span<const std::uint8_t> payload, std
                     std::uint64_t nnz, std::uint32_t max_level, std::vector<std::uint32_t>* index,
                     std::vector<std::int32_t>* level);
 
-// Per-coder implementations (the dispatch above calls these).
+// Per-coder implementations (the dispatch above calls these). Decoders share
+// DecodeLevels' contract.
 namespace detail {
+using LevelDecoder = Status(std::span<const std::uint8_t> payload, std::uint64_t n, std::uint64_t nnz,
+                            std::uint32_t max_level, std::vector<std::uint32_t>* index,
+                            std::vector<std::int32_t>* level);
 void EncodeRans(const LevelsView& levels, const LevelCoderOptions& options, std::vector<std::uint8_t>* out);
-Status DecodeRans(std::span<const std::uint8_t> payload, std::uint64_t n, std::uint64_t nnz,
-                  std::uint32_t max_level, std::vector<std::uint32_t>* index,
-                  std::vector<std::int32_t>* level);
 void EncodeElias(const LevelsView& levels, std::vector<std::uint8_t>* out);
-Status DecodeElias(std::span<const std::uint8_t> payload, std::uint64_t n, std::uint64_t nnz,
-                   std::uint32_t max_level, std::vector<std::uint32_t>* index,
-                   std::vector<std::int32_t>* level);
 void EncodeVsc(const LevelsView& levels, std::vector<std::uint8_t>* out);
-Status DecodeVsc(std::span<const std::uint8_t> payload, std::uint64_t n, std::uint64_t nnz,
-                 std::uint32_t max_level, std::vector<std::uint32_t>* index,
-                 std::vector<std::int32_t>* level);
 void EncodeFixed(const LevelsView& levels, std::vector<std::uint8_t>* out);
-Status DecodeFixed(std::span<const std::uint8_t> payload, std::uint64_t n, std::uint64_t nnz,
-                   std::uint32_t max_level, std::vector<std::uint32_t>* index,
-                   std::vector<std::int32_t>* level);
+LevelDecoder DecodeRans;
+LevelDecoder DecodeElias;
+LevelDecoder DecodeVsc;
+LevelDecoder DecodeFixed;
 }  // namespace detail
 
 }  // namespace sotto::coding
