@@ -73,7 +73,10 @@ void SelectTopK(std::span<const float> x, std::size_t k, std::vector<std::uint32
   // largest, until that bucket is small enough to finish with nth_element.
   constexpr int kShifts[3] = {20, 9, 0};
   constexpr std::uint32_t kSmallBucket = 1u << 15;
-  std::vector<std::uint32_t> hist(2048);
+  // Four interleaved histograms: repeated values (zeros of a sparse vector) would
+  // otherwise serialise on one counter's store-to-load latency.
+  std::vector<std::uint32_t> hists(4 * 2048);
+  std::uint32_t* hist = hists.data();
   std::size_t above = 0;       // Elements known to be larger than the bucket.
   std::uint32_t prefix = 0;    // Bits of the bucket above kShifts[level - 1].
   std::uint32_t threshold = 0;
@@ -83,16 +86,23 @@ void SelectTopK(std::span<const float> x, std::size_t k, std::vector<std::uint32
     const int shift = kShifts[level];
     const int width = level == 0 ? 11 : (level == 1 ? 11 : 9);
     const std::uint32_t mask = (1u << width) - 1;
-    std::fill(hist.begin(), hist.end(), 0u);
-    if (level == 0) {
-      for (float v : x) ++hist[AbsBits(v) >> shift];
-    } else {
-      const int up = kShifts[level - 1];
-      for (float v : x) {
-        const std::uint32_t b = AbsBits(v);
-        if ((b >> up) == prefix) ++hist[(b >> shift) & mask];
-      }
+    std::fill(hists.begin(), hists.end(), 0u);
+    const int up = level == 0 ? 31 : kShifts[level - 1];
+    const std::uint32_t want = level == 0 ? 0 : prefix;
+    auto count = [&](std::size_t j, std::uint32_t* h) {
+      const std::uint32_t b = AbsBits(x[j]);
+      // Level 0 counts everything (b >> 31 == 0 for |x| bits).
+      h[(b >> shift) & mask] += (b >> up) == want;
+    };
+    std::size_t j = 0;
+    for (; j + 4 <= d; j += 4) {
+      count(j, hist);
+      count(j + 1, hist + 2048);
+      count(j + 2, hist + 4096);
+      count(j + 3, hist + 6144);
     }
+    for (; j < d; ++j) count(j, hist);
+    for (std::uint32_t b = 0; b <= mask; ++b) hist[b] += hist[2048 + b] + hist[4096 + b] + hist[6144 + b];
     std::uint32_t bucket = mask;
     for (;; --bucket) {
       if (above + hist[bucket] >= k) break;
