@@ -161,7 +161,7 @@ TEST_CASE("five real nodes form a mesh, train, survive SIGKILL and resume from a
   // Training makes progress and the accuracy is well above chance (0.5).
   CHECK(NodeProcess::WaitFor([&] {
     const json s = nodes[1]->Status();
-    return s.value("round", 0) >= 100 && s["test_accuracy"].is_number() && s["test_accuracy"].get<double>() > 0.7;
+    return s.value("round", std::uint64_t{0}) >= 100 && s["test_accuracy"].is_number() && s["test_accuracy"].get<double>() > 0.7;
   }, 60s));
   const json before = nodes[2]->Status();
   INFO(before.dump());
@@ -171,7 +171,7 @@ TEST_CASE("five real nodes form a mesh, train, survive SIGKILL and resume from a
   const std::string victim_endpoint = nodes[3]->Endpoint();
   const std::string victim_id = nodes[3]->Status().value("id", "");
   REQUIRE_FALSE(victim_id.empty());
-  const std::uint64_t victim_round = nodes[3]->Status().value("round", 0);
+  const std::uint64_t victim_round = nodes[3]->Status().value("round", std::uint64_t{0});
   nodes[3]->Kill();
   for (int i : {0, 1, 2, 4}) {
     CHECK(NodeProcess::WaitFor([&] {
@@ -185,8 +185,8 @@ TEST_CASE("five real nodes form a mesh, train, survive SIGKILL and resume from a
     }, 15s));
   }
   // Training goes on without it.
-  const std::uint64_t r0 = nodes[0]->Status().value("round", 0);
-  CHECK(NodeProcess::WaitFor([&] { return nodes[0]->Status().value("round", 0) > r0 + 20; }, 20s));
+  const std::uint64_t r0 = nodes[0]->Status().value("round", std::uint64_t{0});
+  CHECK(NodeProcess::WaitFor([&] { return nodes[0]->Status().value("round", std::uint64_t{0}) > r0 + 20; }, 20s));
 
   // Restart it on the same address (same id): it resumes from its checkpoint and rejoins.
   auto flags = CommonFlags();
@@ -194,7 +194,7 @@ TEST_CASE("five real nodes form a mesh, train, survive SIGKILL and resume from a
   nodes[3] = std::make_unique<NodeProcess>(root + "/node-3", flags);
   nodes[3]->Start();
   CHECK(NodeProcess::WaitFor([&] { return nodes[3]->Log().find("checkpoint: resumed at round") != std::string::npos; }, 20s));
-  CHECK(NodeProcess::WaitFor([&] { return nodes[3]->Status().value("round", 0) >= victim_round - victim_round % 20; }, 20s));
+  CHECK(NodeProcess::WaitFor([&] { return nodes[3]->Status().value("round", std::uint64_t{0}) >= victim_round - victim_round % 20; }, 20s));
   for (int i : {0, 2, 4}) {
     CHECK(NodeProcess::WaitFor([&] { return CountState(nodes[i]->Members(), "alive") == 5; }, 20s));
   }
@@ -217,7 +217,7 @@ TEST_CASE("malformed envelopes from a raw socket are counted and dropped while t
   NodeProcess node(root, flags);
   node.Start();
   const std::string endpoint = node.Endpoint();
-  REQUIRE(NodeProcess::WaitFor([&] { return node.Status().value("round", 0) > 5; }, 20s));
+  REQUIRE(NodeProcess::WaitFor([&] { return node.Status().value("round", std::uint64_t{0}) > 5; }, 20s));
 
   zmq::context_t ctx;
   zmq::socket_t rogue(ctx, zmq::socket_type::dealer);
@@ -231,9 +231,9 @@ TEST_CASE("malformed envelopes from a raw socket are counted and dropped while t
     const auto& j = junk[static_cast<std::size_t>(k) % junk.size()];
     (void)rogue.send(zmq::buffer(j), zmq::send_flags::dontwait);
   }
-  CHECK(NodeProcess::WaitFor([&] { return node.Status().value("rejected_messages", 0) >= 40; }, 10s));
-  const std::uint64_t r = node.Status().value("round", 0);
-  CHECK(NodeProcess::WaitFor([&] { return node.Status().value("round", 0) > r + 10; }, 10s));
+  CHECK(NodeProcess::WaitFor([&] { return node.Status().value("rejected_messages", std::uint64_t{0}) >= 40; }, 10s));
+  const std::uint64_t r = node.Status().value("round", std::uint64_t{0});
+  CHECK(NodeProcess::WaitFor([&] { return node.Status().value("round", std::uint64_t{0}) > r + 10; }, 10s));
   const json s = node.Status();
   INFO(s.dump());
   CHECK_FALSE(s.value("last_reject_reason", "").empty());
