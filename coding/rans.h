@@ -41,6 +41,8 @@ class RansTable {
   }
   // Builds the slot -> symbol table; worth it for long streams.
   void BuildLookup();
+  // The slot -> symbol table, or nullptr before BuildLookup().
+  const std::uint16_t* lookup() const { return lookup_.empty() ? nullptr : lookup_.data(); }
   // freq << 16 | cum of symbol s (both < 2^16 when not degenerate): one load per step.
   std::uint32_t Packed(std::uint32_t s) const { return packed_[s]; }
 
@@ -115,6 +117,28 @@ bool RansDecode(std::span<const std::uint8_t> bytes, const RansTable& table, std
     return true;
   };
   std::uint64_t i = 0;
+  if (lanes == 4 && table.lookup() != nullptr) {
+    // Fast path while at least 8 bytes remain (4 steps read at most 2 bytes each):
+    // renormalisation without a branch, which would be unpredictable.
+    const std::uint16_t* lut = table.lookup();
+    auto fast = [&](std::uint32_t& state, std::uint64_t at) __attribute__((always_inline)) {
+      const std::uint32_t slot = state & kMask;
+      const std::uint32_t s = lut[slot];
+      const std::uint32_t p = table.Packed(s);
+      state = (p >> 16) * (state >> kRansProbBits) + slot - (p & 0xFFFF);
+      const auto word = static_cast<std::uint32_t>(ptr[0] | ptr[1] << 8);
+      const bool need = state < kRansLow;
+      state = need ? (state << 16) | word : state;
+      ptr += need ? 2 : 0;
+      sink(at, s);
+    };
+    for (; i + 4 <= count && end - ptr >= 8; i += 4) {
+      fast(x[0], i);
+      fast(x[1], i + 1);
+      fast(x[2], i + 2);
+      fast(x[3], i + 3);
+    }
+  }
   if (lanes == 4) {
     for (; i + 4 <= count; i += 4) {
       if (!step(x[0], i) || !step(x[1], i + 1) || !step(x[2], i + 2) || !step(x[3], i + 3)) {
