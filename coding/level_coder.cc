@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <memory>
 #include <string>
 
 #include "coding/bit_io.h"
@@ -164,7 +166,7 @@ std::uint8_t EncodeBlock(const LevelsView& lv, std::uint32_t begin, std::uint32_
   const double sparse_bits = static_cast<double>(gm_header_bits + 2) + static_cast<double>(gap_bits) +
                              static_cast<double>(count) + mag_bits;
   double dense_bits = sparse_bits + 1;
-  if (count * 8 > len) {  // Dense rANS cannot win below ~1/8 density; skip its table.
+  if (count * 32 > len) {  // Dense rANS cannot win below ~1/32 density; skip its table.
     sc->zigzag.resize(count + 1);
     for (std::size_t i = 0; i < count; ++i) sc->zigzag[i] = ZigZag(lev[i]);
     std::uint64_t escape_bits = 0;
@@ -220,8 +222,7 @@ Status BlockError(std::uint64_t block, const char* what) {
   return Corrupted("sotto levels block " + std::to_string(block) + ": " + what);
 }
 
-// Decodes one block's payload; writes exactly `count` levels at index/level (which
-// have room for `len`: dense blocks append branch-free).
+// Decodes one block's payload; writes exactly `count` levels at index/level.
 Status DecodeBlock(std::span<const std::uint8_t> payload, std::uint8_t mode, std::uint64_t block,
                    std::uint32_t begin, std::uint32_t len, std::uint32_t count, std::uint32_t max_level,
                    std::uint32_t* index, std::int32_t* level, std::vector<std::uint32_t>* counts) {
@@ -239,6 +240,18 @@ Status DecodeBlock(std::span<const std::uint8_t> payload, std::uint8_t mode, std
     if (!ReadCounts(&r, kEscape + 1, len, counts)) return BlockError(block, "bad symbol counts");
     RansTable table(*counts);
     if (len >= 4096) table.BuildLookup();
+    // Non-zeros are appended branch-free, so the output needs room for `len`: use
+    // per-thread buffers (not zero-filled), then copy the `count` entries out.
+    thread_local std::unique_ptr<std::uint32_t[]> dense_index;
+    thread_local std::unique_ptr<std::int32_t[]> dense_level;
+    thread_local std::uint32_t dense_capacity = 0;
+    if (dense_capacity < len) {
+      dense_index.reset(new std::uint32_t[len]);
+      dense_level.reset(new std::int32_t[len]);
+      dense_capacity = len;
+    }
+    std::uint32_t* const out_index = dense_index.get();
+    std::int32_t* const out_level = dense_level.get();
     std::uint32_t written = 0;
     bool bad = false;
     const bool ok = RansDecode(rans_span, table, len, [&](std::uint64_t i, std::uint32_t s) {
@@ -249,16 +262,20 @@ Status DecodeBlock(std::span<const std::uint8_t> payload, std::uint8_t mode, std
         z = bad ? 0 : z;
       }
       const std::int32_t v = UnZigZag(static_cast<std::uint32_t>(z));
-      index[written] = begin + static_cast<std::uint32_t>(i);
-      level[written] = v;
+      out_index[written] = begin + static_cast<std::uint32_t>(i);
+      out_level[written] = v;
       written += v != 0;
     });
     if (!ok || bad || !r.ok()) return BlockError(block, "bad dense rANS stream");
     if ((r.position() + 7) / 8 != bit_span.size()) return BlockError(block, "bit stream length mismatch");
     if (written != count) return BlockError(block, "non-zero count differs from the block table");
     for (std::uint32_t i = 0; i < count; ++i) {
-      if (static_cast<std::uint32_t>(std::abs(level[i])) > max_level) return BlockError(block, "level out of range");
+      if (static_cast<std::uint32_t>(std::abs(out_level[i])) > max_level) {
+        return BlockError(block, "level out of range");
+      }
     }
+    std::memcpy(index, out_index, 4 * std::size_t{count});
+    std::memcpy(level, out_level, 4 * std::size_t{count});
     return Status::Ok();
   }
   const auto gm_code = static_cast<int>(r.Get(3));
@@ -404,10 +421,8 @@ Status DecodeRans(std::span<const std::uint8_t> payload, std::uint64_t n, std::u
   } else if (nnz != 0 || in.remaining() != 0) {
     return Corrupted("sotto levels: non-zeros or bytes in an empty vector");
   }
-  // Dense blocks append branch-free and need a block of slack.
-  const std::uint64_t slack = std::min(block, n);
-  index->resize(nnz + slack);
-  level->resize(nnz + slack);
+  index->resize(nnz);
+  level->resize(nnz);
   std::vector<std::uint32_t> counts;
   std::uint64_t at = 0;
   for (std::uint64_t b = 0; b < nblocks; ++b) {
@@ -420,8 +435,6 @@ Status DecodeRans(std::span<const std::uint8_t> payload, std::uint64_t n, std::u
                                       max_level, index->data() + at, level->data() + at, &counts));
     at += e.count;
   }
-  index->resize(nnz);
-  level->resize(nnz);
   return Status::Ok();
 }
 
