@@ -13,6 +13,7 @@
 #include "daemon/mesh_command.h"
 #include "daemon/node.h"
 #include "daemon/node_config.h"
+#include "daemon/plot_command.h"
 
 namespace sotto::daemon {
 
@@ -177,6 +178,17 @@ int RunCli(int argc, char** argv) {
       return RunLab(*config, LabRunOutputs{lab_summary});
     };
   });
+
+  auto* plot = app.add_subcommand("plot", "Plot JSONL metrics (lab/fedlab --metrics) to a PNG with gnuplot");
+  PlotOptions plot_options;
+  plot->add_option("runs", plot_options.inputs, "Metrics files, one line per run (legend: file stem)")
+      ->required();
+  plot->add_option("-o,--output", plot_options.output, "PNG to write")->capture_default_str();
+  plot->add_option("--title", plot_options.title, "Figure title (default: the run names)");
+  plot->add_option("--width", plot_options.width_px, "Width in pixels")->capture_default_str();
+  plot->add_option("--height", plot_options.height_px, "Height in pixels")->capture_default_str();
+  plot->add_option("--script", plot_options.script_path, "Also keep the gnuplot script here");
+  plot->callback([&] { action = [&] { return RunPlotCommand(plot_options); }; });
 
   auto* keygen = app.add_subcommand("keygen", "Write a CURVE key pair for mesh security");
   keygen->callback([&] { action = [] { return NotYetAvailable("keygen"); }; });
