@@ -23,7 +23,7 @@ struct Run {
 nlohmann::json ReadJson(const std::string& path) {
   std::ifstream in(path);
   nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
-  return j.is_discarded() ? nlohmann::json() : j;
+  return j.is_object() ? j : nlohmann::json::object();  // A failed run leaves no summary.
 }
 
 }  // namespace
@@ -93,7 +93,7 @@ int main(int argc, char** argv) {
     row["mesh_mean_cpu_seconds_per_daemon"] = n ? cpu / n : 0.0;
     row["mesh_rounds_per_second"] = n && mesh.value("wall_seconds", 0.0) > 0 ? rounds / n / mesh.value("wall_seconds", 1.0) : 0.0;
     row["lab_round_at_target"] = lab.value("round_at_target", nlohmann::json());
-    row["lab_mb_sent_per_node_to_target"] = lab["bits_per_node_at_target"].is_number()
+    row["lab_mb_sent_per_node_to_target"] = lab.contains("bits_per_node_at_target") && lab["bits_per_node_at_target"].is_number()
                                                 ? nlohmann::json(lab["bits_per_node_at_target"].get<double>() / 8e6)
                                                 : nlohmann::json();
     row["lab_wall_seconds"] = lab.value("wall_seconds", nlohmann::json());
