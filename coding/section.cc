@@ -54,18 +54,20 @@ Status DecodeFloats(FloatCoder coder, std::span<const std::uint8_t> payload, std
                     std::uint64_t nnz, SectionData* data) {
   const auto bad = [](const std::string& what) { return Corrupted("float section: " + what); };
   ByteReader in(payload);
-  data->index.resize(nnz);
-  data->value.resize(nnz);
   std::span<const std::uint8_t> floats;
+  // Each case checks the payload length against nnz before allocating.
   switch (coder) {
     case FloatCoder::kDense:
       if (nnz != n || payload.size() != 4 * n) return bad("dense payload must hold exactly n floats");
+      data->index.resize(nnz);
       for (std::uint64_t i = 0; i < n; ++i) data->index[i] = static_cast<std::uint32_t>(i);
       floats = payload;
       break;
     case FloatCoder::kIndexed: {
       if (payload.size() != 8 * nnz) return bad(std::to_string(payload.size()) + " bytes for " +
                                                 std::to_string(nnz) + " (index, value) pairs");
+      data->index.resize(nnz);
+      data->value.resize(nnz);
       std::uint64_t next = 0;
       for (std::uint64_t i = 0; i < nnz; ++i) {
         std::uint32_t idx;
@@ -84,6 +86,7 @@ Status DecodeFloats(FloatCoder coder, std::span<const std::uint8_t> payload, std
       const std::uint64_t bit_bytes = in.Varint();
       const auto bits = in.Take(bit_bytes);
       if (!in.ok() || in.remaining() != 4 * nnz) return bad("lengths do not match the non-zero count");
+      data->index.resize(nnz);
       BitReader r(bits);
       const std::uint64_t m = r.GetGamma();
       if (!r.ok() || m > kMaxGolombParameter) return bad("bad Golomb parameter");
@@ -94,10 +97,12 @@ Status DecodeFloats(FloatCoder coder, std::span<const std::uint8_t> payload, std
         data->index[i] = static_cast<std::uint32_t>(pos);
         ++pos;
       }
+      if ((r.position() + 7) / 8 != bits.size()) return bad("position stream length mismatch");
       floats = payload.subspan(in.position());
       break;
     }
   }
+  data->value.resize(nnz);
   if (nnz > 0) std::memcpy(data->value.data(), floats.data(), 4 * nnz);
   for (float v : data->value) {
     if (!std::isfinite(v)) return bad("non-finite value");
