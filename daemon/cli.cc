@@ -9,6 +9,7 @@
 #include "daemon/lab_command.h"
 #include "daemon/control_client.h"
 #include "daemon/fed_lab_command.h"
+#include "daemon/keygen.h"
 #include "daemon/lab_config.h"
 #include "daemon/mesh_command.h"
 #include "daemon/node.h"
@@ -39,12 +40,6 @@ void AddConfigFlags(CLI::App* app, const std::vector<TomlReader::KeyInfo>& keys,
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast)
         ->group("Config keys (override the file)");
   }
-}
-
-int NotYetAvailable(const char* what) {
-  std::fprintf(stderr, "sotto %s: not yet available in this build (exit %d)\n", what,
-               kExitUnavailable);
-  return kExitUnavailable;
 }
 
 }  // namespace
@@ -190,8 +185,11 @@ int RunCli(int argc, char** argv) {
   plot->add_option("--script", plot_options.script_path, "Also keep the gnuplot script here");
   plot->callback([&] { action = [&] { return RunPlotCommand(plot_options); }; });
 
-  auto* keygen = app.add_subcommand("keygen", "Write a CURVE key pair for mesh security");
-  keygen->callback([&] { action = [] { return NotYetAvailable("keygen"); }; });
+  auto* keygen = app.add_subcommand(
+      "keygen", "Write a CURVE key pair for mesh security: PREFIX.key (secret, 0600) and PREFIX.pub");
+  std::string keygen_prefix = "sotto";
+  keygen->add_option("-o,--output", keygen_prefix, "Output prefix")->capture_default_str();
+  keygen->callback([&] { action = [&] { return RunKeygen(keygen_prefix); }; });
 
   try {
     app.parse(argc, argv);

@@ -35,9 +35,11 @@
 #include "common/clock.h"
 #include "daemon/checkpoint.h"
 #include "daemon/cli.h"
+#include "daemon/keygen.h"
 #include "daemon/lab_command.h"
 #include "net/envelope.h"
 #include "net/membership.h"
+#include "net/zmq_curve.h"
 #include "net/zmq_transport.h"
 #include "topology/membership_view.h"
 #include "topology/mixing_weights.h"
@@ -215,12 +217,22 @@ Status Node::LoadData() {
 
 Status Node::StartTransport() {
   net::ZmqTransportOptions o;
-  if (!config_.advertise.empty()) o.self = net::PeerIdFromEndpoint(config_.advertise);
+  std::string advertise = config_.advertise;
+  if (config_.security.enabled) {
+    SOTTO_ASSIGN_OR_RETURN(o.curve, LoadCurveOptions(config_.security));
+    // Peers dial "address#<our public key>" (net/zmq_curve.h); add it if missing.
+    if (!advertise.empty() && net::SplitCurveEndpoint(advertise).server_key.empty()) {
+      advertise = net::JoinCurveEndpoint(advertise, o.curve->public_key);
+    }
+    spdlog::info("security: CURVE on; public key {}, {} allowed keys", o.curve->public_key,
+                 o.curve->allowed_keys.size());
+  }
+  if (!advertise.empty()) o.self = net::PeerIdFromEndpoint(advertise);
   SOTTO_ASSIGN_OR_RETURN(transport_, net::ZmqTransport::Create(o));
   SOTTO_RETURN_IF_ERROR(transport_->Start(config_.listen, [this](PeerId from, net::Envelope e) {
     asio::post(io_, [this, from, e = std::move(e)]() mutable { OnEnvelope(from, std::move(e)); });
   }));
-  endpoint_ = config_.advertise.empty() ? transport_->local_endpoint() : config_.advertise;
+  endpoint_ = advertise.empty() ? transport_->local_endpoint() : advertise;
   self_ = transport_->self();
   return Status::Ok();
 }
@@ -774,6 +786,8 @@ json Node::StatusJson() const {
   j["messages_received"] = c.messages_received;
   j["rejected_messages"] = c.rejected_malformed + residuals_rejected_;
   j["rejected_envelopes"] = c.rejected_malformed;
+  j["rejected_unauthenticated"] = c.rejected_unauthenticated;
+  j["security"] = config_.security.enabled ? "curve" : "off";
   j["rejected_residuals"] = residuals_rejected_;
   j["last_reject_reason"] = c.last_reject_reason.empty() ? last_residual_error_ : c.last_reject_reason;
   j["late_or_duplicate_residuals"] = residuals_late_;

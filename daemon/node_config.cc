@@ -1,5 +1,7 @@
 #include "daemon/node_config.h"
 
+#include "net/zmq_curve.h"
+
 namespace sotto::daemon {
 
 namespace {
@@ -42,6 +44,10 @@ Result<NodeConfig> Read(TomlReader& reader) {
   SOTTO_RETURN_IF_ERROR(reader.Get("gossip", "eval_every", &c.eval_every));
   SOTTO_RETURN_IF_ERROR(reader.Get("gossip", "shard", &c.shard));
   SOTTO_RETURN_IF_ERROR(reader.Get("gossip", "shards", &c.shards));
+  SOTTO_RETURN_IF_ERROR(reader.Get("security", "enabled", &c.security.enabled));
+  SOTTO_RETURN_IF_ERROR(reader.Get("security", "secret_key_file", &c.security.secret_key_file));
+  SOTTO_RETURN_IF_ERROR(reader.Get("security", "public_key_file", &c.security.public_key_file));
+  SOTTO_RETURN_IF_ERROR(reader.Get("security", "allow_list_file", &c.security.allow_list_file));
   SOTTO_RETURN_IF_ERROR(ReadTrainingSections(reader, &c.training));
   SOTTO_RETURN_IF_ERROR(reader.Finish());
   c.join = SplitList(join);
@@ -53,6 +59,15 @@ Result<NodeConfig> Read(TomlReader& reader) {
   if (!c.listen.starts_with("tcp://")) return bad("[node].listen", "want tcp://HOST:PORT, got '" + c.listen + "'");
   for (const auto& j : c.join) {
     if (!j.starts_with("tcp://")) return bad("[node].join", "want tcp://HOST:PORT, got '" + j + "'");
+  }
+  if (c.security.enabled) {
+    if (c.security.secret_key_file.empty()) return bad("[security].secret_key_file", "required when enabled");
+    if (c.security.allow_list_file.empty()) return bad("[security].allow_list_file", "required when enabled");
+    for (const auto& j : c.join) {
+      if (net::SplitCurveEndpoint(j).server_key.empty()) {
+        return bad("[node].join", "with security on, want tcp://HOST:PORT#<server public key>, got '" + j + "'");
+      }
+    }
   }
   if (c.log_level != "trace" && c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" &&
       c.log_level != "error" && c.log_level != "off") {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "daemon/keygen.h"
 #include "daemon/lab_config.h"
 
 namespace sotto::daemon {
@@ -37,6 +38,8 @@ struct NodeConfig {
   std::int64_t eval_every = 50;              // Rounds between test evaluations (0: never).
   int shard = 0;                             // This node's shard of the data ...
   int shards = 1;                            // ... split this many ways.
+  // [security]: CURVE encryption and allow-list authentication (net/zmq_curve.h).
+  SecurityConfig security;
   // [data], [model], [algorithm]
   TrainingConfig training;
 };

@@ -22,7 +22,8 @@ struct TransportCounters {
   std::uint64_t bytes_received = 0;
   std::uint64_t dropped_backpressure = 0;  // Refused by Send() or dropped at a full queue.
   std::uint64_t rejected_malformed = 0;    // Received but failed validation.
-  std::string last_reject_reason;          // Why the latest malformed message was rejected.
+  std::uint64_t rejected_unauthenticated = 0;  // Handshakes refused by authentication.
+  std::string last_reject_reason;          // Why the latest rejected message or peer was.
 };
 
 // Delivery is at-most-once. Order is kept per (sender, receiver) pair only.

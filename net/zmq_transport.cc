@@ -9,6 +9,7 @@
 #include <optional>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -17,6 +18,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <zmq.h>
 #include <zmq.hpp>
 
 namespace sotto::net {
@@ -46,8 +48,10 @@ std::optional<PeerId> ParseRoutingId(const zmq::message_t& frame) {
   return PeerId(v);
 }
 
+constexpr const char* kZapEndpoint = "inproc://zeromq.zap.01";
+
 // Cheap syntactic check so Connect() can reject obvious mistakes synchronously;
-// ZeroMQ has the last word on the I/O thread.
+// ZeroMQ has the last word on the I/O thread. `endpoint` has no "#key" suffix.
 Status CheckEndpoint(const std::string& endpoint) {
   for (const char* scheme : {"tcp://", "ipc://", "inproc://"}) {
     const std::size_t n = std::strlen(scheme);
@@ -85,9 +89,14 @@ struct ZmqTransport::Impl {
     std::uint64_t generation;
   };
 
-  explicit Impl(ZmqTransportOptions o) : options(std::move(o)) {}
+  explicit Impl(ZmqTransportOptions o) : options(std::move(o)) {
+    if (options.curve) {
+      allowed_keys.insert(options.curve->allowed_keys.begin(), options.curve->allowed_keys.end());
+    }
+  }
 
   const ZmqTransportOptions options;
+  std::unordered_set<std::string> allowed_keys;  // Z85; immutable after construction.
 
   mutable std::mutex mu;
   State state = State::kIdle;                  // Guarded by mu.
@@ -104,6 +113,8 @@ struct ZmqTransport::Impl {
   std::optional<zmq::socket_t> router;
   std::unordered_map<PeerId, Dealer> dealers;
   std::optional<asio::posix::stream_descriptor> router_fd;
+  std::optional<zmq::socket_t> zap;  // CURVE only: the ZAP handler's REP socket.
+  std::optional<asio::posix::stream_descriptor> zap_fd;
   asio::steady_timer recheck_timer{io};
   bool recheck_armed = false;
   ReceiveHandler handler;
@@ -115,27 +126,79 @@ struct ZmqTransport::Impl {
     counters.last_reject_reason = std::move(reason);
   }
 
-  // Drains the edge-triggered ROUTER: reads while ZMQ_EVENTS says POLLIN, then waits
-  // on the fd again. A long backlog is cut into batches that re-post themselves.
-  void DrainRouter() {
+  // Answers ZAP requests (RFC 27) from our own ROUTER's CURVE handshakes: admits a
+  // client whose public key is on the allow-list.
+  void DrainZap() { Drain(zap, zap_fd, &Impl::DrainZap, &Impl::AnswerZap); }
+
+  void AnswerZap() {
+    // [version, request id, domain, address, routing id, mechanism, credentials...]
+    std::vector<zmq::message_t> parts;
+    try {
+      bool more = true;
+      while (more) {
+        zmq::message_t part;
+        if (!zap->recv(part, zmq::recv_flags::dontwait)) break;
+        more = part.more();
+        if (parts.size() < 8) parts.push_back(std::move(part));
+      }
+    } catch (const zmq::error_t&) {
+      return;
+    }
+    if (parts.size() < 2) return;  // Cannot even answer; libzmq never sends this.
+    std::string client_key;
+    const bool curve = parts.size() == 7 && parts[5].to_string_view() == "CURVE" && parts[6].size() == 32;
+    if (curve) {
+      std::array<char, kCurveKeyChars + 1> z85{};
+      if (zmq_z85_encode(z85.data(), static_cast<const std::uint8_t*>(parts[6].data()), 32) != nullptr) {
+        client_key.assign(z85.data(), kCurveKeyChars);
+      }
+    }
+    const bool allowed = !client_key.empty() && allowed_keys.count(client_key) > 0;
+    if (!allowed) {
+      const std::string address = parts.size() > 3 ? parts[3].to_string() : "?";
+      std::lock_guard lock(mu);
+      ++counters.rejected_unauthenticated;
+      counters.last_reject_reason =
+          "refused CURVE client " + (client_key.empty() ? std::string("(no key)") : client_key) +
+          " from " + address + ": not on the allow-list";
+    }
+    try {
+      zap->send(zmq::str_buffer("1.0"), zmq::send_flags::sndmore);
+      zap->send(parts[1], zmq::send_flags::sndmore);
+      zap->send(allowed ? zmq::str_buffer("200") : zmq::str_buffer("400"), zmq::send_flags::sndmore);
+      zap->send(allowed ? zmq::str_buffer("OK") : zmq::str_buffer("key not allowed"),
+                zmq::send_flags::sndmore);
+      zap->send(zmq::buffer(client_key), zmq::send_flags::sndmore);  // User-Id.
+      zap->send(zmq::message_t(), zmq::send_flags::none);             // No metadata.
+    } catch (const zmq::error_t&) {
+    }
+  }
+
+  void DrainRouter() { Drain(router, router_fd, &Impl::DrainRouter, &Impl::ReceiveOne); }
+
+  // Drains an edge-triggered socket: calls `take_one` while ZMQ_EVENTS says POLLIN,
+  // then waits on the fd again (calling `again`). A long backlog is cut into
+  // batches that re-post themselves, so queued sends are not starved.
+  void Drain(std::optional<zmq::socket_t>& socket, std::optional<asio::posix::stream_descriptor>& fd,
+             void (Impl::*again)(), void (Impl::*take_one)()) {
     for (int i = 0; i < kReceiveBatch; ++i) {
-      if (!router) return;
+      if (!socket) return;
       int events = 0;
       try {
-        events = router->get(zmq::sockopt::events);
+        events = socket->get(zmq::sockopt::events);
       } catch (const zmq::error_t&) {
         return;  // ETERM: shutting down.
       }
       if ((events & ZMQ_POLLIN) == 0) {
-        router_fd->async_wait(asio::posix::descriptor_base::wait_read,
-                              [this](const boost::system::error_code& ec) {
-                                if (!ec) DrainRouter();
-                              });
+        fd->async_wait(asio::posix::descriptor_base::wait_read,
+                       [this, again](const boost::system::error_code& ec) {
+                         if (!ec) (this->*again)();
+                       });
         return;
       }
-      ReceiveOne();
+      (this->*take_one)();
     }
-    asio::post(io, [this] { DrainRouter(); });
+    asio::post(io, [this, again] { (this->*again)(); });
   }
 
   void ReceiveOne() {
@@ -202,7 +265,13 @@ struct ZmqTransport::Impl {
       socket.set(zmq::sockopt::rcvhwm, 1);  // We never read a DEALER.
       socket.set(zmq::sockopt::linger, static_cast<int>(options.linger.count()));
       socket.set(zmq::sockopt::reconnect_ivl_max, 5000);
-      socket.connect(endpoint);
+      const CurveEndpoint split = SplitCurveEndpoint(endpoint);
+      if (options.curve) {
+        socket.set(zmq::sockopt::curve_serverkey, split.server_key);
+        socket.set(zmq::sockopt::curve_publickey, options.curve->public_key);
+        socket.set(zmq::sockopt::curve_secretkey, options.curve->secret_key);
+      }
+      socket.connect(split.address);
       dealers.emplace(peer, Dealer{std::move(socket), generation});
     } catch (const zmq::error_t& e) {
       std::lock_guard lock(mu);
@@ -317,12 +386,22 @@ struct ZmqTransport::Impl {
       (void)router_fd->release();  // The fd belongs to ZeroMQ: never close it ourselves.
       router_fd.reset();
     }
+    if (zap_fd) {
+      zap_fd->cancel();
+      (void)zap_fd->release();
+      zap_fd.reset();
+    }
     if (router) {
       router->close();
       router.reset();
     }
     for (auto& [peer, dealer] : dealers) dealer.socket.close();
     dealers.clear();
+    // Last: the ROUTER may still have asked it something while closing.
+    if (zap) {
+      zap->close();
+      zap.reset();
+    }
   }
 };
 
@@ -337,6 +416,10 @@ Result<std::unique_ptr<ZmqTransport>> ZmqTransport::Create(ZmqTransportOptions o
     return InvalidArgument("ZmqTransport: max_pending_per_peer must be positive");
   }
   if (options.linger.count() < 0) return InvalidArgument("ZmqTransport: negative linger");
+  if (options.curve) {
+    const Status s = ValidateCurveOptions(*options.curve);
+    if (!s.ok()) return Status(s.code(), "ZmqTransport: CURVE: " + s.message());
+  }
   return std::unique_ptr<ZmqTransport>(new ZmqTransport(std::move(options)));
 }
 
@@ -350,13 +433,29 @@ PeerId ZmqTransport::self() const {
 Status ZmqTransport::Start(const std::string& listen_endpoint, ReceiveHandler on_receive) {
   Impl& s = *impl_;
   SOTTO_RETURN_IF_ERROR(CheckEndpoint(listen_endpoint));
+  if (!SplitCurveEndpoint(listen_endpoint).server_key.empty()) {
+    return InvalidArgument("listen endpoint '" + listen_endpoint + "' must not carry a key");
+  }
   if (!on_receive) return InvalidArgument("ZmqTransport::Start: no receive handler");
   std::lock_guard lock(s.mu);
   if (s.state != Impl::State::kIdle) return InvalidArgument("ZmqTransport::Start called twice");
   // The ROUTER is made and bound here so errors come back to the caller; it then
   // migrates to the I/O thread (thread creation is the full fence ZeroMQ asks for).
   try {
+    if (s.options.curve) {
+      // The ZAP handler must be bound before the first handshake can happen.
+      zmq::socket_t zap(s.context, zmq::socket_type::rep);
+      zap.set(zmq::sockopt::linger, 0);
+      zap.bind(kZapEndpoint);
+      s.zap_fd.emplace(s.io, zap.get(zmq::sockopt::fd));
+      s.zap.emplace(std::move(zap));
+    }
     zmq::socket_t router(s.context, zmq::socket_type::router);
+    if (s.options.curve) {
+      router.set(zmq::sockopt::curve_server, true);
+      router.set(zmq::sockopt::curve_secretkey, s.options.curve->secret_key);
+      router.set(zmq::sockopt::zap_domain, "sotto");
+    }
     router.set(zmq::sockopt::rcvhwm, s.options.receive_hwm);
     router.set(zmq::sockopt::linger, static_cast<int>(s.options.linger.count()));
     router.set(zmq::sockopt::router_handover, true);  // A restarted peer takes over its id.
@@ -366,6 +465,7 @@ Status ZmqTransport::Start(const std::string& listen_endpoint, ReceiveHandler on
     router.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(max_frame));
     router.bind(listen_endpoint);
     s.local_endpoint = router.get(zmq::sockopt::last_endpoint);
+    if (s.options.curve) s.local_endpoint = JoinCurveEndpoint(s.local_endpoint, s.options.curve->public_key);
     s.self = s.options.self.value() != 0 ? s.options.self : PeerIdFromEndpoint(s.local_endpoint);
     s.router_fd.emplace(s.io, router.get(zmq::sockopt::fd));
     s.router.emplace(std::move(router));
@@ -377,6 +477,7 @@ Status ZmqTransport::Start(const std::string& listen_endpoint, ReceiveHandler on
   s.handler = std::move(on_receive);
   s.state = Impl::State::kRunning;
   asio::post(s.io, [&s] { s.DrainRouter(); });
+  if (s.zap) asio::post(s.io, [&s] { s.DrainZap(); });
   s.thread = std::thread([&s] {
     auto work = asio::make_work_guard(s.io);
     s.io.run();
@@ -391,7 +492,18 @@ std::string ZmqTransport::local_endpoint() const {
 
 Status ZmqTransport::Connect(PeerId peer, const std::string& endpoint) {
   Impl& s = *impl_;
-  SOTTO_RETURN_IF_ERROR(CheckEndpoint(endpoint));
+  const CurveEndpoint split = SplitCurveEndpoint(endpoint);
+  SOTTO_RETURN_IF_ERROR(CheckEndpoint(split.address));
+  if (s.options.curve) {
+    if (split.server_key.empty()) {
+      return InvalidArgument("endpoint '" + endpoint + "' has no #<server key> (CURVE is on)");
+    }
+    if (!s.allowed_keys.count(split.server_key) && split.server_key != s.options.curve->public_key) {
+      return InvalidArgument("endpoint '" + endpoint + "': server key is not on the allow-list");
+    }
+  } else if (!split.server_key.empty()) {
+    return InvalidArgument("endpoint '" + endpoint + "' carries a CURVE key but CURVE is off");
+  }
   std::lock_guard lock(s.mu);
   if (s.state != Impl::State::kRunning) return Unavailable("ZmqTransport is not running");
   auto [it, inserted] = s.peers.try_emplace(peer);

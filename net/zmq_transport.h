@@ -6,12 +6,14 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "common/ids.h"
 #include "common/status.h"
 #include "net/envelope.h"
 #include "net/transport.h"
+#include "net/zmq_curve.h"
 
 namespace sotto::net {
 
@@ -36,6 +38,11 @@ struct ZmqTransportOptions {
   // Bounds for decoding what we receive (and for encoding what we send). The ROUTER's
   // ZMQ_MAXMSGSIZE is set from them: a peer sending a larger frame is disconnected.
   EnvelopeLimits limits;
+  // CURVE encryption and authentication (the model is described in net/zmq_curve.h).
+  // Unset: plaintext, anyone may connect. Set: the ROUTER is a CURVE server whose
+  // ZAP handler admits only allowed client keys; local_endpoint() ends in
+  // "#<our public key>"; Connect() wants "address#<server key>" with an allowed key.
+  std::optional<CurveOptions> curve;
 };
 
 // A bound ROUTER receives everything; one DEALER per peer sends, with our PeerId as
@@ -60,6 +67,10 @@ struct ZmqTransportOptions {
 // PeerId, a sender field differing from it, too many frames or a bad envelope are
 // counted in rejected_malformed (with last_reject_reason) and dropped.
 //
+// With CURVE, a ZAP handler (a REP socket at inproc://zeromq.zap.01 in the
+// transport's own context) runs on the same I/O thread, driven like the ROUTER; each
+// refused handshake counts in rejected_unauthenticated.
+//
 // Lifetime: Create(), Start(), then any calls; Stop() (or the destructor) closes the
 // sockets on the I/O thread with a short linger and joins it.
 // Thread safety: as Transport; every public method may be called from any thread
@@ -67,7 +78,9 @@ struct ZmqTransportOptions {
 // inside the receive handler).
 class ZmqTransport final : public Transport {
  public:
-  // Returns kInvalidArgument for nonsensical options (non-positive HWMs, ...).
+  // Returns kInvalidArgument for nonsensical options (non-positive HWMs, malformed
+  // or mismatched CURVE keys, ...), kUnavailable if CURVE is asked for but libzmq
+  // lacks it.
   static Result<std::unique_ptr<ZmqTransport>> Create(ZmqTransportOptions options);
   ~ZmqTransport() override;
 

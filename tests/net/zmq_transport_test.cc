@@ -17,38 +17,15 @@
 
 #include "net/envelope.h"
 #include "net/zmq_transport.h"
+#include "tests/support/transport_inbox.h"
 
 namespace sotto::net {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::Eventually;
+using testing::Inbox;
 using SteadyTime = std::chrono::steady_clock;
-
-// Collects what a transport receives; waits on it with a deadline.
-class Inbox {
- public:
-  Transport::ReceiveHandler Handler() {
-    return [this](PeerId from, Envelope e) {
-      std::lock_guard lock(mu_);
-      received_.push_back({from, std::move(e)});
-      cv_.notify_all();
-    };
-  }
-  // True if at least `n` envelopes arrived within `timeout`.
-  bool WaitFor(std::size_t n, std::chrono::milliseconds timeout = 5000ms) {
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, timeout, [&] { return received_.size() >= n; });
-  }
-  std::vector<std::pair<PeerId, Envelope>> Take() {
-    std::lock_guard lock(mu_);
-    return std::exchange(received_, {});
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<std::pair<PeerId, Envelope>> received_;
-};
 
 std::unique_ptr<ZmqTransport> Make(std::uint64_t id, int send_hwm = 1000) {
   ZmqTransportOptions options;
@@ -67,18 +44,6 @@ Envelope Message(std::uint64_t round, std::size_t payload_bytes = 0) {
   e.payload.resize(payload_bytes);
   for (std::size_t i = 0; i < payload_bytes; ++i) e.payload[i] = static_cast<std::uint8_t>(i);
   return e;
-}
-
-// Polls `pred` until true or the deadline passes. For conditions with no
-// notification (counters); the wait is bounded, never a guess.
-template <typename Pred>
-bool Eventually(Pred pred, std::chrono::milliseconds timeout = 5000ms) {
-  const auto deadline = SteadyTime::now() + timeout;
-  while (!pred()) {
-    if (SteadyTime::now() > deadline) return false;
-    std::this_thread::yield();
-  }
-  return true;
 }
 
 TEST_CASE("two zmq transports exchange envelopes over loopback", "[net][zmq]") {
