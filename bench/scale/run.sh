@@ -1,0 +1,327 @@
+#!/usr/bin/env bash
+# Scale benchmark (issue 10): N real `sotto node` daemons on 127.0.0.1 training a
+# ~100k-parameter softmax on synthetic data, for N in SIZES (default 16 32 64).
+# For each N it measures
+#   - resident memory per daemon (VmRSS, VmHWM from /proc/PID/status),
+#   - CPU seconds per round and rounds per second (from /proc/PID/stat and status),
+#   - how long until every member knows a newly started member (from the
+#     "membership: ID joined" line each node logs; checked with `sotto members`),
+#   - how long until every member marks a SIGKILLed member dead, against the
+#     suspicion formula 4·max(1,log10 N)·probe_interval (+ probe timing),
+# and then `sotto lab` with 1024 virtual nodes (rounds per second).
+# Writes OUT/scale.json and OUT/scale.png (gnuplot pngcairo). Needs bash, awk, gnuplot.
+#
+#   bench/scale/run.sh [--sizes "16 32 64"] [--sotto build/release/sotto] [--out bench/results]
+#                      [--window 10] [--min-round-ms 0] [--lab-nodes 1024] [--no-lab]
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+src=$(cd "$here/../.." && pwd)
+SOTTO=${SOTTO:-$src/build/release/sotto}
+OUT=$src/bench/results
+SIZES="16 32 64"
+WINDOW=10          # seconds of steady-state measurement per N
+MIN_ROUND_MS=0     # 0: rounds as fast as the mesh goes
+FEATURES=50000     # binary softmax: 2·(FEATURES+1) = 100002 parameters
+SAMPLES=160        # synthetic rows in all (every daemon generates them all, then keeps its shard); a fifth is test
+BATCH=2            # 128 train rows over N shards: 8 rows per node at 16, 2 at 64
+MAX_TEST=8         # test rows kept per node (each row is FEATURES floats)
+LAB_NODES=1024
+LAB=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --sizes) SIZES=$2; shift 2 ;;
+    --sotto) SOTTO=$2; shift 2 ;;
+    --out) OUT=$2; shift 2 ;;
+    --window) WINDOW=$2; shift 2 ;;
+    --min-round-ms) MIN_ROUND_MS=$2; shift 2 ;;
+    --lab-nodes) LAB_NODES=$2; shift 2 ;;
+    --no-lab) LAB=0; shift ;;
+    -h|--help) sed -n 2,16p "$0"; exit 0 ;;
+    *) echo "bench/scale: unknown argument $1" >&2; exit 64 ;;
+  esac
+done
+[ -x "$SOTTO" ] || { echo "bench/scale: no sotto binary at $SOTTO (cmake --build build/release --target sotto)" >&2; exit 69; }
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+# Snapshot the binary: others may rebuild build/release while this runs.
+WORK=$(mktemp -d /tmp/sotto-scale.XXXXXX)
+cp "$SOTTO" "$WORK/sotto"
+BIN=$WORK/sotto
+PIDS=()      # every daemon we started
+WATCH=()     # every log watcher we started
+
+cleanup() {
+  local p
+  for p in "${WATCH[@]}"; do pkill -P "$p" 2>/dev/null; kill "$p" 2>/dev/null; done
+  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+  sleep 1
+  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
+  for p in "${PIDS[@]}" "${WATCH[@]}"; do wait "$p" 2>/dev/null; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+now() { date +%s.%N; }
+log() { printf '[scale %s] %s\n' "$(date +%T)" "$*" >&2; }
+
+# Waits (up to $2 s) for "listening on EP id ID" in log $1; prints "EP ID".
+wait_listen() {
+  local logf=$1 limit=$2 t0=$SECONDS line
+  while [ $((SECONDS - t0)) -lt "$limit" ]; do
+    line=$(grep -m1 -o 'listening on [^ ]* id [0-9a-f]*' "$logf" 2>/dev/null)
+    if [ -n "$line" ]; then echo "$line" | awk '{print $3, $5}'; return 0; fi
+    sleep 0.02
+  done
+  return 1
+}
+
+# utime+stime of PID in seconds.
+cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{sub(/^.*\) /, ""); print ($12 + $13) / hz}' "/proc/$1/stat" 2>/dev/null || echo nan; }
+kb_of() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status" 2>/dev/null; }
+# A number field of pretty-printed JSON on stdin ("key": value,).
+json_num() { awk -v k="\"$1\":" '$1 == k {v = $2; sub(/,$/, "", v); print v; exit}'; }
+# Status of member ID in `sotto members --json` output on stdin.
+member_status() { awk -v id="\"$1\"," '$1 == "\"id\":" {f = ($2 == id)} f && $1 == "\"status\":" {v = $2; gsub(/[",]/, "", v); print v; exit}'; }
+
+# Starts a watcher that writes the time at which log $1 first shows "membership: $2 $3" into $4.
+watch_event() {
+  ( timeout 60 tail -s 0.1 -n +1 -F "$1" 2>/dev/null | grep -m1 -F "membership: $2 $3" >/dev/null && now > "$4" ) &
+  WATCH+=($!)
+}
+
+# start_node DIR SHARD SHARDS MIN_MEMBERS [JOIN] -> pid in $STARTED
+start_node() {
+  local dir=$1 shard=$2 shards=$3 minm=$4 join=${5:-}
+  mkdir -p "$dir"
+  local args=(node --node.listen 'tcp://127.0.0.1:*' --node.data_dir "$dir"
+    --data.source synthetic --data.synthetic_features "$FEATURES" --data.synthetic_samples "$SAMPLES"
+    --data.max_test "$MAX_TEST" --model.kind softmax
+    --algorithm.name malcom --algorithm.lr 0.1 --algorithm.batch_size "$BATCH"
+    --algorithm.consensus_step 0.3 --algorithm.l1 1e-4 --algorithm.compressor 'chain:topk:0.01+dither:s=4'
+    --gossip.topology ring --gossip.round_timeout_ms 1000 --gossip.min_round_ms "$MIN_ROUND_MS"
+    --gossip.eval_every 200 --gossip.checkpoint_every 1000000
+    --gossip.shard "$shard" --gossip.shards "$shards" --gossip.min_members "$minm")
+  [ -n "$join" ] && args+=(--node.join "$join")
+  "$BIN" "${args[@]}" > "$dir/node.log" 2>&1 &
+  STARTED=$!
+  PIDS+=("$STARTED")
+}
+
+stop_pids() {  # SIGTERM the given pids, wait up to 10 s, then SIGKILL
+  local p t0=$SECONDS
+  for p in "$@"; do kill -TERM "$p" 2>/dev/null; done
+  for p in "$@"; do
+    while kill -0 "$p" 2>/dev/null && [ $((SECONDS - t0)) -lt 10 ]; do sleep 0.1; done
+    kill -KILL "$p" 2>/dev/null
+    wait "$p" 2>/dev/null
+  done
+}
+
+ROWS=()
+for N in $SIZES; do
+  log "N=$N: starting $N daemons"
+  D=$WORK/n$N
+  mkdir -p "$D"
+  pid=(); ep=(); id=()
+  start_node "$D/node-0" 0 "$N" "$N"
+  pid[0]=$STARTED
+  read -r ep[0] id[0] < <(wait_listen "$D/node-0/node.log" 60) || { log "node 0 did not start"; cat "$D/node-0/node.log" >&2; exit 1; }
+  for ((i = 1; i < N; i++)); do
+    start_node "$D/node-$i" "$i" "$N" "$N" "${ep[0]}"
+    pid[i]=$STARTED
+  done
+  for ((i = 1; i < N; i++)); do
+    read -r ep[i] id[i] < <(wait_listen "$D/node-$i/node.log" 300) || { log "node $i did not start"; exit 1; }
+  done
+  # Wait until every node trains (min_members = N reached everywhere).
+  t0=$SECONDS; ready=0
+  while [ $((SECONDS - t0)) -lt 120 ]; do
+    ready=0
+    for ((i = 0; i < N; i++)); do
+      st=$("$BIN" status --json --data-dir "$D/node-$i" 2>/dev/null | awk '$1 == "\"state\":" {gsub(/[",]/, "", $2); print $2}')
+      [ "$st" = training ] && ready=$((ready + 1))
+    done
+    [ "$ready" -eq "$N" ] && break
+    sleep 1
+  done
+  log "N=$N: $ready/$N training after $((SECONDS - t0)) s"
+  sleep 3   # settle
+
+  # Steady state: rounds and CPU over WINDOW seconds.
+  declare -a r0 c0 r1 c1
+  for ((i = 0; i < N; i++)); do
+    r0[i]=$("$BIN" status --json --data-dir "$D/node-$i" 2>/dev/null | json_num round); c0[i]=$(cpu_of "${pid[i]}")
+  done
+  ta=$(now)
+  sleep "$WINDOW"
+  for ((i = 0; i < N; i++)); do
+    r1[i]=$("$BIN" status --json --data-dir "$D/node-$i" 2>/dev/null | json_num round); c1[i]=$(cpu_of "${pid[i]}")
+  done
+  tb=$(now)
+  rss=(); hwm=(); for ((i = 0; i < N; i++)); do rss[i]=$(kb_of "${pid[i]}" VmRSS); hwm[i]=$(kb_of "${pid[i]}" VmHWM); done
+  last_status=$("$BIN" status --json --data-dir "$D/node-0" 2>/dev/null)
+  params=$(echo "$last_status" | json_num parameters)
+  susp=$(grep -h -c 'membership: [0-9a-f]* suspect' "$D"/node-*/node.log | awk '{s += $1} END {print s + 0}')
+  steady=$(paste <(printf '%s\n' "${r0[@]}") <(printf '%s\n' "${r1[@]}") <(printf '%s\n' "${c0[@]}") <(printf '%s\n' "${c1[@]}") \
+           <(printf '%s\n' "${rss[@]}") <(printf '%s\n' "${hwm[@]}") | awk -v dt="$(awk -v a="$ta" -v b="$tb" 'BEGIN {print b - a}')" '
+    { dr = $2 - $1; dc = $4 - $3; R += dr; C += dc; n++; rs += $5; if ($5 > rmax) rmax = $5; if ($6 > hmax) hmax = $6
+      if (n == 1 || dr / dt < rmin) rmin = dr / dt }
+    END { printf "%.3f %.3f %.5f %.4f %.2f %.2f %.2f", R / n / dt, rmin, (R > 0 ? C / R : -1), C / n / dt, rs / n / 1024, rmax / 1024, hmax / 1024 }')
+  read -r rps rps_min cpu_round cpu_frac rss_mean rss_max hwm_max <<< "$steady"
+  train_rows=$(grep -m1 -o '[0-9]* training samples, [0-9]* test samples' "$D/node-1/node.log" | awk '{print $1 + $4}')
+  data_mb=$(awk -v r="$train_rows" -v f="$FEATURES" 'BEGIN {printf "%.2f", r * f * 4 / 1048576}')
+  model_mb=$(awk -v p="$params" 'BEGIN {printf "%.3f", p * 4 / 1048576}')
+  log "N=$N: $rps rounds/s per node (slowest $rps_min), $cpu_round CPU s/round, $cpu_frac cores/daemon, RSS mean $rss_mean MB max $rss_max MB (peak $hwm_max), model $model_mb MB, data $data_mb MB, $susp suspect events so far"
+
+  # Join: one more member, joining through a member in the middle.
+  J=$D/node-new
+  mkdir -p "$J"
+  : > "$J/node.log"
+  for ((i = 0; i < N; i++)); do rm -f "$D/node-$i/joined.t"; done
+  t_spawn=$(now)
+  start_node "$J" 0 "$N" 1 "${ep[$((N / 2))]}"
+  newpid=$STARTED
+  read -r new_ep new_id < <(wait_listen "$J/node.log" 60) || { log "new node did not start"; exit 1; }
+  t_listen=$(now)
+  for ((i = 0; i < N; i++)); do watch_event "$D/node-$i/node.log" "$new_id" joined "$D/node-$i/joined.t"; done
+  t0=$SECONDS
+  while [ $((SECONDS - t0)) -lt 30 ]; do
+    k=0; for ((i = 0; i < N; i++)); do [ -s "$D/node-$i/joined.t" ] && k=$((k + 1)); done
+    [ "$k" -eq "$N" ] && break
+    sleep 0.2
+  done
+  join_known=$(cat "$D"/node-*/joined.t 2>/dev/null | awk -v t="$t_listen" -v n="$N" '{d = $1 - t; if (d > m) m = d; c++; s += d} END {if (c < n) print "null", c + 0, (c ? s / c : "null"); else printf "%.3f %d %.3f\n", m, c, s / c}')
+  read -r join_all join_count join_mean <<< "$join_known"
+  join_from_spawn=$(awk -v a="$t_spawn" -v b="$t_listen" -v m="$join_all" 'BEGIN {if (m == "null") print "null"; else printf "%.3f", m + b - a}')
+  # Confirm with the members view of every node.
+  alive_view=0
+  for ((i = 0; i < N; i++)); do
+    [ "$("$BIN" members --json --data-dir "$D/node-$i" 2>/dev/null | member_status "$new_id")" = alive ] && alive_view=$((alive_view + 1))
+  done
+  log "N=$N: new member $new_id known by $join_count/$N after ${join_all} s (from its 'listening' line; ${join_from_spawn} s from spawn), members --json alive on $alive_view/$N"
+
+  # Failure: SIGKILL a member; every other member (the newcomer too) must mark it dead.
+  victim=$((N / 3))
+  vid=${id[victim]}
+  others=(); for ((i = 0; i < N; i++)); do [ "$i" -ne "$victim" ] && others+=("$D/node-$i"); done
+  others+=("$J")
+  for d in "${others[@]}"; do rm -f "$d/dead.t" "$d/suspect.t"; done
+  # Count lines so far so the watchers only see new ones.
+  # The join watchers are done: stop them (and their tails) so inotify instances stay free.
+  for p in "${WATCH[@]}"; do pkill -P "$p" 2>/dev/null; kill "$p" 2>/dev/null; done
+  WATCH=()
+  # One watcher per node (tail uses inotify; a user has 128 instances by default, -s 0.1 if it polls).
+  for d in "${others[@]}"; do
+    ( timeout 90 tail -s 0.1 -n 0 -F "$d/node.log" 2>/dev/null | while IFS= read -r line; do
+        case "$line" in
+          *"membership: $vid suspect"*) [ -e "$d/suspect.t" ] || now > "$d/suspect.t" ;;
+          *"membership: $vid dead"*) now > "$d/dead.t"; break ;;
+        esac
+      done ) &
+    WATCH+=($!)
+  done
+  sleep 0.5
+  t_kill=$(now)
+  kill -KILL "${pid[victim]}"
+  wait "${pid[victim]}" 2>/dev/null
+  t0=$SECONDS
+  while [ $((SECONDS - t0)) -lt 60 ]; do
+    k=0; for d in "${others[@]}"; do [ -s "$d/dead.t" ] && k=$((k + 1)); done
+    [ "$k" -eq "${#others[@]}" ] && break
+    sleep 0.2
+  done
+  detect=$(cat "${others[@]/%//dead.t}" 2>/dev/null | awk -v t="$t_kill" -v n="${#others[@]}" '{d = $1 - t; if (c == 0 || d < lo) lo = d; if (d > m) m = d; c++} END {if (c < n) printf "null %d %s\n", c + 0, (c ? lo : "null"); else printf "%.3f %d %.3f\n", m, c, lo}')
+  read -r detect_all detect_count detect_first <<< "$detect"
+  first_suspect=$(cat "${others[@]/%//suspect.t}" 2>/dev/null | awk -v t="$t_kill" '{d = $1 - t; if (c == 0 || d < lo) lo = d; c++} END {if (c) printf "%.3f", lo; else print "null"}')
+  # Suspicion timeout as the daemon computes it (net/membership.cc), with N+1 members alive at the time.
+  formula=$(awk -v n=$((N + 1)) 'BEGIN {l = log(n) / log(10); if (l < 1) l = 1; printf "%.3f", 4 * l * 1.0}')
+  dead_view=0
+  for d in "${others[@]}"; do
+    s=$("$BIN" members --json --data-dir "$d" 2>/dev/null | member_status "$vid")
+    [ "$s" = dead ] || [ -z "$s" ] && dead_view=$((dead_view + 1))
+  done
+  log "N=$N: killed $vid: first suspect after $first_suspect s, first dead $detect_first s, all $detect_count/${#others[@]} dead after $detect_all s (suspicion timeout $formula s + probe 1 s interval + 0.5 s timeout); members --json: dead/absent on $dead_view"
+  susp_total=$(grep -h 'membership: [0-9a-f]* suspect' "$D"/node-*/node.log "$J/node.log" | grep -v -c "$vid")
+
+  # Stop this mesh (SIGTERM, by pid) before the next size.
+  for p in "${WATCH[@]}"; do pkill -P "$p" 2>/dev/null; kill "$p" 2>/dev/null; done
+  WATCH=()
+  alive_pids=(); for ((i = 0; i < N; i++)); do [ "$i" -ne "$victim" ] && alive_pids+=("${pid[i]}"); done
+  stop_pids "${alive_pids[@]}" "$newpid"
+  PIDS=()
+  ROWS+=("$(printf '{"nodes": %d, "parameters": %s, "model_mb": %s, "data_mb_per_node": %s, "rss_target_mb": %s, "rss_mb_mean": %s, "rss_mb_max": %s, "rss_peak_mb_max": %s, "rss_minus_data_mb_mean": %s, "cpu_seconds_per_round": %s, "cores_per_daemon": %s, "rounds_per_second": %s, "rounds_per_second_slowest": %s, "join_known_by_all_s": %s, "join_known_count": %s, "join_known_mean_s": %s, "join_known_from_spawn_s": %s, "join_alive_in_members_json": %d, "kill_first_suspect_s": %s, "kill_first_dead_s": %s, "kill_all_dead_s": %s, "kill_dead_count": %s, "kill_observers": %d, "kill_dead_in_members_json": %d, "suspicion_timeout_formula_s": %s, "formula_plus_probe_s": %s, "false_suspicions": %d}' \
+    "$N" "$params" "$model_mb" "$data_mb" "$(awk -v m="$model_mb" 'BEGIN {printf "%.2f", 4 * m + 30}')" \
+    "$rss_mean" "$rss_max" "$hwm_max" "$(awk -v a="$rss_mean" -v b="$data_mb" 'BEGIN {printf "%.2f", a - b}')" \
+    "$cpu_round" "$cpu_frac" "$rps" "$rps_min" "$join_all" "$join_count" "$join_mean" "$join_from_spawn" "$alive_view" \
+    "$first_suspect" "$detect_first" "$detect_all" "$detect_count" "${#others[@]}" "$dead_view" "$formula" \
+    "$(awk -v f="$formula" 'BEGIN {printf "%.3f", f + 1.5}')" "$susp_total")")
+  # Write partial results after every size.
+  { printf '{\n  "benchmark": "scale",\n  "date": "%s",\n  "host_cores": %d,\n  "loadavg_at_end": "%s",\n' "$(date -u +%FT%TZ)" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)"
+    printf '  "setup": "sotto node daemons on 127.0.0.1, malcom top-1%%+dither s=4, ring, synthetic %d features (binary softmax), %d samples in all (4/5 train, sharded), batch %d, %d test rows, min_round_ms %s, probe_interval 1000 ms, probe_timeout 500 ms, suspicion_multiplier 4",\n' "$FEATURES" "$SAMPLES" "$BATCH" "$MAX_TEST" "$MIN_ROUND_MS"
+    printf '  "mesh": [\n'; (IFS=$'\n'; echo "${ROWS[*]}") | sed 's/^/    /; $!s/$/,/'; printf '  ]\n}\n'; } > "$WORK/scale.partial.json"
+  cp "$WORK/scale.partial.json" "$OUT/scale.json"
+  rm -rf "$D"
+done
+
+LABJSON=null
+if [ "$LAB" = 1 ]; then
+  log "lab: $LAB_NODES virtual nodes, synthetic-malcom, 100000 samples, 100 rounds"
+  lab_t0=$(now)
+  "$BIN" lab -c "$src/configs/lab/synthetic-malcom.toml" --lab.nodes "$LAB_NODES" --data.synthetic_samples 100000 \
+    --lab.rounds 100 --lab.eval_every 50 --progress none --summary "$WORK/lab.json" > "$WORK/lab.out" 2>&1 &
+  labpid=$!
+  PIDS+=("$labpid")
+  labmax=0
+  while kill -0 "$labpid" 2>/dev/null; do
+    m=$(kb_of "$labpid" VmHWM); [ -n "$m" ] && [ "$m" -gt "$labmax" ] && labmax=$m
+    sleep 0.5
+  done
+  wait "$labpid"; labrc=$?
+  lab_t1=$(now)
+  lab_wall=$(json_num wall_seconds < "$WORK/lab.json" 2>/dev/null)
+  lab_acc=$(json_num test_accuracy < "$WORK/lab.json" 2>/dev/null)
+  LABJSON=$(printf '{"nodes": %d, "rounds": 100, "exit_code": %d, "wall_seconds_incl_data": %.3f, "wall_seconds_reported": %s, "rounds_per_second": %s, "node_rounds_per_second": %s, "peak_rss_mb": %.1f, "final_test_accuracy": %s}' \
+    "$LAB_NODES" "$labrc" "$(awk -v a="$lab_t0" -v b="$lab_t1" 'BEGIN {print b - a}')" "${lab_wall:-null}" \
+    "$(awk -v w="${lab_wall:-0}" 'BEGIN {if (w > 0) printf "%.3f", 100 / w; else print "null"}')" \
+    "$(awk -v w="${lab_wall:-0}" -v n="$LAB_NODES" 'BEGIN {if (w > 0) printf "%.1f", 100 * n / w; else print "null"}')" \
+    "$(awk -v k="$labmax" 'BEGIN {print k / 1024}')" "${lab_acc:-null}")
+  log "lab: $LABJSON"
+  tail -3 "$WORK/lab.out" >&2
+fi
+
+{ sed '$d' "$WORK/scale.partial.json" | sed '$d'; printf '  ],\n  "lab": %s\n}\n' "$LABJSON"; } > "$OUT/scale.json"
+
+# Plot: RSS, join/detect times, rounds/s vs N.
+awk -v RS='{' 'NR > 2 && /"nodes"/ {
+    n = $0; gsub(/.*"nodes": /, "", n); sub(/,.*/, "", n)
+    printf "%s", n
+    split("rss_mb_mean rss_target_mb rss_minus_data_mb_mean join_known_by_all_s kill_all_dead_s formula_plus_probe_s rounds_per_second cpu_seconds_per_round", k, " ")
+    for (i = 1; i <= 8; i++) { v = $0; if (index(v, "\"" k[i] "\":") == 0) { printf " NaN"; continue }
+      sub(".*\"" k[i] "\": ", "", v); sub(/[,}].*/, "", v); if (v == "null") v = "NaN"; printf " %s", v }
+    printf "\n" }' "$OUT/scale.json" | grep -v '^ ' > "$WORK/scale.dat"
+cat > "$WORK/scale.gp" <<EOF
+set terminal pngcairo size 1500,450 font ',10'
+set output '$OUT/scale.png'
+set multiplot layout 1,3 title 'sotto scale: N daemons on one 2-core machine (127.0.0.1), 100k-parameter softmax, MALCOM-PSGD, ring'
+set grid
+set key top left
+set xlabel 'daemons N'
+set xtics ($(awk '{printf "%s%s", (NR > 1 ? ", " : ""), $1}' "$WORK/scale.dat"))
+set title 'resident memory per daemon'
+set ylabel 'MB'
+set yrange [0:*]
+plot '$WORK/scale.dat' using 1:2 with linespoints lw 2 title 'RSS (mean)', '' using 1:4 with linespoints title 'RSS minus data shard', '' using 1:3 with lines dt 2 lw 2 title 'target 4 models + 30 MB'
+set title 'membership'
+set key bottom right
+set ylabel 'seconds'
+plot '$WORK/scale.dat' using 1:5 with linespoints lw 2 title 'new member known by all', '' using 1:6 with linespoints lw 2 title 'killed member dead at all', '' using 1:7 with lines dt 2 title 'formula 4 max(1,log10 N) T + 1.5 s', 3 with lines dt 3 lc rgb 'gray' title 'join target 3 s'
+set title 'training speed'
+set ylabel 'rounds / s per node'
+set y2label 'CPU s per round'
+set y2tics
+plot '$WORK/scale.dat' using 1:8 with linespoints lw 2 title 'rounds/s', '' using 1:9 axes x1y2 with linespoints title 'CPU s/round'
+unset multiplot
+EOF
+gnuplot "$WORK/scale.gp" || log "gnuplot failed"
+log "wrote $OUT/scale.json and $OUT/scale.png"
