@@ -3,6 +3,7 @@
 // allow-list never getting in. Every process is stopped by its pid.
 
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
@@ -16,6 +17,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include "daemon/control_client.h"
 #include "tests/support/node_process.h"
 
 namespace {
@@ -144,6 +146,49 @@ TEST_CASE("with CURVE on, allowed nodes form a mesh and a node with an unlisted 
   }
   for (NodeProcess* p : {&a, &b, &c}) p->Kill();
   std::filesystem::remove_all(root);
+}
+
+// Asks the node's control socket for its status as user `uid` (in a child);
+// returns whether an answer came back.
+bool StatusAnsweredAs(uid_t uid, const std::string& socket) {
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    if (::setgid(uid) != 0 || ::setuid(uid) != 0) ::_exit(2);
+    const auto answer = sotto::daemon::ControlRequest(socket, "status", 2000ms);
+    ::_exit(answer.has_value() && answer->contains("round") ? 0 : 1);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) != 2);
+  return WEXITSTATUS(status) == 0;
+}
+
+TEST_CASE("the control socket answers its owner only", "[integration][security]") {
+  if (::getuid() != 0) {
+    WARN("needs root to act as another user: skipped");
+    return;
+  }
+  const std::string dir = std::filesystem::temp_directory_path() / ("sotto-ctl-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  NodeProcess node(dir, {"--data.source", "synthetic", "--data.synthetic_samples", "500", "--data.synthetic_features",
+                         "10", "--gossip.eval_every", "0", "--gossip.min_round_ms", "50"});
+  node.Start();
+  node.Endpoint();
+  const std::string socket = dir + "/control.sock";
+  struct stat st {};
+  REQUIRE(::stat(socket.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  CHECK(StatusAnsweredAs(0, socket));  // The owner (root here).
+  const uid_t nobody = 65534;
+  CHECK_FALSE(StatusAnsweredAs(nobody, socket));  // Refused by the file mode...
+  ::chmod(socket.c_str(), 0666);
+  ::chmod(dir.c_str(), 0755);
+  CHECK_FALSE(StatusAnsweredAs(nobody, socket));  // ... and, were it open, by SO_PEERCRED.
+  CHECK(StatusAnsweredAs(0, socket));
+  node.Kill();
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
