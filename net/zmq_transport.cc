@@ -399,6 +399,12 @@ struct ZmqTransport::Impl {
     dealers.clear();
     // Last: the ROUTER may still have asked it something while closing.
     if (zap) {
+      // Unbind first: a closed socket's inproc name is freed only when libzmq reaps
+      // it, and a retried Start() binds the same name at once.
+      try {
+        zap->unbind(kZapEndpoint);
+      } catch (const zmq::error_t&) {
+      }
       zap->close();
       zap.reset();
     }
@@ -470,8 +476,10 @@ Status ZmqTransport::Start(const std::string& listen_endpoint, ReceiveHandler on
     s.router_fd.emplace(s.io, router.get(zmq::sockopt::fd));
     s.router.emplace(std::move(router));
   } catch (const zmq::error_t& e) {
+    s.CloseAll();  // No I/O thread yet: releases the fds ZeroMQ owns, closes the ZAP socket.
     return Unavailable("cannot bind '" + listen_endpoint + "': " + e.what());
   } catch (const boost::system::system_error& e) {
+    s.CloseAll();
     return Internal(std::string("cannot watch the ZeroMQ fd: ") + e.what());
   }
   s.handler = std::move(on_receive);

@@ -69,6 +69,16 @@ TEST_CASE("CURVE keys and secured endpoints", "[net][curve]") {
   CHECK(bad.error().message().find(k.secret_key) == std::string::npos);  // Never echo a secret.
   o.curve = CurveOptions{k.secret_key, k.public_key, {"not a key"}};
   CHECK_FALSE(ZmqTransport::Create(o).has_value());
+
+  // A failed bind releases the ZAP handler too: Start() can be retried.
+  Inbox inbox;
+  auto first = MakeSecure(1, k, {other.public_key});
+  REQUIRE(first->Start("tcp://127.0.0.1:*", inbox.Handler()).ok());
+  auto second = MakeSecure(2, k, {other.public_key});
+  CHECK(second->Start(SplitCurveEndpoint(first->local_endpoint()).address, inbox.Handler()).code() ==
+        StatusCode::kUnavailable);
+  CHECK(second->Start(first->local_endpoint(), inbox.Handler()).code() == StatusCode::kInvalidArgument);
+  CHECK(second->Start("tcp://127.0.0.1:*", inbox.Handler()).ok());
 }
 
 TEST_CASE("CURVE peers on each other's allow-list exchange envelopes; outsiders get nothing through",
