@@ -25,9 +25,14 @@
 // So a node without an allowed key cannot join (its join is never delivered), send
 // a residual (same), or read traffic (everything is encrypted to keys it lacks, and
 // our clients only dial servers whose key is allowed and who prove they hold the
-// matching secret in the handshake). Not covered: allowed nodes trust each other
-// (an allowed node could claim another's routing id); revoking a key means editing
-// every allow-list and restarting.
+// matching secret in the handshake).
+//
+// Identity: a node's DEALERs and ROUTER share its one key pair, so a message from
+// peer P must arrive with the public key of P's endpoint; ZmqTransport checks that
+// (pinned by Connect(), or on first contact before it), so an allowed node cannot
+// speak under another's id either. Not covered: allowed nodes are trusted with what
+// they say (a Byzantine member could gossip lies or poison the model); revoking a
+// key means editing every allow-list and restarting.
 
 #include <string>
 #include <string_view>

@@ -102,6 +102,8 @@ struct ZmqTransport::Impl {
   State state = State::kIdle;                  // Guarded by mu.
   std::string local_endpoint;                  // Guarded by mu.
   std::unordered_map<PeerId, PeerSlot> peers;  // Guarded by mu.
+  // CURVE: the public key each peer must send with (see CheckSenderKey).
+  std::unordered_map<PeerId, std::string> peer_keys;  // Guarded by mu.
   std::uint64_t next_generation = 1;           // Guarded by mu.
   PeerId self;  // Guarded by mu; set by Start() (before the I/O thread exists).
   TransportCounters counters;                  // Guarded by mu.
@@ -242,6 +244,7 @@ struct ZmqTransport::Impl {
              std::to_string(envelope->sender.value()));
       return;
     }
+    if (options.curve && !CheckSenderKey(*from, parts[1])) return;
     {
       std::lock_guard lock(mu);
       ++counters.messages_received;
@@ -253,6 +256,26 @@ struct ZmqTransport::Impl {
       // The handler must not throw (Transport contract); swallow so the I/O thread
       // survives a buggy one.
     }
+  }
+
+  // A node's DEALERs use the key pair its ROUTER serves with, and its advertised
+  // endpoint carries that public key; so messages from peer P must come with the key
+  // of P's endpoint. Connect() pins it; before that, the first key seen is pinned
+  // (trust on first use, until Connect() says otherwise). Stops an allowed node from
+  // speaking as another. Returns false (counted) on a mismatch.
+  bool CheckSenderKey(PeerId from, zmq::message_t& frame) {
+    std::string key;
+    try {
+      key = frame.gets("User-Id");  // Set by our ZAP handler: the client's public key.
+    } catch (const zmq::error_t&) {
+    }
+    std::lock_guard lock(mu);
+    const auto it = peer_keys.try_emplace(from, key).first;
+    if (!key.empty() && it->second == key) return true;
+    ++counters.rejected_unauthenticated;
+    counters.last_reject_reason = "peer " + std::to_string(from.value()) + ": sent with CURVE key " +
+                                  (key.empty() ? std::string("(none)") : key) + ", want " + it->second;
+    return false;
   }
 
   void OpenDealer(PeerId peer, const std::string& endpoint, std::uint64_t generation) {
@@ -514,6 +537,7 @@ Status ZmqTransport::Connect(PeerId peer, const std::string& endpoint) {
   }
   std::lock_guard lock(s.mu);
   if (s.state != Impl::State::kRunning) return Unavailable("ZmqTransport is not running");
+  if (!split.server_key.empty()) s.peer_keys[peer] = split.server_key;
   auto [it, inserted] = s.peers.try_emplace(peer);
   Impl::PeerSlot& slot = it->second;
   if (!inserted && slot.endpoint == endpoint) return Status();

@@ -165,5 +165,33 @@ TEST_CASE("a CURVE client sends nothing to a server that cannot prove the key it
   a->Stop();
 }
 
+TEST_CASE("an allowed CURVE peer cannot speak under another peer's id", "[net][curve]") {
+  const CurveKeyPair ka = Keys(), kb = Keys(), km = Keys();
+  Inbox ia, ib, im;
+  auto a = MakeSecure(1, ka, {kb.public_key, km.public_key});
+  auto b = MakeSecure(2, kb, {ka.public_key, km.public_key});
+  auto m = MakeSecure(1, km, {ka.public_key, kb.public_key});  // Mallory claims A's id.
+  REQUIRE(a->Start("tcp://127.0.0.1:*", ia.Handler()).ok());
+  REQUIRE(b->Start("tcp://127.0.0.1:*", ib.Handler()).ok());
+  REQUIRE(m->Start("tcp://127.0.0.1:*", im.Handler()).ok());
+  REQUIRE(b->Connect(PeerId(1), a->local_endpoint()).ok());  // B knows A by A's key.
+
+  REQUIRE(m->Connect(PeerId(2), b->local_endpoint()).ok());
+  REQUIRE(m->Send(PeerId(2), Message(66)).ok());
+  CHECK(Eventually([&] { return b->counters().rejected_unauthenticated >= 1; }));
+  CHECK(b->counters().last_reject_reason.find(km.public_key) != std::string::npos);
+
+  REQUIRE(a->Connect(PeerId(2), b->local_endpoint()).ok());
+  REQUIRE(a->Send(PeerId(2), Message(5)).ok());
+  REQUIRE(ib.WaitFor(1));
+  CHECK_FALSE(ib.WaitFor(2, 200ms));
+  const auto got = ib.Take();
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].second.round == RoundId(5));
+  a->Stop();
+  b->Stop();
+  m->Stop();
+}
+
 }  // namespace
 }  // namespace sotto::net
