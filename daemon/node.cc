@@ -149,6 +149,7 @@ class Node {
   std::string control_path_;
   std::string checkpoint_path_;
 
+  std::optional<net::CurveOptions> curve_;  // From the [security] files, when enabled.
   std::unique_ptr<net::ZmqTransport> transport_;
   std::unique_ptr<net::Membership> membership_;
   PeerId self_;
@@ -218,8 +219,8 @@ Status Node::LoadData() {
 Status Node::StartTransport() {
   net::ZmqTransportOptions o;
   std::string advertise = config_.advertise;
-  if (config_.security.enabled) {
-    SOTTO_ASSIGN_OR_RETURN(o.curve, LoadCurveOptions(config_.security));
+  o.curve = curve_;
+  if (o.curve) {
     // Peers dial "address#<our public key>" (net/zmq_curve.h); add it if missing.
     if (!advertise.empty() && net::SplitCurveEndpoint(advertise).server_key.empty()) {
       advertise = net::JoinCurveEndpoint(advertise, o.curve->public_key);
@@ -294,6 +295,9 @@ Status Node::Init() {
     std::error_code ec;
     std::filesystem::create_directories(config_.data_dir, ec);
     if (ec) return Unavailable("cannot create data_dir '" + config_.data_dir + "': " + ec.message());
+  }
+  if (config_.security.enabled) {  // Before the (slow) data: a key problem fails fast.
+    SOTTO_ASSIGN_OR_RETURN(curve_, LoadCurveOptions(config_.security));
   }
   SOTTO_RETURN_IF_ERROR(LoadData());
   algo::NeighbourWeights alone;

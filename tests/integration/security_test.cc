@@ -91,6 +91,18 @@ TEST_CASE("sotto keygen writes a 0600 secret key and a public key, never printin
   CHECK(rc != 0);
   CHECK(refused.find("readable by others") != std::string::npos);
   CHECK(refused.find(secret) == std::string::npos);
+  ::chmod((dir + "/n.key").c_str(), 0600);
+  // With security on, a seed must carry its server key; an allow-list holds keys only.
+  const std::string base = "node --node.data_dir " + dir + "/d --security.enabled true --security.secret_key_file " +
+                           dir + "/n.key --security.allow_list_file ";
+  const std::string no_key = RunSotto(base + dir + "/allow --node.join tcp://127.0.0.1:1", &rc);
+  CHECK(rc == 78);
+  CHECK(no_key.find("#<server public key>") != std::string::npos);
+  std::ofstream(dir + "/bad-allow") << pub << "\n" << secret << "x\n";
+  const std::string bad_line = RunSotto(base + dir + "/bad-allow", &rc);
+  CHECK(rc != 0);
+  CHECK(bad_line.find("line 2") != std::string::npos);
+  CHECK(bad_line.find(secret) == std::string::npos);
   std::filesystem::remove_all(dir);
 }
 
