@@ -10,19 +10,20 @@
 # Writes OUT/lan.json and OUT/lan.png. Needs root (or CAP_NET_ADMIN + netns),
 # iproute2, bash, awk, gnuplot; without permission it says so and exits 0.
 #
-#   bench/lan/run.sh [--rates "10 100"] [--algs "dpsgd choco malcom"] [--target 0.82]
-#                    [--timeout 240] [--sotto build/release/sotto] [--out bench/results]
+#   bench/lan/run.sh [--rates "10 100"] [--algs "dpsgd dpsgd_t100 choco malcom"] [--target 0.82]
+#                    [--timeout 150] [--sotto build/release/sotto] [--out bench/results]
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
 SOTTO=${SOTTO:-$src/build/release/sotto}
 OUT=$src/bench/results
 RATES="10 100"
-ALGS="dpsgd choco malcom"
+ALGS="dpsgd dpsgd_t100 choco malcom"
 TARGET=0.82
-TIMEOUT=240      # seconds per run, after all nodes train
+TIMEOUT=150      # seconds per run, after all nodes train
 NODES=8
 EVAL_EVERY=25
+REPLOT=0         # --replot: only recompute the ratios and the plot from OUT/lan.json
 while [ $# -gt 0 ]; do
   case "$1" in
     --rates) RATES=$2; shift 2 ;;
@@ -31,6 +32,7 @@ while [ $# -gt 0 ]; do
     --timeout) TIMEOUT=$2; shift 2 ;;
     --sotto) SOTTO=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
+    --replot) REPLOT=1; shift ;;
     -h|--help) sed -n 2,15p "$0"; exit 0 ;;
     *) echo "bench/lan: unknown argument $1" >&2; exit 64 ;;
   esac
@@ -41,6 +43,69 @@ now() { date +%s.%N; }
 for tool in ip tc gnuplot; do
   command -v "$tool" > /dev/null || { echo "bench/lan: $tool not found (apt-get install iproute2 gnuplot-nox): skipping the LAN benchmark" >&2; exit 0; }
 done
+report() {
+# The 0.3x check, per rate: MALCOM time / D-PSGD time. D-PSGD as configured (1 s
+# deadline) may not reach the target (daemon issue, see the report); then the ratio is
+# an upper bound (MALCOM / timeout), and we also compare with D-PSGD at a 100 ms
+# deadline and with the bandwidth floor of D-PSGD: the bytes it needed through one
+# node's uplink divided by the link rate (no D-PSGD can be faster at that round count).
+ratios=$(awk '
+  /"algorithm":/ {
+    a = $0; sub(/.*"algorithm": "/, "", a); sub(/".*/, "", a)
+    r = $0; sub(/.*"rate_mbit": /, "", r); sub(/,.*/, "", r)
+    t = $0; sub(/.*"seconds_to_target": /, "", t); sub(/,.*/, "", t)
+    f = $0; sub(/.*"seconds_from_launch": /, "", f); sub(/,.*/, "", f)
+    w = $0; sub(/.*"wire_mb_per_node": /, "", w); sub(/,.*/, "", w)
+    T[a, r] = t; F[a, r] = f; W[a, r] = w; R[r] = 1; if (!(r in seen)) { seen[r] = 1; order[++n] = r } }
+  function ratio(x, y) { return (x != "" && x != "null" && y != "" && y != "null" && y > 0) ? sprintf("%.4f", x / y) : "null" }
+  END { for (i = 1; i <= n; i++) { r = order[i]
+      floor = (W["dpsgd_t100", r] != "") ? W["dpsgd_t100", r] * 8 / r : ""
+      printf "%s\"%s\": {\"malcom_s\": %s, \"dpsgd_s\": %s, \"vs_dpsgd\": %s, \"vs_dpsgd_upper_bound_if_not_reached\": %s, \"dpsgd_t100_s\": %s, \"vs_dpsgd_t100\": %s, \"dpsgd_bandwidth_floor_s\": %s, \"vs_dpsgd_bandwidth_floor\": %s}",
+        (i > 1 ? ", " : ""), r, T["malcom", r], T["dpsgd", r], ratio(T["malcom", r], T["dpsgd", r]),
+        (T["dpsgd", r] == "null" ? ratio(T["malcom", r], F["dpsgd", r]) : "null"),
+        (T["dpsgd_t100", r] == "" ? "null" : T["dpsgd_t100", r]), ratio(T["malcom", r], T["dpsgd_t100", r]),
+        (floor == "" ? "null" : sprintf("%.2f", floor)), ratio(T["malcom", r], floor) } }' "$OUT/lan.json")
+sed -i '/"malcom_over_dpsgd_time"/d; /^  "notes":/d' "$OUT/lan.json"
+sed -i 's|^  "target_accuracy": \(.*\)$|  "target_accuracy": \1\n  "notes": "D-PSGD in the daemon loses neighbour messages: a residual of the next round that arrives early is queued, then replayed in Node::FinishRound after Dpsgd::Mix() cleared stepped_ and before the next LocalStep, so Dpsgd::Absorb rejects it (not in a round) and the round waits for round_timeout_ms; with the 1 s deadline D-PSGD runs about 1 round/s, also on loopback (sotto mesh). dpsgd_t100 is the same with a 100 ms deadline. The bandwidth floor is the wire bytes per node of dpsgd_t100 divided by the link rate.",|' "$OUT/lan.json"
+sed -i '$d' "$OUT/lan.json"
+printf '  ,"malcom_over_dpsgd_time": {%s}\n}\n' "$ratios" >> "$OUT/lan.json"
+log "MALCOM / D-PSGD time to $TARGET per rate (Mbit/s): {$ratios} (target <= 0.3 at 10 Mbit/s)"
+
+# Plot: time to accuracy and MB per node, clustered by rate.
+awk -v rates="$RATES" '
+  /"algorithm":/ { a = $0; sub(/.*"algorithm": "/, "", a); sub(/".*/, "", a)
+    a = (a == "dpsgd") ? "D-PSGD" : (a == "dpsgd_t100") ? "D-PSGD 100 ms" : (a == "choco") ? "CHOCO top-1%" : (a == "malcom") ? "MALCOM" : a
+    ok = ($0 ~ /"reached": true/)
+    r = $0; sub(/.*"rate_mbit": /, "", r); sub(/,.*/, "", r)
+    t = $0; sub(/.*"seconds_to_target": /, "", t); sub(/,.*/, "", t)
+    if (!ok) { t = $0; sub(/.*"seconds_from_launch": /, "", t); sub(/,.*/, "", t); a = a " (stopped)" }
+    m = $0; sub(/.*"mb_sent_per_node": /, "", m); sub(/,.*/, "", m); if (m == "null") m = "NaN"
+    u = $0; sub(/.*"utilisation_up_mean": /, "", u); sub(/,.*/, "", u)
+    if (!(a in seen)) { seen[a] = 1; order[++n] = a }
+    T[a, r] = t; M[a, r] = m; U[a, r] = u }
+  END { k = split(rates, rr, " ")
+    for (i = 1; i <= n; i++) { printf "\"%s\"", order[i]
+      for (j = 1; j <= k; j++) printf " %s %s %s", T[order[i], rr[j]], M[order[i], rr[j]], U[order[i], rr[j]]
+      printf "\n" } }' "$OUT/lan.json" > "$WORK/lan.dat"
+nr=$(echo $RATES | wc -w)
+{
+  echo "set terminal pngcairo size 1500,480 font ',10'"
+  echo "set output '$OUT/lan.png'"
+  echo "set multiplot layout 1,3 title 'sotto LAN: $NODES nodes in network namespaces, tbf-shaped links, Fashion-MNIST softmax to $TARGET'"
+  echo "set style data histograms; set style histogram clustered gap 1; set style fill solid 0.8 border -1; set boxwidth 0.9"
+  echo "set grid y; set xtics scale 0 rotate by -20 font ',9'; set bmargin 5; set key top right"
+  echo "set title 'time to accuracy (not reached: time until stopped)'; set ylabel 'seconds'; set yrange [0:*]"
+  printf "plot "; j=0; for r in $RATES; do printf "%s'$WORK/lan.dat' using %d:xtic(1) title '%s Mbit/s'" "$([ $j -gt 0 ] && echo ', ')" $((2 + 3 * j)) "$r"; j=$((j + 1)); done; echo
+  echo "set title 'MB sent per node (to target, or until stopped)'; set ylabel 'MB (log)'; set logscale y; set yrange [*:*]"
+  printf "plot "; j=0; for r in $RATES; do printf "%s'$WORK/lan.dat' using %d:xtic(1) title '%s Mbit/s'" "$([ $j -gt 0 ] && echo ', ')" $((3 + 3 * j)) "$r"; j=$((j + 1)); done; echo
+  echo "unset logscale y; set title 'achieved link utilisation (mean node upload)'; set ylabel 'fraction of link rate'; set yrange [0:1]"
+  printf "plot "; j=0; for r in $RATES; do printf "%s'$WORK/lan.dat' using %d:xtic(1) title '%s Mbit/s'" "$([ $j -gt 0 ] && echo ', ')" $((4 + 3 * j)) "$r"; j=$((j + 1)); done; echo
+  echo "unset multiplot"
+} > "$WORK/lan.gp"
+gnuplot "$WORK/lan.gp" || log "gnuplot failed"
+log "wrote $OUT/lan.json and $OUT/lan.png"
+}
+if [ "$REPLOT" = 1 ]; then WORK=$(mktemp -d /tmp/sotto-lan.XXXXXX); OUT=$(cd "$OUT" && pwd); report; rm -rf "$WORK"; exit 0; fi
 P="sl$(($$ % 100000))"       # prefix of our namespaces and interfaces (unique per run)
 SW=${P}sw
 if ! ip netns add "$SW" 2> /dev/null; then
@@ -120,17 +185,20 @@ status_line() {  # "round accuracy bytes_sent state" of node dir $1
 
 COMMON=(--data.source fashion-mnist --data.max_test 2000 --model.kind softmax
   --algorithm.lr 0.2 --algorithm.batch_size 32 --algorithm.sampler reshuffle
-  --gossip.topology ring --gossip.round_timeout_ms 1000 --gossip.rounds 100000
+  --gossip.topology ring --gossip.rounds 100000
   --gossip.eval_every "$EVAL_EVERY" --gossip.checkpoint_every 1000000 --node.seed 1)
 alg_flags() {  # the settings of bench/mesh (README "bits to accuracy")
   case "$1" in
-    dpsgd) echo "--algorithm.name dpsgd --algorithm.l1 0" ;;
-    choco) echo "--algorithm.name choco --algorithm.compressor topk:0.01;coder=fp32 --algorithm.consensus_step 0.04 --algorithm.l1 0" ;;
-    malcom) echo "--algorithm.name malcom --algorithm.compressor chain:topk:0.01+dither:s=4 --algorithm.consensus_step 0.05 --algorithm.l1 1e-5" ;;
+    dpsgd) echo "--algorithm.name dpsgd --algorithm.l1 0 --gossip.round_timeout_ms 1000" ;;
+    # The same with a 100 ms round deadline: bounds the cost of the D-PSGD message drops
+    # (early residuals rejected with "dpsgd: not in a round"; see the report in lan.json).
+    dpsgd_t100) echo "--algorithm.name dpsgd --algorithm.l1 0 --gossip.round_timeout_ms 100" ;;
+    choco) echo "--algorithm.name choco --algorithm.compressor topk:0.01;coder=fp32 --algorithm.consensus_step 0.04 --algorithm.l1 0 --gossip.round_timeout_ms 1000" ;;
+    malcom) echo "--algorithm.name malcom --algorithm.compressor chain:topk:0.01+dither:s=4 --algorithm.consensus_step 0.05 --algorithm.l1 1e-5 --gossip.round_timeout_ms 1000" ;;
   esac
 }
 alg_label() {
-  case "$1" in dpsgd) echo "D-PSGD (fp32)" ;; choco) echo "CHOCO-SGD (top-1%, index+float)" ;; malcom) echo "MALCOM-PSGD" ;; esac
+  case "$1" in dpsgd) echo "D-PSGD (fp32)" ;; dpsgd_t100) echo "D-PSGD, 100 ms deadline" ;; choco) echo "CHOCO-SGD (top-1%, index+float)" ;; malcom) echo "MALCOM-PSGD" ;; esac
 }
 
 ROWS=()
@@ -210,46 +278,4 @@ for RATE in $RATES; do
   done
 done
 
-# The 0.3x check: MALCOM time / D-PSGD time at each rate.
-ratios=$(awk '
-  /"algorithm": "dpsgd"/ || /"algorithm": "malcom"/ {
-    a = $0; sub(/.*"algorithm": "/, "", a); sub(/".*/, "", a)
-    r = $0; sub(/.*"rate_mbit": /, "", r); sub(/,.*/, "", r)
-    t = $0; sub(/.*"seconds_to_target": /, "", t); sub(/,.*/, "", t)
-    T[a, r] = t; R[r] = 1 }
-  END { s = ""; for (r in R) { x = (T["malcom", r] != "null" && T["dpsgd", r] != "null" && T["dpsgd", r] > 0) ? sprintf("%.3f", T["malcom", r] / T["dpsgd", r]) : "null"
-          s = s (s == "" ? "" : ", ") sprintf("\"%s\": %s", r, x) } print s }' "$OUT/lan.json")
-sed -i '$d' "$OUT/lan.json"
-printf '  ,"malcom_over_dpsgd_time": {%s}\n}\n' "$ratios" >> "$OUT/lan.json"
-log "MALCOM / D-PSGD time to $TARGET per rate (Mbit/s): {$ratios} (target <= 0.3 at 10 Mbit/s)"
-
-# Plot: time to accuracy and MB per node, clustered by rate.
-awk -v rates="$RATES" '
-  /"algorithm":/ { a = $0; sub(/.*"label": "/, "", a); sub(/".*/, "", a)
-    r = $0; sub(/.*"rate_mbit": /, "", r); sub(/,.*/, "", r)
-    t = $0; sub(/.*"seconds_to_target": /, "", t); sub(/,.*/, "", t); if (t == "null") t = "NaN"
-    m = $0; sub(/.*"mb_sent_per_node": /, "", m); sub(/,.*/, "", m); if (m == "null") m = "NaN"
-    u = $0; sub(/.*"utilisation_up_mean": /, "", u); sub(/,.*/, "", u)
-    if (!(a in seen)) { seen[a] = 1; order[++n] = a }
-    T[a, r] = t; M[a, r] = m; U[a, r] = u }
-  END { k = split(rates, rr, " ")
-    for (i = 1; i <= n; i++) { printf "\"%s\"", order[i]
-      for (j = 1; j <= k; j++) printf " %s %s %s", T[order[i], rr[j]], M[order[i], rr[j]], U[order[i], rr[j]]
-      printf "\n" } }' "$OUT/lan.json" > "$WORK/lan.dat"
-nr=$(echo $RATES | wc -w)
-{
-  echo "set terminal pngcairo size 1500,480 font ',10'"
-  echo "set output '$OUT/lan.png'"
-  echo "set multiplot layout 1,3 title 'sotto LAN: $NODES nodes in network namespaces, tbf-shaped links, Fashion-MNIST softmax to $TARGET'"
-  echo "set style data histograms; set style histogram clustered gap 1; set style fill solid 0.8 border -1; set boxwidth 0.9"
-  echo "set grid y; set xtics rotate by -12 scale 0; set key top right"
-  echo "set title 'time to accuracy (all nodes training -> mean accuracy >= target)'; set ylabel 'seconds'; set yrange [0:*]"
-  printf "plot "; j=0; for r in $RATES; do printf "%s'$WORK/lan.dat' using %d:xtic(1) title '%s Mbit/s'" "$([ $j -gt 0 ] && echo ', ')" $((2 + 3 * j)) "$r"; j=$((j + 1)); done; echo
-  echo "set title 'MB sent per node to target'; set ylabel 'MB (log)'; set logscale y; set yrange [*:*]"
-  printf "plot "; j=0; for r in $RATES; do printf "%s'$WORK/lan.dat' using %d:xtic(1) title '%s Mbit/s'" "$([ $j -gt 0 ] && echo ', ')" $((3 + 3 * j)) "$r"; j=$((j + 1)); done; echo
-  echo "unset logscale y; set title 'achieved link utilisation (mean node upload)'; set ylabel 'fraction of link rate'; set yrange [0:1]"
-  printf "plot "; j=0; for r in $RATES; do printf "%s'$WORK/lan.dat' using %d:xtic(1) title '%s Mbit/s'" "$([ $j -gt 0 ] && echo ', ')" $((4 + 3 * j)) "$r"; j=$((j + 1)); done; echo
-  echo "unset multiplot"
-} > "$WORK/lan.gp"
-gnuplot "$WORK/lan.gp" || log "gnuplot failed"
-log "wrote $OUT/lan.json and $OUT/lan.png"
+report
