@@ -5,7 +5,8 @@
 #      and packs it with `cpack -G DEB`;
 #   2. installs the .deb with `dpkg -i` and checks the installed files: /usr/bin/sotto
 #      (whose --version is the package version), the systemd unit
-#      /usr/lib/systemd/system/sotto@.service, the man page and the example configs;
+#      /usr/lib/systemd/system/sotto@.service (which `systemd-analyze verify` accepts,
+#      when installed), the man page and the example configs;
 #   3. starts one node from the installed binary exactly as the unit's ExecStart
 #      would for an instance (%i), except that the config (/etc/sotto/%i.toml) and
 #      the state directory (/var/lib/sotto/%i) are redirected into a temporary
@@ -76,6 +77,15 @@ say "ok: binary, systemd unit, man page and example configs installed"
 /usr/bin/sotto --version | grep -qx "sotto $version" || fail "/usr/bin/sotto --version: $(/usr/bin/sotto --version)"
 say "ok: /usr/bin/sotto --version = sotto $version"
 zcat /usr/share/man/man1/sotto.1.gz | grep -q '^\.SH NAME' || fail "man page has no NAME section"
+if command -v systemd-analyze >/dev/null; then
+  # Parses the unit offline (no running systemd needed): syntax, directives, ExecStart binary.
+  cp "$unit" "$tmp/sotto@$instance.service"
+  warnings=$(systemd-analyze verify --man=no "$tmp/sotto@$instance.service" 2>&1 || true)
+  [ -z "$warnings" ] || fail "systemd-analyze verify $unit: $warnings"
+  say "ok: systemd-analyze verify accepts the unit"
+else
+  say "systemd-analyze not installed: unit syntax not verified"
+fi
 
 # 3. The unit's command line for instance $instance, with config and state moved to $tmp.
 exec_start=$(sed -n 's/^ExecStart=//p' "$unit")
