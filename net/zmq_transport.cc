@@ -49,6 +49,18 @@ std::optional<PeerId> ParseRoutingId(const zmq::message_t& frame) {
 }
 
 constexpr const char* kZapEndpoint = "inproc://zeromq.zap.01";
+constexpr const char* kMonitorEndpoint = "inproc://sotto.router.monitor";
+// Handshakes that fail before ZAP is asked (a plaintext client, garbage, a bad
+// CURVE hello); ZAP refusals are counted by the ZAP handler itself.
+constexpr int kHandshakeFailures = ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL;
+
+// Stops watching a ZeroMQ-owned fd without closing it.
+void Unwatch(std::optional<asio::posix::stream_descriptor>& fd) {
+  if (!fd) return;
+  fd->cancel();
+  (void)fd->release();
+  fd.reset();
+}
 
 // Cheap syntactic check so Connect() can reject obvious mistakes synchronously;
 // ZeroMQ has the last word on the I/O thread. `endpoint` has no "#key" suffix.
@@ -117,6 +129,8 @@ struct ZmqTransport::Impl {
   std::optional<asio::posix::stream_descriptor> router_fd;
   std::optional<zmq::socket_t> zap;  // CURVE only: the ZAP handler's REP socket.
   std::optional<asio::posix::stream_descriptor> zap_fd;
+  std::optional<zmq::socket_t> monitor;  // CURVE only: the ROUTER's failed handshakes.
+  std::optional<asio::posix::stream_descriptor> monitor_fd;
   asio::steady_timer recheck_timer{io};
   bool recheck_armed = false;
   ReceiveHandler handler;
@@ -131,6 +145,26 @@ struct ZmqTransport::Impl {
   // Answers ZAP requests (RFC 27) from our own ROUTER's CURVE handshakes: admits a
   // client whose public key is on the allow-list.
   void DrainZap() { Drain(zap, zap_fd, &Impl::DrainZap, &Impl::AnswerZap); }
+  void DrainMonitor() { Drain(monitor, monitor_fd, &Impl::DrainMonitor, &Impl::ReadMonitorEvent); }
+
+  // One monitor event: [event id (2 bytes) + value (4 bytes), endpoint].
+  void ReadMonitorEvent() {
+    zmq::message_t event, endpoint;
+    try {
+      if (!monitor->recv(event, zmq::recv_flags::dontwait)) return;
+      if (event.more()) (void)monitor->recv(endpoint, zmq::recv_flags::dontwait);
+    } catch (const zmq::error_t&) {
+      return;
+    }
+    if (event.size() < 6) return;
+    std::uint16_t id = 0;
+    std::memcpy(&id, event.data(), sizeof id);
+    if ((id & kHandshakeFailures) == 0) return;
+    std::lock_guard lock(mu);
+    ++counters.rejected_unauthenticated;
+    counters.last_reject_reason =
+        "refused a connection on " + endpoint.to_string() + ": handshake failed (not a CURVE client?)";
+  }
 
   void AnswerZap() {
     // [version, request id, domain, address, routing id, mechanism, credentials...]
@@ -404,15 +438,13 @@ struct ZmqTransport::Impl {
   // Runs on the I/O thread as its last act.
   void CloseAll() {
     recheck_timer.cancel();
-    if (router_fd) {
-      router_fd->cancel();
-      (void)router_fd->release();  // The fd belongs to ZeroMQ: never close it ourselves.
-      router_fd.reset();
-    }
-    if (zap_fd) {
-      zap_fd->cancel();
-      (void)zap_fd->release();
-      zap_fd.reset();
+    // The fds belong to ZeroMQ: never close them ourselves.
+    Unwatch(router_fd);
+    Unwatch(zap_fd);
+    Unwatch(monitor_fd);
+    if (monitor) {
+      monitor->close();
+      monitor.reset();
     }
     if (router) {
       router->close();
@@ -496,6 +528,14 @@ Status ZmqTransport::Start(const std::string& listen_endpoint, ReceiveHandler on
     s.local_endpoint = router.get(zmq::sockopt::last_endpoint);
     if (s.options.curve) s.local_endpoint = JoinCurveEndpoint(s.local_endpoint, s.options.curve->public_key);
     s.self = s.options.self.value() != 0 ? s.options.self : PeerIdFromEndpoint(s.local_endpoint);
+    if (s.options.curve) {
+      if (zmq_socket_monitor(router.handle(), kMonitorEndpoint, kHandshakeFailures) != 0) throw zmq::error_t();
+      zmq::socket_t monitor(s.context, zmq::socket_type::pair);
+      monitor.set(zmq::sockopt::linger, 0);
+      monitor.connect(kMonitorEndpoint);
+      s.monitor_fd.emplace(s.io, monitor.get(zmq::sockopt::fd));
+      s.monitor.emplace(std::move(monitor));
+    }
     s.router_fd.emplace(s.io, router.get(zmq::sockopt::fd));
     s.router.emplace(std::move(router));
   } catch (const zmq::error_t& e) {
@@ -509,6 +549,7 @@ Status ZmqTransport::Start(const std::string& listen_endpoint, ReceiveHandler on
   s.state = Impl::State::kRunning;
   asio::post(s.io, [&s] { s.DrainRouter(); });
   if (s.zap) asio::post(s.io, [&s] { s.DrainZap(); });
+  if (s.monitor) asio::post(s.io, [&s] { s.DrainMonitor(); });
   s.thread = std::thread([&s] {
     auto work = asio::make_work_guard(s.io);
     s.io.run();

@@ -68,8 +68,10 @@ struct ZmqTransportOptions {
 // counted in rejected_malformed (with last_reject_reason) and dropped.
 //
 // With CURVE, a ZAP handler (a REP socket at inproc://zeromq.zap.01 in the
-// transport's own context) runs on the same I/O thread, driven like the ROUTER; each
-// refused handshake counts in rejected_unauthenticated.
+// transport's own context) and a monitor of the ROUTER's failed handshakes run on
+// the same I/O thread, driven like the ROUTER. Each refused connection (key not
+// allowed, plaintext or broken handshake) counts in rejected_unauthenticated, as
+// does a message whose CURVE key is not its sender's (net/zmq_curve.h).
 //
 // Lifetime: Create(), Start(), then any calls; Stop() (or the destructor) closes the
 // sockets on the I/O thread with a short linger and joins it.

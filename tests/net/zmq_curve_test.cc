@@ -126,6 +126,8 @@ TEST_CASE("CURVE peers on each other's allow-list exchange envelopes; outsiders 
   REQUIRE(ib.WaitFor(1));
   REQUIRE(ia.WaitFor(1));
   CHECK_FALSE(ib.WaitFor(2, 300ms));  // Neither the outsider's nor the raw socket's message.
+  CHECK(Eventually([&] { return b->counters().rejected_unauthenticated >= 2; }));  // Both refused.
+  CHECK(b->counters().last_reject_reason.find("handshake failed") != std::string::npos);
   const auto got = ib.Take();
   REQUIRE(got.size() == 1);
   CHECK(got[0].first == PeerId(1));
