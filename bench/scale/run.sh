@@ -12,7 +12,7 @@
 # Writes OUT/scale.json and OUT/scale.png (gnuplot pngcairo). Needs bash, awk, gnuplot.
 #
 #   bench/scale/run.sh [--sizes "16 32 64"] [--sotto build/release/sotto] [--out bench/results]
-#                      [--window 10] [--min-round-ms 0] [--lab-nodes 1024] [--no-lab]
+#                      [--window 10] [--min-round-ms 0] [--lab-nodes 1024] [--no-lab] [--joins 3] [--kills 2]
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
@@ -26,7 +26,10 @@ SAMPLES=160        # synthetic rows in all (every daemon generates them all, the
 BATCH=2            # 128 train rows over N shards: 8 rows per node at 16, 2 at 64
 MAX_TEST=8         # test rows kept per node (each row is FEATURES floats)
 LAB_NODES=1024
+JOINS=3            # new members started one after the other (each timed)
+KILLS=2            # members SIGKILLed one after the other (each timed)
 LAB=1
+REPLOT=0           # --replot: only redraw OUT/scale.png from OUT/scale.json
 while [ $# -gt 0 ]; do
   case "$1" in
     --sizes) SIZES=$2; shift 2 ;;
@@ -35,7 +38,10 @@ while [ $# -gt 0 ]; do
     --window) WINDOW=$2; shift 2 ;;
     --min-round-ms) MIN_ROUND_MS=$2; shift 2 ;;
     --lab-nodes) LAB_NODES=$2; shift 2 ;;
+    --joins) JOINS=$2; shift 2 ;;
+    --kills) KILLS=$2; shift 2 ;;
     --no-lab) LAB=0; shift ;;
+    --replot) REPLOT=1; shift ;;
     -h|--help) sed -n 2,16p "$0"; exit 0 ;;
     *) echo "bench/scale: unknown argument $1" >&2; exit 64 ;;
   esac
@@ -118,6 +124,45 @@ stop_pids() {  # SIGTERM the given pids, wait up to 10 s, then SIGKILL
   done
 }
 
+plot_results() {
+# Plot: RSS, join/detect times, rounds/s vs N.
+awk -v RS='{' 'NR > 2 && /"rss_mb_mean"/ {
+    n = $0; gsub(/.*"nodes": /, "", n); sub(/,.*/, "", n)
+    printf "%s", n
+    split("rss_mb_mean rss_target_mb rss_minus_data_mb_mean join_known_by_all_s kill_all_dead_s formula_plus_probe_s rounds_per_second cpu_seconds_per_round", k, " ")
+    for (i = 1; i <= 8; i++) { v = $0; if (index(v, "\"" k[i] "\":") == 0) { printf " NaN"; continue }
+      sub(".*\"" k[i] "\": ", "", v); sub(/[,}].*/, "", v); if (v == "null") v = "NaN"; printf " %s", v }
+    printf "\n" }' "$OUT/scale.json" | grep -v '^ ' > "$WORK/scale.dat"
+cat > "$WORK/scale.gp" <<EOF
+set terminal pngcairo size 1500,450 font ',10'
+set output '$OUT/scale.png'
+set multiplot layout 1,3 title 'sotto scale: N daemons on one 2-core machine (127.0.0.1), 100k-parameter softmax, MALCOM-PSGD, ring'
+set grid
+set key bottom left
+set xlabel 'daemons N'
+set xtics ($(awk '{printf "%s%s", (NR > 1 ? ", " : ""), $1}' "$WORK/scale.dat"))
+set xrange [$(awk 'NR == 1 {print $1 * 0.8}' "$WORK/scale.dat"):$(awk '{m = $1} END {print m * 1.1}' "$WORK/scale.dat")]
+set logscale x 2
+set title 'resident memory per daemon'
+set ylabel 'MB'
+set yrange [0:*]
+plot '$WORK/scale.dat' using 1:2 with linespoints lw 2 title 'RSS (mean)', '' using 1:4 with linespoints title 'RSS minus data shard', '' using 1:3 with lines dt 2 lw 2 title 'target 4 models + 30 MB'
+set title 'membership'
+set key bottom right
+set ylabel 'seconds'
+plot '$WORK/scale.dat' using 1:5 with linespoints lw 2 title 'new member known by all', '' using 1:6 with linespoints lw 2 title 'killed member dead at all', '' using 1:7 with lines dt 2 title 'formula 4 max(1,log10 N) T + 1.5 s', 3 with lines dt 2 lw 2 lc rgb 'red' title 'join target 3 s'
+set title 'training speed'
+set ylabel 'rounds / s per node'
+set y2label 'CPU s per round'
+set y2tics
+plot '$WORK/scale.dat' using 1:8 with linespoints lw 2 title 'rounds/s', '' using 1:9 axes x1y2 with linespoints title 'CPU s/round'
+unset multiplot
+EOF
+gnuplot "$WORK/scale.gp" || log "gnuplot failed"
+log "wrote $OUT/scale.json and $OUT/scale.png"
+}
+if [ "$REPLOT" = 1 ]; then plot_results; exit 0; fi
+
 ROWS=()
 for N in $SIZES; do
   log "N=$N: starting $N daemons"
@@ -149,16 +194,24 @@ for N in $SIZES; do
   sleep 3   # settle
 
   # Steady state: rounds and CPU over WINDOW seconds.
-  declare -a r0 c0 r1 c1
+  declare -a r0 c0 r1 c1 view tout
   for ((i = 0; i < N; i++)); do
     r0[i]=$("$BIN" status --json --data-dir "$D/node-$i" 2>/dev/null | json_num round); c0[i]=$(cpu_of "${pid[i]}")
   done
   ta=$(now)
   sleep "$WINDOW"
   for ((i = 0; i < N; i++)); do
-    r1[i]=$("$BIN" status --json --data-dir "$D/node-$i" 2>/dev/null | json_num round); c1[i]=$(cpu_of "${pid[i]}")
+    st=$("$BIN" status --json --data-dir "$D/node-$i" 2>/dev/null)
+    r1[i]=$(echo "$st" | json_num round); c1[i]=$(cpu_of "${pid[i]}")
+    view[i]=$(echo "$st" | json_num membership_size); tout[i]=$(echo "$st" | json_num rounds_timed_out)
   done
   tb=$(now)
+  # Health of the mesh: smallest membership view, nodes that made no round in the window, timed-out rounds.
+  health=$(paste <(printf '%s\n' "${r0[@]}") <(printf '%s\n' "${r1[@]}") <(printf '%s\n' "${view[@]}") <(printf '%s\n' "${tout[@]}") | awk -v n="$N" '
+    {if (NR == 1 || $3 < mv) mv = $3; if ($2 - $1 <= 0) z++; if ($3 < n) short++; t += $4; r += $2}
+    END {printf "%d %d %d %.3f", mv, z + 0, short + 0, (r > 0 ? t / r : 0)}')
+  read -r min_view stalled short_view timeout_frac <<< "$health"
+  log "N=$N: smallest membership view $min_view, $short_view nodes see fewer than $N members, $stalled nodes made no round in the window, fraction of rounds timed out $timeout_frac"
   rss=(); hwm=(); for ((i = 0; i < N; i++)); do rss[i]=$(kb_of "${pid[i]}" VmRSS); hwm[i]=$(kb_of "${pid[i]}" VmHWM); done
   last_status=$("$BIN" status --json --data-dir "$D/node-0" 2>/dev/null)
   params=$(echo "$last_status" | json_num parameters)
@@ -174,88 +227,113 @@ for N in $SIZES; do
   model_mb=$(awk -v p="$params" 'BEGIN {printf "%.3f", p * 4 / 1048576}')
   log "N=$N: $rps rounds/s per node (slowest $rps_min), $cpu_round CPU s/round, $cpu_frac cores/daemon, RSS mean $rss_mean MB max $rss_max MB (peak $hwm_max), model $model_mb MB, data $data_mb MB, $susp suspect events so far"
 
-  # Join: one more member, joining through a member in the middle.
-  J=$D/node-new
-  mkdir -p "$J"
-  : > "$J/node.log"
-  for ((i = 0; i < N; i++)); do rm -f "$D/node-$i/joined.t"; done
-  t_spawn=$(now)
-  start_node "$J" 0 "$N" 1 "${ep[$((N / 2))]}"
-  newpid=$STARTED
-  read -r new_ep new_id < <(wait_listen "$J/node.log" 60) || { log "new node did not start"; exit 1; }
-  t_listen=$(now)
-  for ((i = 0; i < N; i++)); do watch_event "$D/node-$i/node.log" "$new_id" joined "$D/node-$i/joined.t"; done
-  t0=$SECONDS
-  while [ $((SECONDS - t0)) -lt 30 ]; do
-    k=0; for ((i = 0; i < N; i++)); do [ -s "$D/node-$i/joined.t" ] && k=$((k + 1)); done
-    [ "$k" -eq "$N" ] && break
-    sleep 0.2
+  # Join: JOINS more members, one after the other, each through a different member.
+  newpids=(); newdirs=(); JT=(); JS=(); JC=(); JV=()
+  for ((rep = 1; rep <= JOINS; rep++)); do
+    J=$D/node-new$rep
+    mkdir -p "$J"
+    : > "$J/node.log"
+    for ((i = 0; i < N; i++)); do rm -f "$D/node-$i/joined.t"; done
+    t_spawn=$(now)
+    start_node "$J" 0 "$N" 1 "${ep[$(((N / 2 + rep) % N))]}"
+    newpids+=("$STARTED"); newdirs+=("$J")
+    read -r new_ep new_id < <(wait_listen "$J/node.log" 60) || { log "new node did not start"; exit 1; }
+    t_listen=$(now)
+    for ((i = 0; i < N; i++)); do watch_event "$D/node-$i/node.log" "$new_id" joined "$D/node-$i/joined.t"; done
+    t0=$SECONDS
+    while [ $((SECONDS - t0)) -lt 30 ]; do
+      k=0; for ((i = 0; i < N; i++)); do [ -s "$D/node-$i/joined.t" ] && k=$((k + 1)); done
+      [ "$k" -eq "$N" ] && break
+      sleep 0.2
+    done
+    join_known=$(cat "$D"/node-*/joined.t 2>/dev/null | awk -v t="$t_listen" -v n="$N" '{d = $1 - t; if (d > m) m = d; c++; s += d} END {if (c < n) print "null", c + 0, (c ? s / c : "null"); else printf "%.3f %d %.3f\n", m, c, s / c}')
+    read -r join_all join_count join_mean <<< "$join_known"
+    join_from_spawn=$(awk -v a="$t_spawn" -v b="$t_listen" -v m="$join_all" 'BEGIN {if (m == "null") print "null"; else printf "%.3f", m + b - a}')
+    # Confirm with the members view of every node.
+    alive_view=0
+    for ((i = 0; i < N; i++)); do
+      [ "$("$BIN" members --json --data-dir "$D/node-$i" 2>/dev/null | member_status "$new_id")" = alive ] && alive_view=$((alive_view + 1))
+    done
+    log "N=$N: join $rep: new member $new_id known by $join_count/$N after ${join_all} s (from its 'listening' line; ${join_from_spawn} s from spawn; mean over nodes $join_mean s), members --json alive on $alive_view/$N"
+    JT+=("$join_all"); JS+=("$join_from_spawn"); JC+=("$join_count"); JV+=("$alive_view")
+    for p in "${WATCH[@]}"; do pkill -P "$p" 2>/dev/null; kill "$p" 2>/dev/null; done
+    WATCH=()
+    sleep 1
   done
-  join_known=$(cat "$D"/node-*/joined.t 2>/dev/null | awk -v t="$t_listen" -v n="$N" '{d = $1 - t; if (d > m) m = d; c++; s += d} END {if (c < n) print "null", c + 0, (c ? s / c : "null"); else printf "%.3f %d %.3f\n", m, c, s / c}')
-  read -r join_all join_count join_mean <<< "$join_known"
-  join_from_spawn=$(awk -v a="$t_spawn" -v b="$t_listen" -v m="$join_all" 'BEGIN {if (m == "null") print "null"; else printf "%.3f", m + b - a}')
-  # Confirm with the members view of every node.
-  alive_view=0
-  for ((i = 0; i < N; i++)); do
-    [ "$("$BIN" members --json --data-dir "$D/node-$i" 2>/dev/null | member_status "$new_id")" = alive ] && alive_view=$((alive_view + 1))
-  done
-  log "N=$N: new member $new_id known by $join_count/$N after ${join_all} s (from its 'listening' line; ${join_from_spawn} s from spawn), members --json alive on $alive_view/$N"
 
-  # Failure: SIGKILL a member; every other member (the newcomer too) must mark it dead.
-  victim=$((N / 3))
-  vid=${id[victim]}
-  others=(); for ((i = 0; i < N; i++)); do [ "$i" -ne "$victim" ] && others+=("$D/node-$i"); done
-  others+=("$J")
-  for d in "${others[@]}"; do rm -f "$d/dead.t" "$d/suspect.t"; done
-  # Count lines so far so the watchers only see new ones.
-  # The join watchers are done: stop them (and their tails) so inotify instances stay free.
-  for p in "${WATCH[@]}"; do pkill -P "$p" 2>/dev/null; kill "$p" 2>/dev/null; done
-  WATCH=()
-  # One watcher per node (tail uses inotify; a user has 128 instances by default, -s 0.1 if it polls).
-  for d in "${others[@]}"; do
-    ( timeout 90 tail -s 0.1 -n 0 -F "$d/node.log" 2>/dev/null | while IFS= read -r line; do
-        case "$line" in
-          *"membership: $vid suspect"*) [ -e "$d/suspect.t" ] || now > "$d/suspect.t" ;;
-          *"membership: $vid dead"*) now > "$d/dead.t"; break ;;
-        esac
-      done ) &
-    WATCH+=($!)
+  # Failure: SIGKILL KILLS members, one after the other; every other member must mark each dead.
+  victims=(); KT=(); KF=(); KS=(); KC=(); KO=(); KV=(); KFORM=()
+  for ((rep = 1; rep <= KILLS; rep++)); do
+    victim=$((N / 3 + rep - 1))
+    victims+=("$victim")
+    vid=${id[victim]}
+    others=()
+    for ((i = 0; i < N; i++)); do
+      gone=0; for v in "${victims[@]}"; do [ "$i" -eq "$v" ] && gone=1; done
+      [ "$gone" -eq 0 ] && others+=("$D/node-$i")
+    done
+    others+=("${newdirs[@]}")
+    for d in "${others[@]}"; do rm -f "$d/dead.t" "$d/suspect.t"; done
+    # One watcher per node (tail uses inotify; a user has 128 instances by default, -s 0.1 if it polls).
+    for d in "${others[@]}"; do
+      ( timeout 90 tail -s 0.1 -n 0 -F "$d/node.log" 2>/dev/null | while IFS= read -r line; do
+          case "$line" in
+            *"membership: $vid suspect"*) [ -e "$d/suspect.t" ] || now > "$d/suspect.t" ;;
+            *"membership: $vid dead"*) now > "$d/dead.t"; break ;;
+          esac
+        done ) &
+      WATCH+=($!)
+    done
+    sleep 0.5
+    t_kill=$(now)
+    kill -KILL "${pid[victim]}"
+    wait "${pid[victim]}" 2>/dev/null
+    t0=$SECONDS
+    while [ $((SECONDS - t0)) -lt 60 ]; do
+      k=0; for d in "${others[@]}"; do [ -s "$d/dead.t" ] && k=$((k + 1)); done
+      [ "$k" -eq "${#others[@]}" ] && break
+      sleep 0.2
+    done
+    detect=$(cat "${others[@]/%//dead.t}" 2>/dev/null | awk -v t="$t_kill" -v n="${#others[@]}" '{d = $1 - t; if (c == 0 || d < lo) lo = d; if (d > m) m = d; c++} END {if (c < n) printf "null %d %s\n", c + 0, (c ? lo : "null"); else printf "%.3f %d %.3f\n", m, c, lo}')
+    read -r detect_all detect_count detect_first <<< "$detect"
+    first_suspect=$(cat "${others[@]/%//suspect.t}" 2>/dev/null | awk -v t="$t_kill" '{d = $1 - t; if (c == 0 || d < lo) lo = d; c++} END {if (c) printf "%.3f", lo; else print "null"}')
+    # Suspicion timeout as the daemon computes it (net/membership.cc), with the members alive at the time.
+    formula=$(awk -v n=$((${#others[@]} + 1)) 'BEGIN {l = log(n) / log(10); if (l < 1) l = 1; printf "%.3f", 4 * l * 1.0}')
+    dead_view=0
+    for d in "${others[@]}"; do
+      s=$("$BIN" members --json --data-dir "$d" 2>/dev/null | member_status "$vid")
+      { [ "$s" = dead ] || [ -z "$s" ]; } && dead_view=$((dead_view + 1))
+    done
+    log "N=$N: kill $rep: $vid: first suspect after $first_suspect s, first dead $detect_first s, all $detect_count/${#others[@]} dead after $detect_all s (suspicion timeout $formula s + probe 1 s interval + 0.5 s timeout); members --json: dead/absent on $dead_view"
+    KT+=("$detect_all"); KF+=("$detect_first"); KS+=("$first_suspect"); KC+=("$detect_count"); KO+=("${#others[@]}"); KV+=("$dead_view"); KFORM+=("$formula")
+    for p in "${WATCH[@]}"; do pkill -P "$p" 2>/dev/null; kill "$p" 2>/dev/null; done
+    WATCH=()
   done
-  sleep 0.5
-  t_kill=$(now)
-  kill -KILL "${pid[victim]}"
-  wait "${pid[victim]}" 2>/dev/null
-  t0=$SECONDS
-  while [ $((SECONDS - t0)) -lt 60 ]; do
-    k=0; for d in "${others[@]}"; do [ -s "$d/dead.t" ] && k=$((k + 1)); done
-    [ "$k" -eq "${#others[@]}" ] && break
-    sleep 0.2
-  done
-  detect=$(cat "${others[@]/%//dead.t}" 2>/dev/null | awk -v t="$t_kill" -v n="${#others[@]}" '{d = $1 - t; if (c == 0 || d < lo) lo = d; if (d > m) m = d; c++} END {if (c < n) printf "null %d %s\n", c + 0, (c ? lo : "null"); else printf "%.3f %d %.3f\n", m, c, lo}')
-  read -r detect_all detect_count detect_first <<< "$detect"
-  first_suspect=$(cat "${others[@]/%//suspect.t}" 2>/dev/null | awk -v t="$t_kill" '{d = $1 - t; if (c == 0 || d < lo) lo = d; c++} END {if (c) printf "%.3f", lo; else print "null"}')
-  # Suspicion timeout as the daemon computes it (net/membership.cc), with N+1 members alive at the time.
-  formula=$(awk -v n=$((N + 1)) 'BEGIN {l = log(n) / log(10); if (l < 1) l = 1; printf "%.3f", 4 * l * 1.0}')
-  dead_view=0
-  for d in "${others[@]}"; do
-    s=$("$BIN" members --json --data-dir "$d" 2>/dev/null | member_status "$vid")
-    [ "$s" = dead ] || [ -z "$s" ] && dead_view=$((dead_view + 1))
-  done
-  log "N=$N: killed $vid: first suspect after $first_suspect s, first dead $detect_first s, all $detect_count/${#others[@]} dead after $detect_all s (suspicion timeout $formula s + probe 1 s interval + 0.5 s timeout); members --json: dead/absent on $dead_view"
-  susp_total=$(grep -h 'membership: [0-9a-f]* suspect' "$D"/node-*/node.log "$J/node.log" | grep -v -c "$vid")
+  vids=(); for v in "${victims[@]}"; do vids+=(-e "${id[v]}"); done
+  susp_total=$(grep -h 'membership: [0-9a-f]* suspect' "$D"/node-*/node.log | grep -v -c "${vids[@]}")
+  # Summaries over the trials: median and max (null if any trial did not complete).
+  mx() { printf '%s\n' "$@" | awk '$1 == "null" {bad = 1} $1 + 0 > m {m = $1 + 0} END {print (bad ? "null" : m)}'; }
+  lst() { local IFS=,; echo "[$*]"; }
+  join_all=$(mx "${JT[@]}"); join_med=$(printf '%s\n' "${JT[@]}" | sort -g | awk '{v[NR] = $1} END {print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2)}')
+  detect_all=$(mx "${KT[@]}"); detect_med=$(printf '%s\n' "${KT[@]}" | sort -g | awk '{v[NR] = $1} END {print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2)}')
+  grep -q null <<< "${JT[*]}" && join_med=null
+  grep -q null <<< "${KT[*]}" && detect_med=null
 
   # Stop this mesh (SIGTERM, by pid) before the next size.
-  for p in "${WATCH[@]}"; do pkill -P "$p" 2>/dev/null; kill "$p" 2>/dev/null; done
-  WATCH=()
-  alive_pids=(); for ((i = 0; i < N; i++)); do [ "$i" -ne "$victim" ] && alive_pids+=("${pid[i]}"); done
-  stop_pids "${alive_pids[@]}" "$newpid"
+  alive_pids=()
+  for ((i = 0; i < N; i++)); do
+    gone=0; for v in "${victims[@]}"; do [ "$i" -eq "$v" ] && gone=1; done
+    [ "$gone" -eq 0 ] && alive_pids+=("${pid[i]}")
+  done
+  stop_pids "${alive_pids[@]}" "${newpids[@]}"
   PIDS=()
-  ROWS+=("$(printf '{"nodes": %d, "parameters": %s, "model_mb": %s, "data_mb_per_node": %s, "rss_target_mb": %s, "rss_mb_mean": %s, "rss_mb_max": %s, "rss_peak_mb_max": %s, "rss_minus_data_mb_mean": %s, "cpu_seconds_per_round": %s, "cores_per_daemon": %s, "rounds_per_second": %s, "rounds_per_second_slowest": %s, "join_known_by_all_s": %s, "join_known_count": %s, "join_known_mean_s": %s, "join_known_from_spawn_s": %s, "join_alive_in_members_json": %d, "kill_first_suspect_s": %s, "kill_first_dead_s": %s, "kill_all_dead_s": %s, "kill_dead_count": %s, "kill_observers": %d, "kill_dead_in_members_json": %d, "suspicion_timeout_formula_s": %s, "formula_plus_probe_s": %s, "false_suspicions": %d}' \
+  PIDS=()
+  ROWS+=("$(printf '{"nodes": %d, "parameters": %s, "model_mb": %s, "data_mb_per_node": %s, "rss_target_mb": %s, "rss_mb_mean": %s, "rss_mb_max": %s, "rss_peak_mb_max": %s, "rss_minus_data_mb_mean": %s, "cpu_seconds_per_round": %s, "cores_per_daemon": %s, "rounds_per_second": %s, "rounds_per_second_slowest": %s, "join_known_by_all_s": %s, "join_known_by_all_max_s": %s, "join_trials_s": %s, "join_known_count": %s, "join_known_from_spawn_s": %s, "join_alive_in_members_json": %s, "kill_first_suspect_s": %s, "kill_first_dead_s": %s, "kill_all_dead_s": %s, "kill_all_dead_max_s": %s, "kill_trials_s": %s, "kill_dead_count": %s, "kill_observers": %s, "kill_dead_in_members_json": %s, "suspicion_timeout_formula_s": %s, "formula_plus_probe_s": %s, "false_suspicions": %d, "min_membership_view": %s, "nodes_seeing_fewer_than_n": %s, "nodes_without_progress": %s, "fraction_rounds_timed_out": %s}' \
     "$N" "$params" "$model_mb" "$data_mb" "$(awk -v m="$model_mb" 'BEGIN {printf "%.2f", 4 * m + 30}')" \
     "$rss_mean" "$rss_max" "$hwm_max" "$(awk -v a="$rss_mean" -v b="$data_mb" 'BEGIN {printf "%.2f", a - b}')" \
-    "$cpu_round" "$cpu_frac" "$rps" "$rps_min" "$join_all" "$join_count" "$join_mean" "$join_from_spawn" "$alive_view" \
-    "$first_suspect" "$detect_first" "$detect_all" "$detect_count" "${#others[@]}" "$dead_view" "$formula" \
-    "$(awk -v f="$formula" 'BEGIN {printf "%.3f", f + 1.5}')" "$susp_total")")
+    "$cpu_round" "$cpu_frac" "$rps" "$rps_min" "$join_med" "$join_all" "$(lst "${JT[@]}")" "$(lst "${JC[@]}")" "$(lst "${JS[@]}")" "$(lst "${JV[@]}")" \
+    "$(lst "${KS[@]}")" "$(lst "${KF[@]}")" "$detect_med" "$detect_all" "$(lst "${KT[@]}")" "$(lst "${KC[@]}")" "$(lst "${KO[@]}")" "$(lst "${KV[@]}")" "$(lst "${KFORM[@]}")" \
+    "$(awk -v f="${KFORM[0]}" 'BEGIN {printf "%.3f", f + 1.5}')" "$susp_total" "$min_view" "$short_view" "$stalled" "$timeout_frac")")
   # Write partial results after every size.
   { printf '{\n  "benchmark": "scale",\n  "date": "%s",\n  "host_cores": %d,\n  "loadavg_at_end": "%s",\n' "$(date -u +%FT%TZ)" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)"
     printf '  "setup": "sotto node daemons on 127.0.0.1, malcom top-1%%+dither s=4, ring, synthetic %d features (binary softmax), %d samples in all (4/5 train, sharded), batch %d, %d test rows, min_round_ms %s, probe_interval 1000 ms, probe_timeout 500 ms, suspicion_multiplier 4",\n' "$FEATURES" "$SAMPLES" "$BATCH" "$MAX_TEST" "$MIN_ROUND_MS"
@@ -292,36 +370,4 @@ fi
 
 { sed '$d' "$WORK/scale.partial.json" | sed '$d'; printf '  ],\n  "lab": %s\n}\n' "$LABJSON"; } > "$OUT/scale.json"
 
-# Plot: RSS, join/detect times, rounds/s vs N.
-awk -v RS='{' 'NR > 2 && /"nodes"/ {
-    n = $0; gsub(/.*"nodes": /, "", n); sub(/,.*/, "", n)
-    printf "%s", n
-    split("rss_mb_mean rss_target_mb rss_minus_data_mb_mean join_known_by_all_s kill_all_dead_s formula_plus_probe_s rounds_per_second cpu_seconds_per_round", k, " ")
-    for (i = 1; i <= 8; i++) { v = $0; if (index(v, "\"" k[i] "\":") == 0) { printf " NaN"; continue }
-      sub(".*\"" k[i] "\": ", "", v); sub(/[,}].*/, "", v); if (v == "null") v = "NaN"; printf " %s", v }
-    printf "\n" }' "$OUT/scale.json" | grep -v '^ ' > "$WORK/scale.dat"
-cat > "$WORK/scale.gp" <<EOF
-set terminal pngcairo size 1500,450 font ',10'
-set output '$OUT/scale.png'
-set multiplot layout 1,3 title 'sotto scale: N daemons on one 2-core machine (127.0.0.1), 100k-parameter softmax, MALCOM-PSGD, ring'
-set grid
-set key top left
-set xlabel 'daemons N'
-set xtics ($(awk '{printf "%s%s", (NR > 1 ? ", " : ""), $1}' "$WORK/scale.dat"))
-set title 'resident memory per daemon'
-set ylabel 'MB'
-set yrange [0:*]
-plot '$WORK/scale.dat' using 1:2 with linespoints lw 2 title 'RSS (mean)', '' using 1:4 with linespoints title 'RSS minus data shard', '' using 1:3 with lines dt 2 lw 2 title 'target 4 models + 30 MB'
-set title 'membership'
-set key bottom right
-set ylabel 'seconds'
-plot '$WORK/scale.dat' using 1:5 with linespoints lw 2 title 'new member known by all', '' using 1:6 with linespoints lw 2 title 'killed member dead at all', '' using 1:7 with lines dt 2 title 'formula 4 max(1,log10 N) T + 1.5 s', 3 with lines dt 3 lc rgb 'gray' title 'join target 3 s'
-set title 'training speed'
-set ylabel 'rounds / s per node'
-set y2label 'CPU s per round'
-set y2tics
-plot '$WORK/scale.dat' using 1:8 with linespoints lw 2 title 'rounds/s', '' using 1:9 axes x1y2 with linespoints title 'CPU s/round'
-unset multiplot
-EOF
-gnuplot "$WORK/scale.gp" || log "gnuplot failed"
-log "wrote $OUT/scale.json and $OUT/scale.png"
+plot_results
