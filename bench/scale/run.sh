@@ -166,6 +166,7 @@ if [ "$REPLOT" = 1 ]; then plot_results; exit 0; fi
 ROWS=()
 for N in $SIZES; do
   log "N=$N: starting $N daemons"
+  t_launch=$(now)
   D=$WORK/n$N
   mkdir -p "$D"
   pid=(); ep=(); id=()
@@ -179,18 +180,23 @@ for N in $SIZES; do
   for ((i = 1; i < N; i++)); do
     read -r ep[i] id[i] < <(wait_listen "$D/node-$i/node.log" 300) || { log "node $i did not start"; exit 1; }
   done
-  # Wait until every node trains (min_members = N reached everywhere).
-  t0=$SECONDS; ready=0
-  while [ $((SECONDS - t0)) -lt 120 ]; do
-    ready=0
+  # Wait until every node trains: all N have started (round >= 1), which needs every
+  # node's membership view to hold all N members (min_members = N). Timed from launch.
+  t0=$SECONDS; ready=0; full=0
+  while [ $((SECONDS - t0)) -lt 150 ]; do
+    ready=0; full=0
     for ((i = 0; i < N; i++)); do
-      st=$("$BIN" status --json --data-dir "$D/node-$i" 2>/dev/null | awk '$1 == "\"state\":" {gsub(/[",]/, "", $2); print $2}')
-      [ "$st" = training ] && ready=$((ready + 1))
+      read -r st_round st_view < <("$BIN" status --json --data-dir "$D/node-$i" 2>/dev/null | awk '
+        $1 == "\"round\":" {r = $2} $1 == "\"membership_size\":" {m = $2} END {gsub(/,/, "", r); gsub(/,/, "", m); print r + 0, m + 0}')
+      [ "${st_round:-0}" -ge 1 ] && ready=$((ready + 1))
+      [ "${st_view:-0}" -ge "$N" ] && full=$((full + 1))
     done
-    [ "$ready" -eq "$N" ] && break
+    [ "$ready" -eq "$N" ] && [ "$full" -eq "$N" ] && break
     sleep 1
   done
-  log "N=$N: $ready/$N training after $((SECONDS - t0)) s"
+  all_training_s=$(awk -v a="$t_launch" -v b="$(now)" 'BEGIN {printf "%.1f", b - a}')
+  [ "$ready" -eq "$N" ] || all_training_s=null
+  log "N=$N: $ready/$N nodes training, $full/$N complete views, $all_training_s s after launch"
   sleep 3   # settle
 
   # Steady state: rounds and CPU over WINDOW seconds.
@@ -328,12 +334,12 @@ for N in $SIZES; do
   stop_pids "${alive_pids[@]}" "${newpids[@]}"
   PIDS=()
   PIDS=()
-  ROWS+=("$(printf '{"nodes": %d, "parameters": %s, "model_mb": %s, "data_mb_per_node": %s, "rss_target_mb": %s, "rss_mb_mean": %s, "rss_mb_max": %s, "rss_peak_mb_max": %s, "rss_minus_data_mb_mean": %s, "cpu_seconds_per_round": %s, "cores_per_daemon": %s, "rounds_per_second": %s, "rounds_per_second_slowest": %s, "join_known_by_all_s": %s, "join_known_by_all_max_s": %s, "join_trials_s": %s, "join_known_count": %s, "join_known_from_spawn_s": %s, "join_alive_in_members_json": %s, "kill_first_suspect_s": %s, "kill_first_dead_s": %s, "kill_all_dead_s": %s, "kill_all_dead_max_s": %s, "kill_trials_s": %s, "kill_dead_count": %s, "kill_observers": %s, "kill_dead_in_members_json": %s, "suspicion_timeout_formula_s": %s, "formula_plus_probe_s": %s, "false_suspicions": %d, "min_membership_view": %s, "nodes_seeing_fewer_than_n": %s, "nodes_without_progress": %s, "fraction_rounds_timed_out": %s}' \
+  ROWS+=("$(printf '{"nodes": %d, "parameters": %s, "model_mb": %s, "data_mb_per_node": %s, "rss_target_mb": %s, "rss_mb_mean": %s, "rss_mb_max": %s, "rss_peak_mb_max": %s, "rss_minus_data_mb_mean": %s, "cpu_seconds_per_round": %s, "cores_per_daemon": %s, "rounds_per_second": %s, "rounds_per_second_slowest": %s, "join_known_by_all_s": %s, "join_known_by_all_max_s": %s, "join_trials_s": %s, "join_known_count": %s, "join_known_from_spawn_s": %s, "join_alive_in_members_json": %s, "kill_first_suspect_s": %s, "kill_first_dead_s": %s, "kill_all_dead_s": %s, "kill_all_dead_max_s": %s, "kill_trials_s": %s, "kill_dead_count": %s, "kill_observers": %s, "kill_dead_in_members_json": %s, "suspicion_timeout_formula_s": %s, "formula_plus_probe_s": %s, "false_suspicions": %d, "min_membership_view": %s, "nodes_seeing_fewer_than_n": %s, "nodes_without_progress": %s, "fraction_rounds_timed_out": %s, "launch_to_all_training_s": %s}' \
     "$N" "$params" "$model_mb" "$data_mb" "$(awk -v m="$model_mb" 'BEGIN {printf "%.2f", 4 * m + 30}')" \
     "$rss_mean" "$rss_max" "$hwm_max" "$(awk -v a="$rss_mean" -v b="$data_mb" 'BEGIN {printf "%.2f", a - b}')" \
     "$cpu_round" "$cpu_frac" "$rps" "$rps_min" "$join_med" "$join_all" "$(lst "${JT[@]}")" "$(lst "${JC[@]}")" "$(lst "${JS[@]}")" "$(lst "${JV[@]}")" \
     "$(lst "${KS[@]}")" "$(lst "${KF[@]}")" "$detect_med" "$detect_all" "$(lst "${KT[@]}")" "$(lst "${KC[@]}")" "$(lst "${KO[@]}")" "$(lst "${KV[@]}")" "$(lst "${KFORM[@]}")" \
-    "$(awk -v f="${KFORM[0]}" 'BEGIN {printf "%.3f", f + 1.5}')" "$susp_total" "$min_view" "$short_view" "$stalled" "$timeout_frac")")
+    "$(awk -v f="${KFORM[0]}" 'BEGIN {printf "%.3f", f + 1.5}')" "$susp_total" "$min_view" "$short_view" "$stalled" "$timeout_frac" "$all_training_s")")
   # Write partial results after every size.
   { printf '{\n  "benchmark": "scale",\n  "date": "%s",\n  "host_cores": %d,\n  "loadavg_at_end": "%s",\n' "$(date -u +%FT%TZ)" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)"
     printf '  "setup": "sotto node daemons on 127.0.0.1, malcom top-1%%+dither s=4, ring, synthetic %d features (binary softmax), %d samples in all (4/5 train, sharded), batch %d, %d test rows, min_round_ms %s, probe_interval 1000 ms, probe_timeout 500 ms, suspicion_multiplier 4",\n' "$FEATURES" "$SAMPLES" "$BATCH" "$MAX_TEST" "$MIN_ROUND_MS"
