@@ -37,6 +37,7 @@
 #include "daemon/cli.h"
 #include "daemon/keygen.h"
 #include "daemon/lab_command.h"
+#include "daemon/metrics_http.h"
 #include "net/envelope.h"
 #include "net/membership.h"
 #include "net/zmq_curve.h"
@@ -148,6 +149,7 @@ class Node {
   std::optional<asio::local::stream_protocol::acceptor> control_;
   std::string control_path_;
   std::string checkpoint_path_;
+  std::unique_ptr<MetricsHttpServer> metrics_;  // After io_: destroyed first.
 
   std::optional<net::CurveOptions> curve_;  // From the [security] files, when enabled.
   std::unique_ptr<net::ZmqTransport> transport_;
@@ -178,12 +180,12 @@ class Node {
   bool weights_dirty_ = false;
   std::map<PeerId, std::string> neighbour_endpoints_;
   std::unordered_map<PeerId, std::uint64_t> last_round_from_;  // Newest round absorbed + 1.
-  std::unordered_map<PeerId, bool> arrived_;                   // This round.
   std::deque<PendingResidual> pending_;
 
   // Model transfer to a newcomer.
   std::vector<std::uint8_t> incoming_model_;
   std::uint64_t incoming_chunks_ = 0;
+  Clock::TimePoint model_requested_at_{};  // Requests are repeated at most every 2 s.
 
   // Metrics for status.
   double last_loss_ = NAN, last_accuracy_ = NAN, last_density_ = NAN, last_consensus_ = NAN;
@@ -312,6 +314,10 @@ Status Node::Init() {
   algo_->SetModel(x0);
   LoadCheckpointIfAny();
   SOTTO_RETURN_IF_ERROR(StartControl());
+  if (!config_.metrics.empty()) {
+    SOTTO_ASSIGN_OR_RETURN(metrics_, MetricsHttpServer::Create(io_, config_.metrics, [this] { return StatusJson(); }));
+    spdlog::info("metrics: http://{}/metrics", metrics_->address());
+  }
 
   net::MembershipOptions mo;
   mo.probe_interval = Millis(config_.probe_interval_ms);
@@ -399,7 +405,8 @@ void Node::Flush() {
     RecomputeNeighbours();
     MaybeStartRound();
   }
-  if (awaiting_model_ && membership_->joined() && !neighbour_endpoints_.empty() && incoming_chunks_ == 0) {
+  if (awaiting_model_ && membership_->joined() && !neighbour_endpoints_.empty() && incoming_chunks_ == 0 &&
+      clock_.Now() - model_requested_at_ > Millis(2000)) {
     RequestModel();
   }
   ArmMembershipTimer();
@@ -478,7 +485,6 @@ void Node::StartRound() {
   computing_ = true;
   round_sent_ = false;
   round_started_ = clock_.Now();
-  arrived_.clear();
   const RoundId round = round_;
   const bool evaluate = config_.eval_every > 0 && (round.value() + 1) % static_cast<std::uint64_t>(config_.eval_every) == 0;
   asio::post(worker_, [this, round, evaluate] {
@@ -568,8 +574,9 @@ void Node::OnResidual(PeerId from, RoundId round, std::vector<std::uint8_t> byte
     return;
   }
   const bool late_ok = algo_->AbsorbsLateMessages();
-  // Busy, or (D-PSGD) a neighbour ahead of us: keep it for later.
-  if (computing_ || (!late_ok && round > round_)) {
+  // Busy, or (D-PSGD, which mixes only the models of the round it has stepped in) a
+  // residual for a round it has not stepped in yet: keep it for later.
+  if (computing_ || (!late_ok && (round > round_ || !round_sent_))) {
     if (pending_.size() >= kMaxPendingResiduals) {
       ++residuals_rejected_;
       last_residual_error_ = "pending residual queue full";
@@ -587,7 +594,6 @@ void Node::OnResidual(PeerId from, RoundId round, std::vector<std::uint8_t> byte
   // Compressed gossip absorbs every residual exactly once, whatever its round, so
   // every holder's copy of the sender stays the same.
   AbsorbNow({from, round, std::move(bytes)});
-  if (round >= round_) arrived_[from] = true;
   CheckRoundComplete();
 }
 
@@ -602,8 +608,10 @@ void Node::AbsorbNow(const PendingResidual& r) {
 
 void Node::CheckRoundComplete() {
   if (computing_ || !round_sent_ || shutting_down_) return;
+  // A neighbour has delivered this round once it sent a residual for it or a later one.
   for (const auto& [id, ep] : neighbour_endpoints_) {
-    if (!arrived_.count(id)) return;
+    const auto it = last_round_from_.find(id);
+    if (it == last_round_from_.end() || it->second <= round_.value()) return;
   }
   FinishRound();
 }
@@ -642,6 +650,7 @@ void Node::SaveCheckpoint() {
 }
 
 void Node::RequestModel() {
+  model_requested_at_ = clock_.Now();
   const PeerId donor = neighbour_endpoints_.begin()->first;
   net::Envelope e;
   e.type = net::MessageType::kModelRequest;
@@ -665,7 +674,15 @@ void Node::ServeModel(PeerId to, const std::string& endpoint) {
   put(state.model);
   put(state.public_copy.empty() ? state.model : state.public_copy);
   const auto crc = static_cast<std::uint64_t>(crc32(0L, blob.data(), static_cast<uInt>(blob.size())));
-  const std::uint64_t chunks = (blob.size() + kModelChunkBytes - 1) / kModelChunkBytes;
+  // Compressed with zlib (fast level): sparse l1 models shrink a lot, dense ones a little.
+  uLongf packed_size = compressBound(static_cast<uLong>(blob.size()));
+  std::vector<std::uint8_t> packed(packed_size);
+  if (compress2(packed.data(), &packed_size, blob.data(), static_cast<uLong>(blob.size()), 1) != Z_OK) {
+    spdlog::error("join: cannot compress the model for {}", HexId(to));
+    return;
+  }
+  packed.resize(packed_size);
+  const std::uint64_t chunks = (packed.size() + kModelChunkBytes - 1) / kModelChunkBytes;
   (void)transport_->Connect(to, endpoint);
   for (std::uint64_t k = 0; k < chunks; ++k) {
     net::Envelope e;
@@ -673,29 +690,31 @@ void Node::ServeModel(PeerId to, const std::string& endpoint) {
     e.round = round_;
     PutU64(&e.body, k);
     PutU64(&e.body, chunks);
-    PutU64(&e.body, blob.size());
+    PutU64(&e.body, packed.size());
     PutU64(&e.body, crc);
-    const std::size_t begin = k * kModelChunkBytes, end = std::min(blob.size(), begin + kModelChunkBytes);
-    e.payload.assign(blob.begin() + static_cast<std::ptrdiff_t>(begin), blob.begin() + static_cast<std::ptrdiff_t>(end));
+    PutU64(&e.body, blob.size());
+    const std::size_t begin = k * kModelChunkBytes, end = std::min(packed.size(), begin + kModelChunkBytes);
+    e.payload.assign(packed.begin() + static_cast<std::ptrdiff_t>(begin), packed.begin() + static_cast<std::ptrdiff_t>(end));
     Send(to, std::move(e));
   }
-  spdlog::info("join: sent the model ({} bytes, {} chunks) to {}", blob.size(), chunks, HexId(to));
+  spdlog::info("join: sent the model ({} bytes, {} compressed, {} chunks) to {}", blob.size(), packed.size(),
+               chunks, HexId(to));
 }
 
 void Node::OnModelChunk(const net::Envelope& e) {
   if (!awaiting_model_) return;
-  std::uint64_t index = 0, count = 0, total = 0, crc = 0;
+  std::uint64_t index = 0, count = 0, total = 0, crc = 0, raw = 0;
   const auto bad = [&](const std::string& why) {
     ++residuals_rejected_;
     last_residual_error_ = "model chunk: " + why;
     spdlog::warn("join: model chunk from {}: {}", HexId(e.sender), why);
   };
   if (!GetU64(e.body, 0, &index) || !GetU64(e.body, 8, &count) || !GetU64(e.body, 16, &total) ||
-      !GetU64(e.body, 24, &crc)) {
+      !GetU64(e.body, 24, &crc) || !GetU64(e.body, 32, &raw)) {
     return bad("short header");
   }
   const std::uint64_t want = 16 + 8 * static_cast<std::uint64_t>(dimension_);
-  if (total != want || count != (total + kModelChunkBytes - 1) / kModelChunkBytes || index >= count ||
+  if (raw != want || total == 0 || total > compressBound(static_cast<uLong>(want)) || count != (total + kModelChunkBytes - 1) / kModelChunkBytes || index >= count ||
       index != incoming_chunks_) {
     return bad("chunk " + std::to_string(index) + "/" + std::to_string(count) + " of " +
                std::to_string(total) + " bytes does not fit a model of " + std::to_string(dimension_));
@@ -703,15 +722,26 @@ void Node::OnModelChunk(const net::Envelope& e) {
   incoming_model_.insert(incoming_model_.end(), e.payload.begin(), e.payload.end());
   ++incoming_chunks_;
   if (incoming_chunks_ < count) return;
-  if (incoming_model_.size() != total ||
-      crc32(0L, incoming_model_.data(), static_cast<uInt>(incoming_model_.size())) != crc) {
-    incoming_model_.clear();
+  std::vector<std::uint8_t> blob(want);
+  uLongf blob_size = static_cast<uLongf>(want);
+  const bool inflated = incoming_model_.size() == total &&
+                        uncompress(blob.data(), &blob_size, incoming_model_.data(),
+                                   static_cast<uLong>(incoming_model_.size())) == Z_OK &&
+                        blob_size == want;
+  incoming_model_.clear();
+  if (!inflated || crc32(0L, blob.data(), static_cast<uInt>(blob.size())) != crc) {
     incoming_chunks_ = 0;
-    return bad("checksum mismatch");
+    return bad("does not inflate to a model with the announced checksum");
   }
+  incoming_model_ = std::move(blob);
   std::uint64_t round = 0, d = 0;
   GetU64(incoming_model_, 0, &round);
   GetU64(incoming_model_, 8, &d);
+  if (d != static_cast<std::uint64_t>(dimension_)) {
+    incoming_model_.clear();
+    incoming_chunks_ = 0;
+    return bad("model of " + std::to_string(d) + " parameters, want " + std::to_string(dimension_));
+  }
   algo::AlgorithmState s;
   s.model.resize(d);
   s.public_copy.resize(d);
@@ -774,7 +804,7 @@ json Node::StatusJson() const {
   j["id"] = HexId(self_);
   j["address"] = endpoint_;
   j["uptime_s"] = std::chrono::duration<double>(now - started_).count();
-  j["state"] = shutting_down_ ? "leaving" : awaiting_model_ ? "joining" :
+  j["state"] = shutting_down_ ? "leaving" : awaiting_model_ ? "joining" : !training_started_ ? "waiting" :
                (config_.rounds > 0 && round_.value() >= static_cast<std::uint64_t>(config_.rounds)) ? "finished" : "training";
   j["round"] = round_.value();
   j["rounds_target"] = config_.rounds;
@@ -868,6 +898,7 @@ void Node::FinishShutdown() {
       std::filesystem::remove(control_path_, fec);
     }
     signals_.cancel();
+    if (metrics_) metrics_->Stop();
     io_.stop();
   });
 }

@@ -30,6 +30,7 @@ Result<NodeConfig> Read(TomlReader& reader) {
   SOTTO_RETURN_IF_ERROR(reader.Get("node", "data_dir", &c.data_dir));
   SOTTO_RETURN_IF_ERROR(reader.Get("node", "control", &c.control));
   SOTTO_RETURN_IF_ERROR(reader.Get("node", "log_level", &c.log_level));
+  SOTTO_RETURN_IF_ERROR(reader.Get("node", "metrics", &c.metrics));
   SOTTO_RETURN_IF_ERROR(reader.Get("node", "seed", &c.seed));
   SOTTO_RETURN_IF_ERROR(reader.Get("membership", "probe_interval_ms", &c.probe_interval_ms));
   SOTTO_RETURN_IF_ERROR(reader.Get("membership", "probe_timeout_ms", &c.probe_timeout_ms));

@@ -22,6 +22,7 @@ struct NodeConfig {
   std::string data_dir;                      // Checkpoints and the default control socket.
   std::string control;                       // Control socket path; "" = <data_dir>/control.sock.
   std::string log_level = "info";            // trace, debug, info, warn, error, off.
+  std::string metrics;                       // Prometheus over HTTP, "HOST:PORT"; "" = off.
   std::uint64_t seed = 1;                    // Seeds sampling, init and dither.
   // [membership]
   std::int64_t probe_interval_ms = 1000;
