@@ -36,6 +36,7 @@ class Reader {
     return true;
   }
   bool Bytes(void* dst, std::size_t n) {
+    if (n == 0) return true;  // dst may be the null data() of an empty vector.
     if (b_.size() - pos_ < n) return false;
     std::memcpy(dst, b_.data() + pos_, n);
     pos_ += n;
