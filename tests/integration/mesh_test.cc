@@ -23,106 +23,14 @@
 #include <zmq.hpp>
 
 #include "daemon/control_client.h"
+#include "tests/support/node_process.h"
 
 namespace {
 
 using json = nlohmann::json;
 using namespace std::chrono_literals;
 
-// One `sotto node` process; killed (SIGKILL) and reaped on destruction if still running.
-class NodeProcess {
- public:
-  NodeProcess(std::string dir, std::vector<std::string> extra) : dir_(std::move(dir)), extra_(std::move(extra)) {}
-  ~NodeProcess() { Kill(); }
-
-  void Start() {
-    std::filesystem::create_directories(dir_);
-    log_ = dir_ + "/node.log." + std::to_string(starts_++);
-    std::vector<std::string> args{SOTTO_BINARY, "node", "--node.data_dir", dir_};
-    args.insert(args.end(), extra_.begin(), extra_.end());
-    pid_ = ::fork();
-    REQUIRE(pid_ >= 0);
-    if (pid_ == 0) {
-      const int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
-  }
-
-  // The endpoint from the "listening on" line (waits for it).
-  std::string Endpoint() {
-    std::string ep;
-    const bool ok = WaitFor([&] {
-      std::ifstream in(log_);
-      std::string line;
-      while (std::getline(in, line)) {
-        const auto at = line.find("listening on ");
-        if (at != std::string::npos) {
-          std::istringstream(line.substr(at + 13)) >> ep;
-          return true;
-        }
-      }
-      return false;
-    }, 60s);
-    INFO(Log());
-    REQUIRE(ok);
-    return ep;
-  }
-
-  json Status() const {
-    auto r = sotto::daemon::ControlRequest(dir_ + "/control.sock", "status", 2000ms);
-    return r ? *r : json();
-  }
-  json Members() const {
-    auto r = sotto::daemon::ControlRequest(dir_ + "/control.sock", "members", 2000ms);
-    return r ? *r : json();
-  }
-
-  void Signal(int sig) {
-    if (pid_ > 0) ::kill(pid_, sig);
-  }
-  // Waits for the process to exit; returns its exit code (or 128+signal).
-  int Wait() {
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-  void Kill() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-      pid_ = -1;
-    }
-  }
-  std::string Log() const {
-    std::ifstream in(log_);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-  }
-
-  static bool WaitFor(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (condition()) return true;
-      std::this_thread::sleep_for(50ms);  // Polling a condition with a deadline, not hoping.
-    }
-    return condition();
-  }
-
- private:
-  std::string dir_;
-  std::vector<std::string> extra_;
-  std::string log_;
-  int starts_ = 0;
-  pid_t pid_ = -1;
-};
+using sotto::testing::NodeProcess;
 
 std::vector<std::string> CommonFlags() {
   return {"--data.source", "synthetic", "--data.synthetic_samples", "3000", "--data.synthetic_features", "50",
