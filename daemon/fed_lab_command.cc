@@ -91,12 +91,7 @@ Result<FedLabConfig> Read(TomlReader reader) {
   if (!(c.synthetic_density > 0 && c.synthetic_density <= 1)) {
     return InvalidArgument(src + ": [data].synthetic_density must be in (0, 1]");
   }
-  if (d.source != "fashion-mnist" && d.source != "synthetic" && d.source != "libsvm") {
-    return InvalidArgument(src + ": [data].source: want fashion-mnist, synthetic or libsvm, got '" + d.source + "'");
-  }
-  if (d.partition != "iid" && d.partition != "dirichlet") {
-    return InvalidArgument(src + ": [data].partition: want iid or dirichlet, got '" + d.partition + "'");
-  }
+  SOTTO_RETURN_IF_ERROR(CheckDataConfig(d, src));
   if (c.progress != "auto" && c.progress != "bar" && c.progress != "lines" && c.progress != "none") {
     return InvalidArgument(src + ": [federated].progress: want auto, bar, lines or none");
   }

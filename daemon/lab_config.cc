@@ -52,11 +52,16 @@ Status ReadTrainingSections(TomlReader& reader, TrainingConfig* config) {
     return InvalidArgument(src + ": [algorithm].scale: want auto or none, got '" + scale + "'");
   }
   if (config->batch_size < 1) return InvalidArgument(src + ": [algorithm].batch_size: must be >= 1");
+  return CheckDataConfig(d, src);
+}
+
+Status CheckDataConfig(const DataConfig& d, const std::string& source_name) {
   if (d.source != "fashion-mnist" && d.source != "synthetic" && d.source != "libsvm") {
-    return InvalidArgument(src + ": [data].source: want fashion-mnist, synthetic or libsvm, got '" + d.source + "'");
+    return InvalidArgument(source_name + ": [data].source: want fashion-mnist, synthetic or libsvm, got '" +
+                           d.source + "'");
   }
   if (d.partition != "iid" && d.partition != "dirichlet") {
-    return InvalidArgument(src + ": [data].partition: want iid or dirichlet, got '" + d.partition + "'");
+    return InvalidArgument(source_name + ": [data].partition: want iid or dirichlet, got '" + d.partition + "'");
   }
   return Status::Ok();
 }

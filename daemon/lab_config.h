@@ -47,6 +47,9 @@ struct TrainingConfig {
   algo::SamplingMode sampling = algo::SamplingMode::kReshuffle;
 };
 
+// Checks [data].source and [data].partition; errors name `source_name` and the key.
+Status CheckDataConfig(const DataConfig& data, const std::string& source_name);
+
 // Reads the three sections and checks their values (not unknown keys: Finish() does).
 Status ReadTrainingSections(TomlReader& reader, TrainingConfig* config);
 
