@@ -1,0 +1,209 @@
+#include "net/discovery.h"
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "common/sha256.h"
+#include "net/envelope.h"
+
+// The beacon codec, its checks and the replay guard, without a socket (the UDP side
+// is tested across network namespaces by tests/integration/discovery_netns.sh).
+
+namespace sotto::net {
+namespace {
+
+constexpr std::uint64_t kNowMs = 1'800'000'000'000;  // Some wall-clock time (2027).
+
+Beacon MakeBeacon() {
+  Beacon b;
+  b.mesh = "lab-a";
+  b.endpoint = "tcp://10.1.2.3:7000";
+  b.id = PeerIdFromEndpoint(b.endpoint);
+  b.timestamp_ms = kNowMs - 250;
+  b.nonce = 0x0123456789abcdefull;
+  return b;
+}
+
+BeaconCheck Check(std::string secret = "s3cret") { return BeaconCheck{"lab-a", std::move(secret)}; }
+
+// Decodes and returns the reject reason; fails the test if the beacon is accepted.
+BeaconReject Refusal(const std::vector<std::uint8_t>& bytes, const BeaconCheck& check,
+                     std::uint64_t now_ms = kNowMs, StatusCode want_code = StatusCode::kCorrupted) {
+  BeaconReject why = BeaconReject::kReplayed;
+  const auto r = DecodeBeacon(bytes, check, now_ms, &why);
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().code() == want_code);
+  CHECK(r.error().message().find(BeaconRejectName(why)) != std::string::npos);
+  return why;
+}
+
+TEST_CASE("a beacon round-trips through encode and decode", "[net][discovery]") {
+  SECTION("with a mesh secret") {
+    const Beacon b = MakeBeacon();
+    const auto bytes = EncodeBeacon(b, "s3cret");
+    CHECK(bytes.size() == kBeaconHeaderBytes + b.mesh.size() + b.endpoint.size() + kBeaconTagBytes);
+    const auto got = DecodeBeacon(bytes, Check(), kNowMs);
+    REQUIRE(got.has_value());
+    CHECK(*got == b);
+  }
+  SECTION("without a secret, and with a CURVE key in a maximal endpoint") {
+    Beacon b = MakeBeacon();
+    b.mesh = std::string(kMaxMeshNameBytes, 'm');
+    b.endpoint = "tcp://10.1.2.3:7000#" + std::string(kMaxBeaconEndpointBytes - 20, 'k');
+    const auto bytes = EncodeBeacon(b, "");
+    CHECK(bytes.size() == kMaxBeaconBytes);
+    const auto got = DecodeBeacon(bytes, BeaconCheck{b.mesh, ""}, kNowMs);
+    REQUIRE(got.has_value());
+    CHECK(*got == b);
+  }
+  SECTION("the layout is the documented one") {
+    const auto bytes = EncodeBeacon(MakeBeacon(), "s3cret");
+    CHECK(std::string(bytes.begin(), bytes.begin() + 4) == "SOTB");
+    CHECK(bytes[4] == kBeaconVersion);
+    CHECK(bytes[5] == 1);  // Tagged with a secret.
+    CHECK(bytes[6] == 5);  // "lab-a".
+    CHECK(bytes[8] + 256 * bytes[9] == 19);  // "tcp://10.1.2.3:7000".
+    CHECK(std::string(bytes.begin() + 34, bytes.begin() + 39) == "lab-a");
+    CHECK(EncodeBeacon(MakeBeacon(), "")[5] == 0);
+  }
+}
+
+TEST_CASE("beacons of another mesh or secret are refused with a reason", "[net][discovery]") {
+  const auto bytes = EncodeBeacon(MakeBeacon(), "s3cret");
+  CHECK(Refusal(bytes, Check("other secret")) == BeaconReject::kBadTag);
+  CHECK(Refusal(bytes, BeaconCheck{"lab-b", "s3cret"}, kNowMs, StatusCode::kInvalidArgument) ==
+        BeaconReject::kWrongMesh);
+  // A mesh with a secret and one without never mix, whichever way round.
+  CHECK(Refusal(bytes, Check(""), kNowMs, StatusCode::kInvalidArgument) == BeaconReject::kSecretMismatch);
+  CHECK(Refusal(EncodeBeacon(MakeBeacon(), ""), Check(), kNowMs, StatusCode::kInvalidArgument) ==
+        BeaconReject::kSecretMismatch);
+  // A forger without the secret who sets the flag and a tag keyed by a guess fails too.
+  CHECK(Refusal(EncodeBeacon(MakeBeacon(), "guess"), Check()) == BeaconReject::kBadTag);
+}
+
+TEST_CASE("stale and future beacons are refused", "[net][discovery]") {
+  Beacon b = MakeBeacon();
+  const BeaconCheck check = Check();  // max_age 30 s.
+  b.timestamp_ms = kNowMs - 30'000;
+  CHECK(DecodeBeacon(EncodeBeacon(b, "s3cret"), check, kNowMs).has_value());  // Edge: exactly max_age.
+  b.timestamp_ms = kNowMs - 30'001;
+  CHECK(Refusal(EncodeBeacon(b, "s3cret"), check, kNowMs, StatusCode::kInvalidArgument) == BeaconReject::kStale);
+  b.timestamp_ms = kNowMs + 60'000;
+  CHECK(Refusal(EncodeBeacon(b, "s3cret"), check, kNowMs, StatusCode::kInvalidArgument) == BeaconReject::kStale);
+  // A captured beacon replayed an hour later.
+  CHECK(Refusal(EncodeBeacon(MakeBeacon(), "s3cret"), check, kNowMs + 3'600'000,
+                StatusCode::kInvalidArgument) == BeaconReject::kStale);
+}
+
+TEST_CASE("truncated, padded and garbage datagrams are refused", "[net][discovery]") {
+  const auto bytes = EncodeBeacon(MakeBeacon(), "s3cret");
+  for (std::size_t n = 0; n < bytes.size(); ++n) {
+    const std::vector<std::uint8_t> cut(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(n));
+    const BeaconReject why = Refusal(cut, Check());
+    INFO("cut to " << n << " bytes");
+    CHECK((why == (n < 4 ? BeaconReject::kBadMagic : BeaconReject::kTruncated)));
+  }
+  auto padded = bytes;
+  padded.push_back(0);
+  CHECK(Refusal(padded, Check()) == BeaconReject::kMalformed);
+  CHECK(Refusal(std::vector<std::uint8_t>(100, 0xff), Check()) == BeaconReject::kBadMagic);
+  auto v2 = bytes;
+  v2[4] = 2;
+  CHECK(Refusal(v2, Check()) == BeaconReject::kBadVersion);
+  auto big_endpoint = bytes;  // Length fields beyond the limits are refused before use.
+  big_endpoint[8] = 0xff;
+  big_endpoint[9] = 0xff;
+  CHECK(Refusal(big_endpoint, Check()) == BeaconReject::kMalformed);
+  auto flags = bytes;
+  flags[5] = 0x81;
+  CHECK(Refusal(flags, Check()) == BeaconReject::kMalformed);
+}
+
+TEST_CASE("every single bit flip of a beacon is refused", "[net][discovery]") {
+  const auto bytes = EncodeBeacon(MakeBeacon(), "s3cret");
+  std::size_t refused = 0;
+  for (std::size_t bit = 0; bit < 8 * bytes.size(); ++bit) {
+    auto flipped = bytes;
+    flipped[bit / 8] = static_cast<std::uint8_t>(flipped[bit / 8] ^ (1u << (bit % 8)));
+    BeaconReject why{};
+    const auto r = DecodeBeacon(flipped, Check(), kNowMs, &why);
+    INFO("bit " << bit << " of byte " << bit / 8);
+    CHECK_FALSE(r.has_value());
+    refused += r.has_value() ? 0 : 1;
+  }
+  CHECK(refused == 8 * bytes.size());
+  // Without a secret the empty-key tag still catches damage in transit.
+  const auto open = EncodeBeacon(MakeBeacon(), "");
+  auto damaged = open;
+  damaged[40] ^= 0x04;  // Inside the endpoint.
+  CHECK(Refusal(damaged, Check("")) == BeaconReject::kBadTag);
+}
+
+TEST_CASE("unprintable fields and a zero id are refused", "[net][discovery]") {
+  CHECK_FALSE(CheckBeaconFields("lab a", "tcp://h:1", PeerId(1)).ok());
+  CHECK_FALSE(CheckBeaconFields("", "tcp://h:1", PeerId(1)).ok());
+  CHECK_FALSE(CheckBeaconFields("lab", "tcp://h:1\n", PeerId(1)).ok());
+  CHECK_FALSE(CheckBeaconFields("lab", std::string(kMaxBeaconEndpointBytes + 1, 'x'), PeerId(1)).ok());
+  CHECK_FALSE(CheckBeaconFields("lab", "tcp://h:1", PeerId(0)).ok());
+  CHECK(CheckBeaconFields("lab", "tcp://h:1", PeerId(1)).ok());
+  // A forged beacon with a zero id and a valid tag (no secret) is malformed.
+  auto bytes = EncodeBeacon(MakeBeacon(), "");
+  for (std::size_t i = 10; i < 18; ++i) bytes[i] = 0;
+  const std::size_t signed_size = bytes.size() - kBeaconTagBytes;
+  const Sha256Digest tag = HmacSha256({}, std::span<const std::uint8_t>(bytes.data(), signed_size));
+  std::copy(tag.begin(), tag.end(), bytes.begin() + static_cast<std::ptrdiff_t>(signed_size));
+  CHECK(Refusal(bytes, Check("")) == BeaconReject::kMalformed);
+}
+
+TEST_CASE("the replay guard wants strictly newer beacons from each sender", "[net][discovery]") {
+  BeaconReplayGuard guard(2);
+  Beacon a = MakeBeacon();
+  CHECK(guard.Accept(a).ok());
+  CHECK(guard.Accept(a).code() == StatusCode::kInvalidArgument);  // Exact replay.
+  a.nonce += 1;
+  CHECK_FALSE(guard.Accept(a).ok());  // A new nonce does not make an old timestamp new.
+  a.timestamp_ms += 1;
+  CHECK(guard.Accept(a).ok());
+  Beacon b = MakeBeacon();
+  b.id = PeerId(2);
+  CHECK(guard.Accept(b).ok());  // Another sender has its own history.
+  Beacon c = MakeBeacon();
+  c.id = PeerId(3);
+  c.timestamp_ms = a.timestamp_ms + 10;
+  CHECK(guard.Accept(c).ok());  // Full (2 senders): forgets b, heard longest ago.
+  CHECK(guard.Accept(b).ok());
+  CHECK_FALSE(guard.Accept(c).ok());
+}
+
+TEST_CASE("discovery options are validated and Create does no I/O", "[net][discovery]") {
+  DiscoveryOptions o;
+  CHECK(CheckDiscoveryOptions(o).ok());
+  auto bad = o;
+  bad.broadcast = {"10.0.0.300"};
+  CHECK(CheckDiscoveryOptions(bad).code() == StatusCode::kInvalidArgument);
+  bad = o;
+  bad.broadcast = {};
+  CHECK_FALSE(CheckDiscoveryOptions(bad).ok());
+  bad = o;
+  bad.port = 0;
+  CHECK_FALSE(CheckDiscoveryOptions(bad).ok());
+  bad = o;
+  bad.slow_interval = std::chrono::milliseconds(500);
+  CHECK_FALSE(CheckDiscoveryOptions(bad).ok());
+  bad = o;
+  bad.mesh = "two words";
+  CHECK_FALSE(CheckDiscoveryOptions(bad).ok());
+  CHECK_FALSE(Discovery::Create(o, PeerId(1), "").has_value());
+  CHECK_FALSE(Discovery::Create(o, PeerId(0), "tcp://10.0.0.1:7000").has_value());
+  // Created but never started: destruction (Stop) opens and joins nothing.
+  auto d = Discovery::Create(o, PeerId(1), "tcp://10.0.0.1:7000");
+  REQUIRE(d.has_value());
+  CHECK((*d)->counters().beacons_sent == 0);
+  CHECK((*d)->Start({}).code() == StatusCode::kInvalidArgument);  // No handler: refused before any socket.
+}
+
+}  // namespace
+}  // namespace sotto::net
