@@ -205,6 +205,12 @@ void Membership::Join(const std::vector<std::string>& seed_endpoints, Clock::Tim
   next_join_ = now + join_backoff_;
 }
 
+void Membership::JoinThrough(const std::string& endpoint, Clock::TimePoint now) {
+  (void)now;
+  if (!started_ || left_ || endpoint.empty() || endpoint == endpoint_) return;
+  Send(PeerIdFromEndpoint(endpoint), endpoint, MessageType::kJoin, 0, PeerId(), "", FullState());
+}
+
 void Membership::Leave(Clock::TimePoint now) {
   if (!started_ || left_) return;
   Member& me = members_[self_];

@@ -140,6 +140,12 @@ class Membership {
   // Without seeds, this node is a group of one and is joined at once.
   void Join(const std::vector<std::string>& seed_endpoints, Clock::TimePoint now);
 
+  // Sends one join (a full-state push-pull) to `endpoint`, a member found after Join(),
+  // e.g. by LAN discovery (net/discovery.h): how two groups that started apart merge.
+  // Not retried like a seed; the finder calls again when it hears of the member again.
+  // Ignored before Join(), after Leave(), and for our own endpoint.
+  void JoinThrough(const std::string& endpoint, Clock::TimePoint now);
+
   // Announces a graceful leave to every live member and stops probing. After it,
   // incoming envelopes and ticks are ignored.
   void Leave(Clock::TimePoint now);

@@ -8,6 +8,7 @@
 
 #include "common/sha256.h"
 #include "net/envelope.h"
+#include "net/membership.h"
 
 // The beacon codec, its checks and the replay guard, without a socket (the UDP side
 // is tested across network namespaces by tests/integration/discovery_netns.sh).
@@ -203,6 +204,36 @@ TEST_CASE("discovery options are validated and Create does no I/O", "[net][disco
   REQUIRE(d.has_value());
   CHECK((*d)->counters().beacons_sent == 0);
   CHECK((*d)->Start({}).code() == StatusCode::kInvalidArgument);  // No handler: refused before any socket.
+}
+
+TEST_CASE("JoinThrough merges two nodes that each started alone, as a beacon makes them",
+          "[net][discovery][membership]") {
+  const std::string ea = "tcp://10.1.2.1:7000", eb = "tcp://10.1.2.2:7000";
+  Membership a(PeerIdFromEndpoint(ea), ea), b(PeerIdFromEndpoint(eb), eb);
+  const Clock::TimePoint t0{};
+  a.Join({}, t0);
+  b.Join({}, t0);
+  a.JoinThrough(ea, t0);  // Our own endpoint (our own beacon): nothing to do.
+  CHECK(a.TakeOutgoing().empty());
+  a.JoinThrough(eb, t0);  // a heard b's beacon.
+  // Deliver until quiet: join -> join_ack.
+  for (int hop = 0; hop < 4; ++hop) {
+    for (auto* from : {&a, &b}) {
+      for (auto& o : from->TakeOutgoing()) {
+        Membership& to = o.to == a.self() ? a : b;
+        REQUIRE(o.to == to.self());
+        REQUIRE(to.HandleEnvelope(o.envelope, t0).ok());
+      }
+    }
+  }
+  CHECK(a.live_members().size() == 2);
+  CHECK(b.live_members().size() == 2);
+  REQUIRE(a.member(b.self()).has_value());
+  CHECK(a.member(b.self())->endpoint == eb);
+  a.Leave(t0);
+  a.TakeOutgoing();
+  a.JoinThrough(eb, t0);  // After Leave(): ignored.
+  CHECK(a.TakeOutgoing().empty());
 }
 
 }  // namespace
