@@ -64,6 +64,10 @@ StageClass ClassOf(const StageSpec& st, std::uint64_t d, bool noscale) {
 // Scratch of one section's encoding.
 struct StageScratch {
   std::vector<std::uint32_t> sel;
+  // Room for every element's (index, level) before compaction; never shrunk, so a
+  // warm encoder does not zero megabytes it then overwrites.
+  std::vector<std::uint32_t> all_index;
+  std::vector<std::int32_t> all_level;
   std::vector<float> values;
   std::vector<std::uint8_t> payload;
   SectionData data;
@@ -188,16 +192,20 @@ class SpecCompressor final : public Compressor {
     sh.level_coder = spec_.level_coder;
     sh.max_level = st.levels;
     const double factor = ClassOf(st, d, spec_.noscale).factor;
-    data.index.resize(m);
-    data.level.resize(m);
+    if (sc.all_index.size() < m) {
+      sc.all_index.resize(m);
+      sc.all_level.resize(m);
+    }
+    std::uint32_t* const out_index = sc.all_index.data();
+    std::int32_t* const out_level = sc.all_level.data();
     double unit = 0;  // Reconstruction unit before the context's scale.
     std::size_t count = 0;
     if (st.quantizer == QuantizerKind::kSign) {
       unit = m == 0 ? 0 : L1Norm(vals) / static_cast<double>(m) * factor;
       for (std::size_t i = 0; i < m; ++i) {
         const std::int32_t l = (vals[i] > 0) - (vals[i] < 0);
-        data.index[count] = static_cast<std::uint32_t>(i);
-        data.level[count] = l;
+        out_index[count] = static_cast<std::uint32_t>(i);
+        out_level[count] = l;
         count += l != 0;
       }
     } else {
@@ -212,14 +220,14 @@ class SpecCompressor final : public Compressor {
       const DitherKind kind = natural ? DitherKind::kNatural
                                       : (spec_.subtractive ? DitherKind::kSubtractive : DitherKind::kLinear);
       const DitherKey key{context.seed, context.round, context.sender, DitherTag(si)};
-      count = Dither(kind, vals, norm, st.levels, key, data.index.data(), data.level.data());
+      count = Dither(kind, vals, norm, st.levels, key, out_index, out_level);
       unit = natural ? norm * factor : norm * factor / st.levels;
     }
     if (!(unit * std::max(1.0, std::fabs(static_cast<double>(context.scale))) < 1e37)) {
       return InvalidArgument("compress: norm " + std::to_string(unit) + " overflows the float range");
     }
-    data.index.resize(count);
-    data.level.resize(count);
+    data.index.assign(out_index, out_index + count);
+    data.level.assign(out_level, out_level + count);
     if (st.sparsifier == SparsifierKind::kTopK) {
       for (auto& i : data.index) i = sc.sel[i];
     }

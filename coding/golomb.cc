@@ -40,15 +40,36 @@ GolombCostModel::GolombCostModel(std::span<const std::uint32_t> values) {
   std::uint64_t sum = 0;
   for (std::uint32_t v : values) sum += v;
   mean_ = values.empty() ? 0 : static_cast<double>(sum) / static_cast<double>(values.size());
-  const auto cap = static_cast<std::size_t>(std::min(65536.0, 8 * mean_ + 64));
-  hist_.assign(cap, 0);
+  const auto cap = static_cast<std::uint32_t>(std::min(65536.0, 8 * mean_ + 64));
+  CappedHistogram(values, cap, &hist_);
+  const std::uint32_t above = hist_[cap];
+  hist_.pop_back();
+  if (above == 0) return;
+  tail_.reserve(above);
   for (std::uint32_t v : values) {
-    if (v < cap) {
-      ++hist_[v];
-    } else {
-      tail_.push_back(v);
-    }
+    if (v >= cap) tail_.push_back(v);
   }
+}
+
+void CappedHistogram(std::span<const std::uint32_t> values, std::uint32_t cap, std::vector<std::uint32_t>* counts) {
+  const std::size_t width = std::size_t{cap} + 1;
+  thread_local std::vector<std::uint32_t> sub;
+  sub.assign(4 * width, 0);
+  std::uint32_t* const h0 = sub.data();
+  std::uint32_t* const h1 = h0 + width;
+  std::uint32_t* const h2 = h1 + width;
+  std::uint32_t* const h3 = h2 + width;
+  const std::size_t n = values.size();
+  std::size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    ++h0[std::min(values[i], cap)];
+    ++h1[std::min(values[i + 1], cap)];
+    ++h2[std::min(values[i + 2], cap)];
+    ++h3[std::min(values[i + 3], cap)];
+  }
+  for (; i < n; ++i) ++h0[std::min(values[i], cap)];
+  counts->resize(width);
+  for (std::size_t v = 0; v < width; ++v) (*counts)[v] = h0[v] + h1[v] + h2[v] + h3[v];
 }
 
 std::uint64_t GolombCostModel::Cost(std::uint64_t m) const {
@@ -84,7 +105,10 @@ std::uint64_t ChooseGolombParameter(std::span<const std::uint32_t> values, std::
     *cost_bits = 0;
     return 1;
   }
-  const GolombCostModel model(values);
+  return ChooseGolombParameter(GolombCostModel(values), cost_bits);
+}
+
+std::uint64_t ChooseGolombParameter(const GolombCostModel& model, std::uint64_t* cost_bits) {
   const std::uint64_t centre = GolombCentre(model.mean());
   std::uint64_t best_m = centre, best = ~std::uint64_t{0};
   for (int i = -3; i <= 3; ++i) {

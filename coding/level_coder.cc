@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "coding/bit_io.h"
@@ -52,13 +53,17 @@ namespace {
 // Symbols 0..kEscape-1 are coded directly by rANS; larger ones as kEscape followed by
 // an Elias-gamma code of (value - kEscape + 1) in the bit stream.
 constexpr std::uint32_t kEscape = 1024;
+constexpr int kMinBlockLog2 = 10;
 constexpr int kMaxBlockLog2 = 24;
+// Gap buckets of the rANS sparse mode: symbols 0..kGapEscape-1 are buckets q = gap >>
+// shift, kGapEscape is followed by Elias-gamma (q - kGapEscape + 1) in the bit stream.
+constexpr std::uint32_t kGapEscape = 64;
 
 enum BlockMode : std::uint8_t {
   kEmpty = 0,
-  kSparse = 1,          // Positions, signs, magnitudes (constant or Golomb): one bit stream.
-  kSparseRansMags = 2,  // As kSparse with rANS magnitudes: varint bit-stream length, bits, rANS.
-  kDense = 3,           // varint bit-stream length, bits (counts, escapes), rANS of every element.
+  kSparseGolomb = 1,  // Golomb gaps, raw signs, magnitudes constant / Golomb / rANS.
+  kSparseRans = 2,    // rANS gap buckets (geometric model) + raw low bits and signs, magnitudes as above.
+  kDense = 3,         // rANS of every element's zig-zag level (sent counts).
 };
 enum MagnitudeMode : std::uint32_t { kConstant = 0, kGolomb = 1, kRansMagnitudes = 2 };
 
@@ -75,14 +80,40 @@ int GammaBits(std::uint64_t v) { return 2 * (63 - std::countl_zero(v)) + 1; }
 // the escapes through `escape_bits`.
 void Histogram(std::span<const std::uint32_t> symbols, std::vector<std::uint32_t>* counts,
                std::uint64_t* escape_bits) {
-  counts->assign(kEscape + 1, 0);
+  CappedHistogram(symbols, kEscape, counts);
   std::uint64_t esc = 0;
-  for (std::uint32_t s : symbols) {
-    ++(*counts)[Capped(s)];
-    if (s >= kEscape) esc += static_cast<std::uint64_t>(GammaBits(std::uint64_t{s} - kEscape + 1));
+  if ((*counts)[kEscape] != 0) {
+    for (std::uint32_t s : symbols) {
+      if (s >= kEscape) esc += static_cast<std::uint64_t>(GammaBits(std::uint64_t{s} - kEscape + 1));
+    }
   }
   while (counts->size() > 1 && counts->back() == 0) counts->pop_back();
   *escape_bits = esc;
+}
+
+// The bucket width (log2) of the rANS sparse mode for `count` non-zeros in `len`:
+// about a quarter to an eighth of the mean gap, so coding the low bits raw loses under
+// 0.004 bit per gap against the geometric law, and 64 buckets cover all but ~2^-11.
+int GapShift(std::uint32_t len, std::size_t count) {
+  const std::uint64_t mean = (std::uint64_t{len} - count) / count;
+  return mean < 8 ? 0 : std::bit_width(mean) - 3;
+}
+
+// Model counts of the gap buckets: a geometric law of success probability p =
+// count / len, P(q) = (1 - r) r^q with r = (1 - p)^(2^shift), the tail r^64 on the
+// escape. Integer fixed point only, so both ends get the same table on any machine.
+void GapCounts(std::uint32_t len, std::size_t count, int shift, std::vector<std::uint32_t>* counts) {
+  std::uint64_t r = ((std::uint64_t{len} - count) << 32) / len;  // 1 - p, 0.32 fixed point.
+  for (int i = 0; i < shift; ++i) r = (r * r) >> 32;
+  std::uint64_t v = ((std::uint64_t{1} << 32) - r) >> 8;  // (1 - r) r^q, 0.24.
+  std::uint64_t tail = std::uint64_t{1} << 24;            // r^q, 0.24.
+  counts->resize(kGapEscape + 1);
+  for (std::uint32_t q = 0; q < kGapEscape; ++q) {
+    (*counts)[q] = static_cast<std::uint32_t>(std::max<std::uint64_t>(1, v));
+    v = (v * r) >> 32;
+    tail = (tail * r) >> 32;
+  }
+  (*counts)[kGapEscape] = static_cast<std::uint32_t>(std::max<std::uint64_t>(1, tail));
 }
 
 // Everything one block's encoder needs; reused across blocks.
@@ -92,9 +123,11 @@ struct BlockScratch {
   std::vector<std::uint32_t> zigzag;
   std::vector<std::uint32_t> counts;
   std::vector<std::uint32_t> dense_counts;
+  std::vector<std::uint32_t> gap_counts;
+  std::vector<std::uint32_t> buckets;  // gap >> shift.
+  std::vector<std::uint32_t> bucket_hist;
   std::vector<std::uint16_t> symbols;
   std::vector<std::uint8_t> bits;
-  std::vector<std::uint8_t> rans;
 };
 
 void PutEscapes(BitWriter* w, std::span<const std::uint32_t> values) {
@@ -108,10 +141,14 @@ std::uint64_t PredictedGapCentre(std::uint32_t len, std::size_t count) {
   return GolombCentre(static_cast<double>(len - count) / static_cast<double>(count));
 }
 
+double FlushBits(std::uint64_t symbols) { return 32.0 * RansLanes(symbols); }
+
 // Encodes one block [begin, begin + len) holding levels[first, first + count) into
-// `out`; returns its mode. Sizes are exact for Golomb parts, estimated for rANS.
+// `out` (the bit stream, then the rANS stream read from the end); returns its mode.
+// With `single`, the bit stream opens with the payload's 3-bit single-block prefix.
+// Sizes are exact for Golomb and raw parts, estimated for rANS.
 std::uint8_t EncodeBlock(const LevelsView& lv, std::uint32_t begin, std::uint32_t len, std::size_t first,
-                         std::size_t count, BlockScratch* sc, std::vector<std::uint8_t>* out) {
+                         std::size_t count, bool single, BlockScratch* sc, std::vector<std::uint8_t>* out) {
   const auto idx = lv.index.subspan(first, count);
   const auto lev = lv.level.subspan(first, count);
   sc->gaps.resize(count);
@@ -125,18 +162,19 @@ std::uint8_t EncodeBlock(const LevelsView& lv, std::uint32_t begin, std::uint32_
     sc->mags[i] = m;
     all_same &= m == sc->mags[0];
   }
+  const bool has_mags = lv.max_level > 1;  // Else every magnitude is 1: nothing is sent.
   // The gap parameter: one of 7 candidates around what the decoder predicts from
   // (len, count) in 3 bits, or (code 7) any parameter in Elias-gamma.
+  const GolombCostModel gap_model(sc->gaps);
   std::uint64_t gap_bits = 0;
-  std::uint64_t gm = ChooseGolombParameter(sc->gaps, &gap_bits);
+  std::uint64_t gm = ChooseGolombParameter(gap_model, &gap_bits);
   std::uint64_t gm_header_bits = 3 + static_cast<std::uint64_t>(GammaBits(gm));
   int gm_code = 7;
   {
-    const GolombCostModel model(sc->gaps);
     const std::uint64_t centre = PredictedGapCentre(len, count);
     for (int i = -3; i <= 3; ++i) {
       const std::uint64_t m = GolombCandidate(centre, i);
-      const std::uint64_t cost = model.Cost(m);
+      const std::uint64_t cost = gap_model.Cost(m);
       if (cost + 3 <= gap_bits + gm_header_bits) {
         gap_bits = cost;
         gm_header_bits = 3;
@@ -145,44 +183,83 @@ std::uint8_t EncodeBlock(const LevelsView& lv, std::uint32_t begin, std::uint32_
       }
     }
   }
-  MagnitudeMode mag_mode = kConstant;
-  double mag_bits = GammaBits(std::uint64_t{sc->mags[0]} + 1);
+  // Magnitudes: constant, Golomb or rANS (without its final states, which depend on
+  // how many symbols share the stream).
+  double const_bits = has_mags ? 2 + GammaBits(std::uint64_t{sc->mags[0]} + 1) : 0;
+  double golomb_mag_bits = 1e300, rans_mag_bits = 1e300;
   std::uint64_t mm = 1;
+  std::optional<RansTable> mag_table;
   if (!all_same) {
+    const_bits = 1e300;
     std::uint64_t golomb_bits = 0;
     mm = ChooseGolombParameter(sc->mags, &golomb_bits);
-    mag_mode = kGolomb;
-    mag_bits = GammaBits(mm) + static_cast<double>(golomb_bits);
+    golomb_mag_bits = 2 + GammaBits(mm) + static_cast<double>(golomb_bits);
     std::uint64_t escape_bits = 0;
     Histogram(sc->mags, &sc->counts, &escape_bits);
-    const RansTable table(sc->counts);
-    const double rans_bits = table.CostBits(sc->counts) + static_cast<double>(CountsBits(sc->counts)) +
-                             static_cast<double>(escape_bits) + 16;  // + the length varint.
-    if (rans_bits < mag_bits) {
-      mag_mode = kRansMagnitudes;
-      mag_bits = rans_bits;
+    mag_table.emplace(sc->counts);
+    if (!mag_table->degenerate()) {  // Capped escapes can all fall on one symbol.
+      rans_mag_bits = 2 + mag_table->SymbolBits(sc->counts) + static_cast<double>(CountsBits(sc->counts)) +
+                      static_cast<double>(escape_bits);
     }
   }
-  const double sparse_bits = static_cast<double>(gm_header_bits + 2) + static_cast<double>(gap_bits) +
-                             static_cast<double>(count) + mag_bits;
-  double dense_bits = sparse_bits + 1;
-  if (count * 32 > len) {  // Dense rANS cannot win below ~1/32 density; skip its table.
+  auto best_mags = [&](double rans_extra, MagnitudeMode* mode) {
+    double bits = const_bits;
+    *mode = kConstant;
+    if (golomb_mag_bits < bits) {
+      bits = golomb_mag_bits;
+      *mode = kGolomb;
+    }
+    if (rans_mag_bits + rans_extra < bits) {
+      bits = rans_mag_bits + rans_extra;
+      *mode = kRansMagnitudes;
+    }
+    return bits;
+  };
+  MagnitudeMode golomb_mag_mode, rans_mag_mode;
+  const double golomb_sparse_bits = static_cast<double>(gm_header_bits + gap_bits + count) +
+                                    best_mags(FlushBits(count), &golomb_mag_mode);
+  // rANS sparse: the model's cost of the buckets from their histogram.
+  const int shift = GapShift(len, count);
+  GapCounts(len, count, shift, &sc->gap_counts);
+  const RansTable gap_table(sc->gap_counts);
+  sc->buckets.resize(count);
+  for (std::size_t i = 0; i < count; ++i) sc->buckets[i] = sc->gaps[i] >> shift;
+  CappedHistogram(sc->buckets, kGapEscape, &sc->bucket_hist);
+  std::uint64_t gap_escape_bits = 0;
+  if (sc->bucket_hist[kGapEscape] != 0) {
+    for (std::uint32_t q : sc->buckets) {
+      if (q >= kGapEscape) gap_escape_bits += static_cast<std::uint64_t>(GammaBits(std::uint64_t{q} - kGapEscape + 1));
+    }
+  }
+  const double rans_sparse_bits =
+      gap_table.SymbolBits(sc->bucket_hist) + static_cast<double>(gap_escape_bits) +
+      static_cast<double>(count) * (shift + 1) +
+      best_mags(FlushBits(2 * count) - FlushBits(count), &rans_mag_mode) + FlushBits(count);
+  double dense_bits = 1e300;
+  std::optional<RansTable> dense_table;
+  // Dense rANS codes every element; on iid levels the rANS sparse mode is as small
+  // (the same entropy, split as positions + signs + magnitudes), so dense is only
+  // tried from 1/4 density, where it can gain from structure (sign/magnitude
+  // correlation, clustering) at a per-element cost the density justifies.
+  if (count * 4 > len) {
     sc->zigzag.resize(count + 1);
     for (std::size_t i = 0; i < count; ++i) sc->zigzag[i] = ZigZag(lev[i]);
     std::uint64_t escape_bits = 0;
     Histogram(std::span(sc->zigzag).first(count), &sc->dense_counts, &escape_bits);
     sc->dense_counts[0] = len - static_cast<std::uint32_t>(count);
-    const RansTable dense_table(sc->dense_counts);
-    dense_bits = dense_table.CostBits(sc->dense_counts) + static_cast<double>(CountsBits(sc->dense_counts)) +
-                 static_cast<double>(escape_bits) + 16;
+    dense_table.emplace(sc->dense_counts);
+    dense_bits = dense_table->CostBits(sc->dense_counts) + static_cast<double>(CountsBits(sc->dense_counts)) +
+                 static_cast<double>(escape_bits);
   }
+  std::uint8_t mode = kSparseGolomb;
+  if (rans_sparse_bits < golomb_sparse_bits) mode = kSparseRans;
+  if (dense_bits < std::min(golomb_sparse_bits, rans_sparse_bits)) mode = kDense;
 
   sc->bits.clear();
-  sc->rans.clear();
   BitWriter w(&sc->bits);
-  std::uint8_t mode;
-  if (dense_bits < sparse_bits) {
-    mode = kDense;
+  if (single) w.Put(1u | static_cast<std::uint32_t>(mode) << 1, 3);
+  const std::size_t bits_at = out->size();
+  if (mode == kDense) {
     WriteCounts(&w, sc->dense_counts);
     sc->symbols.assign(len, 0);
     for (std::size_t i = 0; i < count; ++i) {
@@ -190,31 +267,65 @@ std::uint8_t EncodeBlock(const LevelsView& lv, std::uint32_t begin, std::uint32_
       sc->symbols[idx[i] - begin] = static_cast<std::uint16_t>(Capped(z));
       if (z >= kEscape) w.PutGamma(std::uint64_t{z} - kEscape + 1);
     }
-    RansEncode(sc->symbols, RansTable(sc->dense_counts), &sc->rans);
-  } else {
-    mode = mag_mode == kRansMagnitudes ? kSparseRansMags : kSparse;
-    w.Put(static_cast<std::uint64_t>(gm_code), 3);
-    if (gm_code == 7) w.PutGamma(gm);
+    w.Flush();
+    out->insert(out->end(), sc->bits.begin(), sc->bits.end());
+    RansEncode(sc->symbols, *dense_table, out);
+    return mode;
+  }
+  const MagnitudeMode mag_mode = mode == kSparseGolomb ? golomb_mag_mode : rans_mag_mode;
+  if (has_mags) {
     w.Put(mag_mode, 2);
     if (mag_mode == kConstant) w.PutGamma(std::uint64_t{sc->mags[0]} + 1);
     if (mag_mode == kGolomb) w.PutGamma(mm);
     if (mag_mode == kRansMagnitudes) WriteCounts(&w, sc->counts);
+  }
+  const bool rans_mags = mag_mode == kRansMagnitudes;
+  if (mode == kSparseGolomb) {
+    w.Put(static_cast<std::uint64_t>(gm_code), 3);
+    if (gm_code == 7) w.PutGamma(gm);
     for (std::uint32_t g : sc->gaps) PutGolomb(&w, g, gm);
     for (std::int32_t l : lev) w.Put(l < 0 ? 1 : 0, 1);
     if (mag_mode == kGolomb) {
       for (std::uint32_t m : sc->mags) PutGolomb(&w, m, mm);
     }
-    if (mag_mode == kRansMagnitudes) {
-      PutEscapes(&w, sc->mags);
+    if (rans_mags) PutEscapes(&w, sc->mags);
+    w.Flush();
+    out->insert(out->end(), sc->bits.begin(), sc->bits.end());
+    if (rans_mags) {
       sc->symbols.resize(count);
       for (std::size_t i = 0; i < count; ++i) sc->symbols[i] = static_cast<std::uint16_t>(Capped(sc->mags[i]));
-      RansEncode(sc->symbols, RansTable(sc->counts), &sc->rans);
+      RansEncode(sc->symbols, *mag_table, out);
+    }
+    (void)bits_at;
+    return mode;
+  }
+  // kSparseRans: per non-zero, bucket symbol (+ magnitude symbol) in rANS; in the bit
+  // stream the gap escape, then the low gap bits and the sign together, then the
+  // magnitude's Golomb code or escape.
+  const std::uint32_t low_mask = (1u << shift) - 1;
+  sc->symbols.resize(rans_mags ? 2 * count : count);
+  std::uint16_t* sym = sc->symbols.data();
+  for (std::size_t i = 0; i < count; ++i) {
+    const std::uint32_t g = sc->gaps[i];
+    const std::uint32_t q = sc->buckets[i];
+    if (q >= kGapEscape) {
+      *sym++ = kGapEscape;
+      w.PutGamma(std::uint64_t{q} - kGapEscape + 1);
+    } else {
+      *sym++ = static_cast<std::uint16_t>(q);
+    }
+    w.Put((g & low_mask) | static_cast<std::uint32_t>(lev[i] < 0) << shift, shift + 1);
+    const std::uint32_t m = sc->mags[i];
+    if (mag_mode == kGolomb) PutGolomb(&w, m, mm);
+    if (rans_mags) {
+      *sym++ = static_cast<std::uint16_t>(Capped(m));
+      if (m >= kEscape) w.PutGamma(std::uint64_t{m} - kEscape + 1);
     }
   }
   w.Flush();
-  if (mode != kSparse) PutVarint(out, sc->bits.size());
   out->insert(out->end(), sc->bits.begin(), sc->bits.end());
-  out->insert(out->end(), sc->rans.begin(), sc->rans.end());
+  const RansTable* tables[2] = {&gap_table, rans_mags ? &*mag_table : nullptr};
+  RansEncode(sc->symbols, std::span<const RansTable* const>(tables, rans_mags ? 2 : 1), out);
   return mode;
 }
 
@@ -222,19 +333,18 @@ Status BlockError(std::uint64_t block, const char* what) {
   return Corrupted("sotto levels block " + std::to_string(block) + ": " + what);
 }
 
-// Decodes one block's payload; writes exactly `count` levels at index/level.
-Status DecodeBlock(std::span<const std::uint8_t> payload, std::uint8_t mode, std::uint64_t block,
+// The bit stream and the rANS stream (from the end) must tile the block exactly.
+bool Tiles(const BitReader& r, std::size_t rans_bytes, std::size_t size) {
+  return r.ok() && (r.position() + 7) / 8 + rans_bytes == size;
+}
+
+// Decodes one block's payload (skipping `skip_bits` of prefix); writes exactly
+// `count` levels at index/level.
+Status DecodeBlock(std::span<const std::uint8_t> payload, int skip_bits, std::uint8_t mode, std::uint64_t block,
                    std::uint32_t begin, std::uint32_t len, std::uint32_t count, std::uint32_t max_level,
                    std::uint32_t* index, std::int32_t* level, std::vector<std::uint32_t>* counts) {
-  std::span<const std::uint8_t> bit_span = payload, rans_span;
-  if (mode != kSparse) {
-    ByteReader in(payload);
-    const std::uint64_t bit_bytes = in.Varint();
-    bit_span = in.Take(bit_bytes);
-    if (!in.ok()) return BlockError(block, "truncated bit stream");
-    rans_span = payload.subspan(in.position());
-  }
-  BitReader r(bit_span);
+  BitReader r(payload);
+  r.Get(skip_bits);
   const std::uint64_t max_zigzag = 2 * std::uint64_t{max_level};
   if (mode == kDense) {
     if (!ReadCounts(&r, kEscape + 1, len, counts)) return BlockError(block, "bad symbol counts");
@@ -254,7 +364,8 @@ Status DecodeBlock(std::span<const std::uint8_t> payload, std::uint8_t mode, std
     std::int32_t* const out_level = dense_level.get();
     std::uint32_t written = 0;
     bool bad = false;
-    const bool ok = RansDecode(rans_span, table, len, [&](std::uint64_t i, std::uint32_t s) {
+    std::size_t rans_bytes = 0;
+    const bool ok = RansDecodeTail(payload, table, len, &rans_bytes, [&](std::uint64_t i, std::uint32_t s) {
       std::uint64_t z = s;
       if (s == kEscape) {
         z = r.GetGamma() - 1 + kEscape;
@@ -266,8 +377,7 @@ Status DecodeBlock(std::span<const std::uint8_t> payload, std::uint8_t mode, std
       out_level[written] = v;
       written += v != 0;
     });
-    if (!ok || bad || !r.ok()) return BlockError(block, "bad dense rANS stream");
-    if ((r.position() + 7) / 8 != bit_span.size()) return BlockError(block, "bit stream length mismatch");
+    if (!ok || bad || !Tiles(r, rans_bytes, payload.size())) return BlockError(block, "bad dense rANS stream");
     if (written != count) return BlockError(block, "non-zero count differs from the block table");
     for (std::uint32_t i = 0; i < count; ++i) {
       if (static_cast<std::uint32_t>(std::abs(out_level[i])) > max_level) {
@@ -278,73 +388,139 @@ Status DecodeBlock(std::span<const std::uint8_t> payload, std::uint8_t mode, std
     std::memcpy(level, out_level, 4 * std::size_t{count});
     return Status::Ok();
   }
-  const auto gm_code = static_cast<int>(r.Get(3));
-  const std::uint64_t gm = gm_code == 7 ? r.GetGamma() : GolombCandidate(PredictedGapCentre(len, count), gm_code - 3);
-  const auto mag_mode = static_cast<MagnitudeMode>(r.Get(2));
-  if (!r.ok() || gm > kMaxGolombParameter || mag_mode > kRansMagnitudes ||
-      (mag_mode == kRansMagnitudes) != (mode == kSparseRansMags)) {
-    return BlockError(block, "bad parameters");
-  }
+  auto mag_mode = kConstant;
   std::uint64_t constant = 0, mm = 1;
-  if (mag_mode == kConstant) constant = r.GetGamma() - 1;
-  if (mag_mode == kGolomb) mm = r.GetGamma();
-  if (mag_mode == kRansMagnitudes && !ReadCounts(&r, kEscape + 1, count, counts)) {
-    return BlockError(block, "bad magnitude counts");
+  if (max_level > 1) {
+    mag_mode = static_cast<MagnitudeMode>(r.Get(2));
+    if (mag_mode == kConstant) constant = r.GetGamma() - 1;
+    if (mag_mode == kGolomb) mm = r.GetGamma();
+    if (mag_mode == kRansMagnitudes && !ReadCounts(&r, kEscape + 1, count, counts)) {
+      return BlockError(block, "bad magnitude counts");
+    }
   }
-  if (!r.ok() || constant >= max_level || mm > kMaxGolombParameter) return BlockError(block, "bad parameters");
-  std::uint64_t pos = begin;
+  if (!r.ok() || mag_mode > kRansMagnitudes || constant >= max_level || mm > kMaxGolombParameter) {
+    return BlockError(block, "bad magnitude parameters");
+  }
+  std::optional<RansTable> mag_table;
+  if (mag_mode == kRansMagnitudes) {
+    mag_table.emplace(*counts);
+    if (mag_table->degenerate()) return BlockError(block, "degenerate magnitude table");
+    if (count >= 4096) mag_table->BuildLookup();
+  }
   const std::uint64_t end = std::uint64_t{begin} + len;
+  std::uint64_t pos = begin;
+  if (mode == kSparseGolomb) {
+    const auto gm_code = static_cast<int>(r.Get(3));
+    const std::uint64_t gm =
+        gm_code == 7 ? r.GetGamma() : GolombCandidate(PredictedGapCentre(len, count), gm_code - 3);
+    if (!r.ok() || gm > kMaxGolombParameter) return BlockError(block, "bad gap parameter");
+    for (std::uint32_t i = 0; i < count; ++i) {
+      pos += GetGolomb(&r, gm, len);
+      if (pos >= end) return BlockError(block, "position beyond the block");
+      index[i] = static_cast<std::uint32_t>(pos);
+      ++pos;
+    }
+    for (std::uint32_t i = 0; i < count; ++i) level[i] = r.Get(1) ? -1 : 1;
+    if (!r.ok()) return BlockError(block, "truncated positions");
+    if (mag_mode == kConstant) {
+      const auto m = static_cast<std::int32_t>(constant + 1);
+      for (std::uint32_t i = 0; i < count; ++i) level[i] *= m;
+    } else if (mag_mode == kGolomb) {
+      for (std::uint32_t i = 0; i < count; ++i) {
+        const std::uint64_t m = GetGolomb(&r, mm, max_level) + 1;
+        if (m > max_level) return BlockError(block, "magnitude out of range");
+        level[i] *= static_cast<std::int32_t>(m);
+      }
+    }
+    std::size_t rans_bytes = 0;
+    if (mag_mode == kRansMagnitudes) {
+      bool bad = false;
+      const bool ok = RansDecodeTail(payload, *mag_table, count, &rans_bytes, [&](std::uint64_t i, std::uint32_t s) {
+        std::uint64_t m = s;
+        if (s == kEscape) m = r.GetGamma() - 1 + kEscape;
+        bad |= m >= max_level;
+        level[i] *= bad ? 1 : static_cast<std::int32_t>(m + 1);
+      });
+      if (!ok || bad) return BlockError(block, "bad magnitude stream");
+    }
+    if (!Tiles(r, rans_bytes, payload.size())) return BlockError(block, "bit stream length mismatch");
+    return Status::Ok();
+  }
+  // kSparseRans.
+  const int shift = GapShift(len, count);
+  GapCounts(len, count, shift, counts);
+  RansTable gap_table(*counts);
+  if (count >= 4096) gap_table.BuildLookup();
+  const bool rans_mags = mag_mode == kRansMagnitudes;
+  const int lanes = RansLanes(rans_mags ? 2 * std::uint64_t{count} : count);
+  const auto lane_mask = static_cast<std::uint32_t>(lanes - 1);
+  const std::uint32_t low_mask = (1u << shift) - 1;
+  const std::uint64_t max_bucket = len >> shift;
+  const auto m_const = static_cast<std::int32_t>(constant + 1);
+  RansReader rr(payload, lanes);
+  std::uint32_t j = 0;  // Symbols decoded.
   for (std::uint32_t i = 0; i < count; ++i) {
-    pos += GetGolomb(&r, gm, len);
+    std::uint64_t q = rr.Decode(static_cast<int>(j++ & lane_mask), gap_table);
+    if (q == kGapEscape) {
+      const std::uint64_t e = r.GetGamma();
+      if (e > max_bucket) return BlockError(block, "gap beyond the block");
+      q = e - 1 + kGapEscape;
+    }
+    const std::uint32_t bits = r.Get(shift + 1);
+    pos += q << shift | (bits & low_mask);
     if (pos >= end) return BlockError(block, "position beyond the block");
     index[i] = static_cast<std::uint32_t>(pos);
     ++pos;
-  }
-  for (std::uint32_t i = 0; i < count; ++i) level[i] = r.Get(1) ? -1 : 1;
-  if (!r.ok()) return BlockError(block, "truncated positions");
-  if (mag_mode == kConstant) {
-    const auto m = static_cast<std::int32_t>(constant + 1);
-    for (std::uint32_t i = 0; i < count; ++i) level[i] *= m;
-  } else if (mag_mode == kGolomb) {
-    for (std::uint32_t i = 0; i < count; ++i) {
-      const std::uint64_t m = GetGolomb(&r, mm, max_level) + 1;
-      if (m > max_level) return BlockError(block, "magnitude out of range");
-      level[i] *= static_cast<std::int32_t>(m);
+    std::int32_t m = m_const;
+    if (mag_mode == kGolomb) {
+      const std::uint64_t g = GetGolomb(&r, mm, max_level) + 1;
+      if (g > max_level) return BlockError(block, "magnitude out of range");
+      m = static_cast<std::int32_t>(g);
+    } else if (rans_mags) {
+      std::uint64_t s = rr.Decode(static_cast<int>(j++ & lane_mask), *mag_table);
+      if (s == kEscape) {
+        const std::uint64_t e = r.GetGamma();
+        if (e > max_level) return BlockError(block, "magnitude out of range");
+        s = e - 1 + kEscape;
+      }
+      if (s >= max_level) return BlockError(block, "magnitude out of range");
+      m = static_cast<std::int32_t>(s + 1);
     }
-  } else {
-    RansTable table(*counts);
-    if (count >= 4096) table.BuildLookup();
-    bool bad = false;
-    const bool ok = RansDecode(rans_span, table, count, [&](std::uint64_t i, std::uint32_t s) {
-      std::uint64_t m = s;
-      if (s == kEscape) m = r.GetGamma() - 1 + kEscape;
-      bad |= m >= max_level;
-      level[i] *= bad ? 1 : static_cast<std::int32_t>(m + 1);
-    });
-    if (!ok || bad) return BlockError(block, "bad magnitude stream");
+    level[i] = (bits >> shift) != 0 ? -m : m;
   }
-  if (!r.ok() || (r.position() + 7) / 8 != bit_span.size()) return BlockError(block, "bit stream length mismatch");
+  if (!rr.Finish() || !Tiles(r, rr.consumed(), payload.size())) {
+    return BlockError(block, "bad sparse rANS stream");
+  }
   return Status::Ok();
 }
 
 }  // namespace
 
-// Payload: u8 (block_log2 | last block's mode << 5); for each block but the last,
-// varint (count << 2 | mode) and, unless empty, varint byte length; then the blocks.
-// The last block's count and length are what remains.
+// Payload: nothing when there are no non-zeros. One block (n <= the block length):
+// a bit stream opening with bit 1, the block's mode in 2 bits, then that block's
+// bits; its rANS stream, if any, at the end of the payload. Several blocks: u8 (0 |
+// (block_log2 - 10) << 1 | last block's mode << 5); for each block but the last,
+// varint (count << 2 | mode) and, unless empty, varint byte length; then the blocks,
+// each a bit stream with its rANS stream at its end. The last block's count and
+// length are what remains.
 void EncodeRans(const LevelsView& lv, const LevelCoderOptions& options, std::vector<std::uint8_t>* out) {
   int block_log2 = options.block_log2;
-  SOTTO_CHECK(block_log2 >= 10 && block_log2 <= kMaxBlockLog2) << "block_log2 " << block_log2;
+  SOTTO_CHECK(block_log2 >= kMinBlockLog2 && block_log2 <= kMaxBlockLog2) << "block_log2 " << block_log2;
   const std::uint64_t nnz = lv.index.size();
+  if (nnz == 0) return;
   if (options.grow_sparse_blocks && nnz * 8 < lv.n) {
     const double want = 65536.0 * static_cast<double>(lv.n) / static_cast<double>(std::max<std::uint64_t>(nnz, 1));
     block_log2 = std::clamp(static_cast<int>(std::ceil(std::log2(want))), block_log2, kMaxBlockLog2);
   }
   const std::uint64_t block = std::uint64_t{1} << block_log2;
   const std::uint64_t nblocks = (lv.n + block - 1) / block;
+  thread_local BlockScratch sc;
+  if (nblocks == 1) {
+    EncodeBlock(lv, 0, static_cast<std::uint32_t>(lv.n), 0, nnz, /*single=*/true, &sc, out);
+    return;
+  }
   std::vector<std::uint8_t> table;
   std::vector<std::uint8_t> body;
-  BlockScratch sc;
   std::size_t first = 0;
   std::uint8_t last_mode = kEmpty;
   for (std::uint64_t b = 0; b < nblocks; ++b) {
@@ -357,7 +533,7 @@ void EncodeRans(const LevelsView& lv, const LevelCoderOptions& options, std::vec
     std::uint8_t mode = kEmpty;
     if (count > 0) {
       mode = EncodeBlock(lv, static_cast<std::uint32_t>(begin), static_cast<std::uint32_t>(end - begin), first,
-                         count, &sc, &body);
+                         count, /*single=*/false, &sc, &body);
     }
     if (b + 1 < nblocks) {
       PutVarint(&table, std::uint64_t{count} << 2 | mode);
@@ -367,7 +543,7 @@ void EncodeRans(const LevelsView& lv, const LevelCoderOptions& options, std::vec
     }
     first = last;
   }
-  PutU8(out, static_cast<std::uint8_t>(block_log2 | last_mode << 5));
+  PutU8(out, static_cast<std::uint8_t>((block_log2 - kMinBlockLog2) << 1 | last_mode << 5));
   out->insert(out->end(), table.begin(), table.end());
   out->insert(out->end(), body.begin(), body.end());
 }
@@ -375,15 +551,30 @@ void EncodeRans(const LevelsView& lv, const LevelCoderOptions& options, std::vec
 Status DecodeRans(std::span<const std::uint8_t> payload, std::uint64_t n, std::uint64_t nnz,
                   std::uint32_t max_level, std::vector<std::uint32_t>* index,
                   std::vector<std::int32_t>* level) {
+  if (payload.empty()) {
+    if (nnz != 0) return Corrupted("sotto levels: empty payload for " + std::to_string(nnz) + " non-zeros");
+    index->clear();
+    level->clear();
+    return Status::Ok();
+  }
+  if (nnz == 0) return Corrupted("sotto levels: bytes for no non-zeros");
+  std::vector<std::uint32_t> counts;
+  if (payload[0] & 1) {  // One block.
+    const auto mode = static_cast<std::uint8_t>(payload[0] >> 1 & 3);
+    if (mode == kEmpty || n > (std::uint64_t{1} << kMaxBlockLog2)) return Corrupted("sotto levels: bad single block");
+    index->resize(nnz);
+    level->resize(nnz);
+    return DecodeBlock(payload, 3, mode, 0, 0, static_cast<std::uint32_t>(n), static_cast<std::uint32_t>(nnz),
+                       max_level, index->data(), level->data(), &counts);
+  }
   ByteReader in(payload);
   const std::uint8_t first_byte = in.U8();
-  const int block_log2 = first_byte & 31;
-  const std::uint8_t last_mode = first_byte >> 5;
-  if (!in.ok() || block_log2 < 10 || block_log2 > kMaxBlockLog2 || last_mode > kDense) {
-    return Corrupted("sotto levels: bad first byte");
-  }
+  const int block_log2 = (first_byte >> 1 & 15) + kMinBlockLog2;
+  const std::uint8_t last_mode = first_byte >> 5 & 3;
+  if (block_log2 > kMaxBlockLog2 || (first_byte & 0x80) != 0) return Corrupted("sotto levels: bad first byte");
   const std::uint64_t block = std::uint64_t{1} << block_log2;
   const std::uint64_t nblocks = (n + block - 1) / block;
+  if (nblocks < 2) return Corrupted("sotto levels: block table for a single block");
   if (nblocks > in.remaining() + 1) return Corrupted("sotto levels: block table longer than the payload");
   // Pass 1: the block table, validated in full before any decoding.
   struct Entry {
@@ -409,7 +600,7 @@ Status DecodeRans(std::span<const std::uint8_t> payload, std::uint64_t n, std::u
   if (!in.ok() || total_bytes > in.remaining() || total_count > nnz) {
     return Corrupted("sotto levels: block table does not match the payload");
   }
-  if (nblocks > 0) {
+  {
     Entry& e = entries[nblocks - 1];
     e.mode = last_mode;
     e.count = static_cast<std::uint32_t>(std::min<std::uint64_t>(nnz - total_count, 0xFFFFFFFFu));
@@ -418,12 +609,9 @@ Status DecodeRans(std::span<const std::uint8_t> payload, std::uint64_t n, std::u
     if (nnz - total_count > len || (e.count == 0) != (e.mode == kEmpty) || (e.mode == kEmpty && e.bytes != 0)) {
       return BlockError(nblocks - 1, "bad non-zero count");
     }
-  } else if (nnz != 0 || in.remaining() != 0) {
-    return Corrupted("sotto levels: non-zeros or bytes in an empty vector");
   }
   index->resize(nnz);
   level->resize(nnz);
-  std::vector<std::uint32_t> counts;
   std::uint64_t at = 0;
   for (std::uint64_t b = 0; b < nblocks; ++b) {
     const Entry& e = entries[b];
@@ -431,7 +619,7 @@ Status DecodeRans(std::span<const std::uint8_t> payload, std::uint64_t n, std::u
     const auto body = in.Take(e.bytes);
     const std::uint64_t begin = b * block;
     const auto len = static_cast<std::uint32_t>(std::min(block, n - begin));
-    SOTTO_RETURN_IF_ERROR(DecodeBlock(body, e.mode, b, static_cast<std::uint32_t>(begin), len, e.count,
+    SOTTO_RETURN_IF_ERROR(DecodeBlock(body, 0, e.mode, b, static_cast<std::uint32_t>(begin), len, e.count,
                                       max_level, index->data() + at, level->data() + at, &counts));
     at += e.count;
   }

@@ -85,15 +85,20 @@ RansTable::RansTable(std::span<const std::uint32_t> counts) {
   for (std::size_t s = 0; s < a; ++s) packed_[s] = (freq_[s] & 0xFFFF) << 16 | (cum_[s] & 0xFFFF);
 }
 
-double RansTable::CostBits(std::span<const std::uint32_t> counts) const {
+double RansTable::SymbolBits(std::span<const std::uint32_t> counts) const {
   if (degenerate_) return 0;
   double bits = 0;
   for (std::size_t s = 0; s < counts.size(); ++s) {
     if (counts[s] != 0) bits += counts[s] * (kRansProbBits - std::log2(static_cast<double>(freq_[s])));
   }
+  return bits;
+}
+
+double RansTable::CostBits(std::span<const std::uint32_t> counts) const {
+  if (degenerate_) return 0;
   std::uint64_t n = 0;
   for (std::uint32_t c : counts) n += c;
-  return bits + 32.0 * RansLanes(n);
+  return SymbolBits(counts) + 32.0 * RansLanes(n);
 }
 
 void RansTable::BuildLookup() {
@@ -109,44 +114,84 @@ std::uint32_t RansTable::SearchSlot(std::uint32_t slot) const {
   return static_cast<std::uint32_t>(it - cum_.begin()) - 1;
 }
 
-void RansEncode(std::span<const std::uint16_t> symbols, const RansTable& table,
+void RansEncode(std::span<const std::uint16_t> symbols, std::span<const RansTable* const> tables,
                 std::vector<std::uint8_t>* out) {
-  if (table.degenerate()) return;
+  SOTTO_CHECK(!tables.empty() && tables.size() <= 2) << tables.size() << " tables";
+  const bool degenerate = tables[0]->degenerate();
+  for (const RansTable* t : tables) SOTTO_CHECK(t->degenerate() == degenerate) << "mixed degenerate tables";
+  if (degenerate) return;
   const std::size_t n = symbols.size();
-  std::vector<EncSymbol> enc(table.alphabet());
-  for (std::uint32_t s = 0; s < table.alphabet(); ++s) {
-    if (table.freq(s) != 0) enc[s] = MakeEncSymbol(table.cum(s), table.freq(s));
+  thread_local std::vector<EncSymbol> enc[2];
+  for (std::size_t t = 0; t < tables.size(); ++t) {
+    enc[t].resize(tables[t]->alphabet());
+    for (std::uint32_t s = 0; s < tables[t]->alphabet(); ++s) {
+      if (tables[t]->freq(s) != 0) enc[t][s] = MakeEncSymbol(tables[t]->cum(s), tables[t]->freq(s));
+    }
   }
   const int lanes = RansLanes(n);
+  const std::size_t ntables = tables.size();
   // States stay below 2^32; the 64-bit reciprocal division is exact there too.
   std::uint64_t x[4] = {kRansLow, kRansLow, kRansLow, kRansLow};
-  // Words are produced last-to-first; write them backwards into their final place.
-  std::vector<std::uint16_t> words(n + 1);
-  std::size_t w = words.size();
-  for (std::size_t i = n; i-- > 0;) {
-    std::uint64_t& state = x[i % static_cast<std::size_t>(lanes)];
-    const EncSymbol& e = enc[symbols[i]];
+  // At most one word per symbol: write into the reserved room, trim at the end.
+  const std::size_t at = out->size();
+  out->resize(at + 2 * n + 4 * static_cast<std::size_t>(lanes));
+  std::uint8_t* const base = out->data() + at;
+  std::uint8_t* p = base;
+  auto step = [&](std::uint64_t& state, const EncSymbol& e) __attribute__((always_inline)) {
     if (state >= e.x_max) {
-      SOTTO_DCHECK(w > 0);  // At most one word per symbol.
-      words[--w] = static_cast<std::uint16_t>(state);
+      p[0] = static_cast<std::uint8_t>(state);
+      p[1] = static_cast<std::uint8_t>(state >> 8);
+      p += 2;
       state >>= 16;
     }
     const auto q = static_cast<std::uint64_t>((static_cast<U128>(state) * e.rcp_freq) >> 64) >> e.rcp_shift;
     state = state + e.bias + q * e.cmpl_freq;
+  };
+  // Symbol i is on lane i % lanes with table i % ntables (both powers of two, and
+  // ntables <= lanes when lanes == 4): each lane keeps one table.
+  const EncSymbol* lane_enc[4];
+  for (int l = 0; l < 4; ++l) lane_enc[l] = enc[static_cast<std::size_t>(l) % ntables].data();
+  std::size_t i = n;
+  if (lanes == 4) {
+    for (; i % 4 != 0; --i) step(x[(i - 1) % 4], lane_enc[(i - 1) % 4][symbols[i - 1]]);
+    for (; i > 0; i -= 4) {
+      step(x[3], lane_enc[3][symbols[i - 1]]);
+      step(x[2], lane_enc[2][symbols[i - 2]]);
+      step(x[1], lane_enc[1][symbols[i - 3]]);
+      step(x[0], lane_enc[0][symbols[i - 4]]);
+    }
   }
-  const std::size_t at = out->size();
-  const std::size_t nwords = words.size() - w;
-  out->resize(at + 4 * static_cast<std::size_t>(lanes) + 2 * nwords);
-  std::uint8_t* p = out->data() + at;
-  for (int l = 0; l < lanes; ++l) {
+  for (; i-- > 0;) step(x[0], enc[i & (ntables - 1)][symbols[i]]);
+  for (int l = lanes - 1; l >= 0; --l) {
     const auto state = static_cast<std::uint32_t>(x[l]);
-    std::memcpy(p + 4 * l, &state, 4);
+    std::memcpy(p, &state, 4);
+    p += 4;
   }
-  p += 4 * lanes;
-  for (std::size_t i = 0; i < nwords; ++i) {
-    p[2 * i] = static_cast<std::uint8_t>(words[w + i]);
-    p[2 * i + 1] = static_cast<std::uint8_t>(words[w + i] >> 8);
+  out->resize(at + static_cast<std::size_t>(p - base));
+}
+
+RansReader::RansReader(std::span<const std::uint8_t> bytes, int lanes)
+    : begin_(bytes.data()), end_(bytes.data() + bytes.size()), ptr_(end_), lanes_(lanes) {
+  SOTTO_CHECK(lanes == 1 || lanes == 4) << "lanes " << lanes;
+  if (bytes.size() < 4 * static_cast<std::size_t>(lanes)) {
+    ok_ = false;
+    return;
   }
+  for (int l = 0; l < lanes; ++l) {
+    ptr_ -= 4;
+    std::memcpy(&x_[l], ptr_, 4);
+    // A state below L is not one the encoder can leave; it would also let a
+    // decoding step produce a state that needs two words.
+    if (x_[l] < kRansLow) ok_ = false;
+  }
+}
+
+bool RansReader::Finish() const {
+  if (!ok_) return false;
+  for (int l = 0; l < lanes_; ++l) {
+    if (x_[l] != kRansLow) return false;
+  }
+  return true;
 }
 
 namespace {

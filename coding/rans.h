@@ -2,8 +2,9 @@
 
 // Order-0 rANS (Duda 2013; after ryg_rans, 32-bit states and 16-bit words) with
 // 15-bit probabilities, used by the sotto level coder (coding/level_coder.h) for
-// magnitudes and dense blocks. Probabilities are not sent: the exact symbol counts
-// are (coding/rans.cc, WriteCounts), and both ends normalise them the same way.
+// gaps, magnitudes and dense blocks. Probabilities are not sent: the exact symbol
+// counts are (coding/rans.cc, WriteCounts), or both ends compute them from a model
+// (coding/level_coder.cc), and both normalise them the same way in integer arithmetic.
 
 #include <cstdint>
 #include <span>
@@ -32,8 +33,10 @@ class RansTable {
   std::uint32_t cum(std::uint32_t s) const { return cum_[s]; }
   // True when a single symbol has all the probability: its stream is empty.
   bool degenerate() const { return degenerate_; }
-  // Estimated size in bits of coding symbols with these counts (excluding the table).
+  // Estimated size in bits of coding symbols with these counts (excluding the table),
+  // with (CostBits) or without (SymbolBits) the final states of RansLanes(total).
   double CostBits(std::span<const std::uint32_t> counts) const;
+  double SymbolBits(std::span<const std::uint32_t> counts) const;
 
   // The symbol whose interval holds `slot` (< kRansProbScale).
   std::uint32_t SymbolOfSlot(std::uint32_t slot) const {
@@ -60,18 +63,101 @@ class RansTable {
 // several states let the decoder overlap the dependency chains of long streams.
 inline int RansLanes(std::uint64_t count) { return count >= kRansShortStream ? 4 : 1; }
 
-// Appends the rANS code of `symbols` (each < table.alphabet(), with non-zero
-// frequency) to `out`: the final states (RansLanes x 4 bytes), then 16-bit words.
-// Empty for a degenerate table.
-void RansEncode(std::span<const std::uint16_t> symbols, const RansTable& table,
+// Appends the rANS code of `symbols` to `out`, symbol i coded with
+// tables[i % tables.size()] (each symbol < its table's alphabet, with non-zero
+// frequency) on state i % RansLanes(symbols.size()). Layout, for reading from the
+// END: the 16-bit words in the order the encoder emits them, then the final states
+// (lane 0 last, 4 bytes each). A decoder reads backwards, so the stream can sit
+// behind a bit stream of unknown length in the same buffer without a length field.
+// Empty when every table is degenerate (single symbol).
+// Requires: all tables degenerate, or none.
+void RansEncode(std::span<const std::uint16_t> symbols, std::span<const RansTable* const> tables,
                 std::vector<std::uint8_t>* out);
+inline void RansEncode(std::span<const std::uint16_t> symbols, const RansTable& table,
+                       std::vector<std::uint8_t>* out) {
+  const RansTable* tables[1] = {&table};
+  RansEncode(symbols, tables, out);
+}
 
-// Decodes `count` symbols from exactly `bytes`, calling sink(i, symbol) in order.
-// Returns false (possibly after some sink calls) if the bytes are not exactly a
-// valid code of `count` symbols under `table`. Never reads outside `bytes`.
+// Reads a stream RansEncode wrote at the end of `bytes`, backwards. Every read is
+// bounded by `bytes`: a stream that runs out sets a sticky error. Not thread-safe.
+//
+//   RansReader r(bytes, lanes);
+//   for (i ...) s = r.Decode(i % lanes, table);
+//   if (!r.Finish()) error;  // consumed() bytes from the end belong to the stream.
+class RansReader {
+ public:
+  RansReader(std::span<const std::uint8_t> bytes, int lanes);
+
+  // Decodes one symbol on `lane` with `table` (not degenerate). Requires: lane < lanes.
+  std::uint32_t Decode(int lane, const RansTable& table) {
+    constexpr std::uint32_t kMask = kRansProbScale - 1;
+    std::uint32_t& state = x_[lane];
+    const std::uint32_t slot = state & kMask;
+    const std::uint32_t s = table.SymbolOfSlot(slot);
+    const std::uint32_t p = table.Packed(s);
+    // state < 2^32 keeps freq * (state >> 15) + slot - cum below 2^32 (freq < 2^15 + 1).
+    state = (p >> 16) * (state >> kRansProbBits) + slot - (p & 0xFFFF);
+    if (state < kRansLow) {
+      if (ptr_ - begin_ < 2) {
+        ok_ = false;
+        state = kRansLow;
+      } else {
+        ptr_ -= 2;
+        state = (state << 16) | static_cast<std::uint32_t>(ptr_[0] | ptr_[1] << 8);
+      }
+    }
+    return s;
+  }
+  // Four symbols on lanes 0..3 with the table's slot lookup, renormalisation without
+  // a branch (unpredictable for skewed tables). Requires: lanes == 4,
+  // table.lookup() != nullptr and fast_ok().
+  template <typename Sink>
+  void DecodeFour(const RansTable& table, Sink&& sink) {
+    constexpr std::uint32_t kMask = kRansProbScale - 1;
+    const std::uint16_t* lut = table.lookup();
+    for (int l = 0; l < 4; ++l) {
+      std::uint32_t& state = x_[l];
+      const std::uint32_t slot = state & kMask;
+      const std::uint32_t s = lut[slot];
+      const std::uint32_t p = table.Packed(s);
+      state = (p >> 16) * (state >> kRansProbBits) + slot - (p & 0xFFFF);
+      const bool need = state < kRansLow;
+      const auto word = static_cast<std::uint32_t>(ptr_[-2] | ptr_[-1] << 8);
+      state = need ? (state << 16) | word : state;
+      ptr_ -= need ? 2 : 0;
+      sink(l, s);
+    }
+  }
+  // True while DecodeFour may run: at least 8 bytes (4 words) remain.
+  bool fast_ok() const { return ptr_ - begin_ >= 8; }
+
+  bool ok() const { return ok_; }
+  // True when the stream was well-formed and every state is back at its initial value.
+  bool Finish() const;
+  // Bytes at the end of `bytes` the stream has used so far (states included).
+  std::size_t consumed() const { return static_cast<std::size_t>(end_ - ptr_); }
+
+ private:
+  const std::uint8_t* begin_;
+  const std::uint8_t* end_;
+  const std::uint8_t* ptr_;
+  int lanes_;
+  bool ok_ = true;
+  std::uint32_t x_[4] = {kRansLow, kRansLow, kRansLow, kRansLow};
+};
+
+// Decodes `count` symbols of a one-table stream that fills exactly `bytes`, calling
+// sink(i, symbol) in order. Returns false (possibly after some sink calls) if the
+// bytes are not exactly a valid code of `count` symbols. Never reads outside `bytes`.
 template <typename Sink>
 bool RansDecode(std::span<const std::uint8_t> bytes, const RansTable& table, std::uint64_t count,
                 Sink&& sink);
+// As RansDecode, for a stream at the end of `bytes` of unknown length: returns the
+// bytes it used through `consumed`.
+template <typename Sink>
+bool RansDecodeTail(std::span<const std::uint8_t> bytes, const RansTable& table, std::uint64_t count,
+                    std::size_t* consumed, Sink&& sink);
 
 // Writes `counts`: the alphabet size, then each count in an Exp-Golomb code whose
 // order is chosen for the table.
@@ -83,77 +169,41 @@ bool ReadCounts(BitReader* reader, std::uint32_t max_alphabet, std::uint64_t exp
 // Exact bits WriteCounts uses.
 std::uint64_t CountsBits(std::span<const std::uint32_t> counts);
 
-// ---- implementation of the template ----
+// ---- implementation of the templates ----
 
 template <typename Sink>
-bool RansDecode(std::span<const std::uint8_t> bytes, const RansTable& table, std::uint64_t count,
-                Sink&& sink) {
+bool RansDecodeTail(std::span<const std::uint8_t> bytes, const RansTable& table, std::uint64_t count,
+                    std::size_t* consumed, Sink&& sink) {
+  *consumed = 0;
   if (table.degenerate()) {
-    if (!bytes.empty()) return false;
     const std::uint32_t s = table.SymbolOfSlot(0);
     for (std::uint64_t i = 0; i < count; ++i) sink(i, s);
     return true;
   }
-  constexpr std::uint32_t kMask = kRansProbScale - 1;
   const int lanes = RansLanes(count);
-  const std::size_t header = static_cast<std::size_t>(lanes) * 4;
-  if (bytes.size() < header || (bytes.size() - header) % 2 != 0) return false;
-  std::uint32_t x[4] = {0, 0, 0, 0};
-  for (int l = 0; l < lanes; ++l) std::memcpy(&x[l], bytes.data() + 4 * l, 4);
-  const std::uint8_t* ptr = bytes.data() + header;
-  const std::uint8_t* const end = bytes.data() + bytes.size();
-  // state < 2^32 keeps freq * (state >> 15) + slot - cum below 2^32 (freq < 2^15).
-  auto step = [&](std::uint32_t& state, std::uint64_t i) __attribute__((always_inline)) -> bool {
-    const std::uint32_t slot = state & kMask;
-    const std::uint32_t s = table.SymbolOfSlot(slot);
-    const std::uint32_t p = table.Packed(s);
-    state = (p >> 16) * (state >> kRansProbBits) + slot - (p & 0xFFFF);
-    if (state < kRansLow) {
-      if (ptr == end) return false;
-      state = (state << 16) | static_cast<std::uint32_t>(ptr[0] | ptr[1] << 8);
-      ptr += 2;
-    }
-    sink(i, s);
-    return true;
-  };
+  RansReader r(bytes, lanes);
   std::uint64_t i = 0;
-  if (lanes == 4 && table.lookup() != nullptr) {
-    // Fast path while at least 8 bytes remain (4 steps read at most 2 bytes each):
-    // renormalisation without a branch, which would be unpredictable.
-    const std::uint16_t* lut = table.lookup();
-    auto fast = [&](std::uint32_t& state, std::uint64_t at) __attribute__((always_inline)) {
-      const std::uint32_t slot = state & kMask;
-      const std::uint32_t s = lut[slot];
-      const std::uint32_t p = table.Packed(s);
-      state = (p >> 16) * (state >> kRansProbBits) + slot - (p & 0xFFFF);
-      const auto word = static_cast<std::uint32_t>(ptr[0] | ptr[1] << 8);
-      const bool need = state < kRansLow;
-      state = need ? (state << 16) | word : state;
-      ptr += need ? 2 : 0;
-      sink(at, s);
-    };
-    for (; i + 4 <= count && end - ptr >= 8; i += 4) {
-      fast(x[0], i);
-      fast(x[1], i + 1);
-      fast(x[2], i + 2);
-      fast(x[3], i + 3);
-    }
-  }
   if (lanes == 4) {
-    for (; i + 4 <= count; i += 4) {
-      if (!step(x[0], i) || !step(x[1], i + 1) || !step(x[2], i + 2) || !step(x[3], i + 3)) {
-        return false;
+    if (table.lookup() != nullptr) {
+      for (; i + 4 <= count && r.fast_ok(); i += 4) {
+        r.DecodeFour(table, [&](int l, std::uint32_t s) { sink(i + static_cast<std::uint64_t>(l), s); });
       }
     }
+    for (; i + 4 <= count; i += 4) {
+      for (int l = 0; l < 4; ++l) sink(i + static_cast<std::uint64_t>(l), r.Decode(l, table));
+    }
   }
-  for (; i < count; ++i) {
-    if (!step(x[i % static_cast<std::uint64_t>(lanes)], i)) return false;
-  }
-  if (ptr != end) return false;
-  for (int l = 0; l < lanes; ++l) {
-    if (x[l] != kRansLow) return false;
-  }
+  for (; i < count; ++i) sink(i, r.Decode(static_cast<int>(i % static_cast<std::uint64_t>(lanes)), table));
+  if (!r.Finish()) return false;
+  *consumed = r.consumed();
   return true;
+}
+
+template <typename Sink>
+bool RansDecode(std::span<const std::uint8_t> bytes, const RansTable& table, std::uint64_t count,
+                Sink&& sink) {
+  std::size_t consumed = 0;
+  return RansDecodeTail(bytes, table, count, &consumed, sink) && consumed == bytes.size();
 }
 
 }  // namespace sotto::coding
