@@ -184,5 +184,49 @@ TEST_CASE("radix top-k selection equals a full sort, ties to the lower index", "
   }
 }
 
+TEST_CASE("rANS with two alternating tables round-trips and reads only its own tail", "[coding][rans]") {
+  Rng rng(8);
+  for (std::size_t pairs : {1u, 7u, 9000u, 40000u}) {
+    std::vector<std::uint32_t> counts_a(65, 0), counts_b(5, 0);
+    std::vector<std::uint16_t> symbols(2 * pairs);
+    for (std::size_t i = 0; i < pairs; ++i) {
+      std::uint16_t a = 0, b = 0;
+      while (a < 64 && rng.Uniform01() < 0.8) ++a;
+      while (b < 4 && rng.Uniform01() < 0.3) ++b;
+      symbols[2 * i] = a;
+      symbols[2 * i + 1] = b;
+      ++counts_a[a];
+      ++counts_b[b];
+    }
+    counts_a[64] += 1;  // Never degenerate.
+    counts_b[4] += 1;
+    RansTable a(counts_a), b(counts_b);
+    if (pairs > 4096) {
+      a.BuildLookup();
+      b.BuildLookup();
+    }
+    // A prefix of unrelated bytes: the stream is read from the end, backwards.
+    std::vector<std::uint8_t> bytes = {0xAB, 0xCD, 0xEF};
+    const RansTable* tables[2] = {&a, &b};
+    RansEncode(symbols, tables, &bytes);
+    const int lanes = RansLanes(symbols.size());
+    RansReader reader(bytes, lanes);
+    for (std::size_t i = 0; i < symbols.size(); ++i) {
+      const int lane = static_cast<int>(i % static_cast<std::size_t>(lanes));
+      REQUIRE(reader.Decode(lane, i % 2 == 0 ? a : b) == symbols[i]);
+    }
+    REQUIRE(reader.Finish());
+    REQUIRE(reader.consumed() == bytes.size() - 3);
+    // Cut the stream's first byte (the low half of the last word decoded): the reader
+    // runs out there and fails, without leaving the span.
+    const std::span<const std::uint8_t> cut(bytes.data() + 4, bytes.size() - 4);
+    RansReader short_reader(cut, lanes);
+    for (std::size_t i = 0; i < symbols.size(); ++i) {
+      short_reader.Decode(static_cast<int>(i % static_cast<std::size_t>(lanes)), i % 2 == 0 ? a : b);
+    }
+    REQUIRE_FALSE(short_reader.Finish());
+  }
+}
+
 }  // namespace
 }  // namespace sotto::coding

@@ -1,9 +1,13 @@
+#include <cmath>
+#include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <catch2/catch.hpp>
 
 #include "coding/level_coder.h"
+#include "common/random.h"
 #include "tests/coding/test_vectors.h"
 
 namespace sotto::coding {
@@ -104,6 +108,114 @@ TEST_CASE("the sotto coder is within 2% of the empirical entropy on i.i.d. level
     INFO("density " << density << " bytes " << bytes.size() << " entropy bytes " << bits / 8);
     REQUIRE(static_cast<double>(bytes.size()) * 8 <= bits * 1.02 + 400);
   }
+}
+
+// Levels whose best block mode is `mode` (format: coding/level_coder.h): 1 Golomb
+// sparse (a few non-zeros), 2 rANS sparse (i.i.d., a few percent), 3 dense (every
+// element non-zero and the sign fixed by the magnitude, which only dense exploits).
+OwnedLevels LevelsForMode(int mode, std::uint64_t n, std::uint64_t seed) {
+  if (mode == 1) {
+    OwnedLevels lv;
+    lv.n = n;
+    lv.max_level = 4;
+    for (std::uint64_t j = 7; j < n; j += n / 5) {
+      lv.index.push_back(static_cast<std::uint32_t>(j));
+      lv.level.push_back(j % 2 ? -1 : 3);
+    }
+    return lv;
+  }
+  if (mode == 2) return RandomLevels(n, 0.05, 16, seed);
+  OwnedLevels lv;
+  lv.n = n;
+  lv.max_level = 2;
+  Rng rng(seed);
+  for (std::uint64_t j = 0; j < n; ++j) {
+    lv.index.push_back(static_cast<std::uint32_t>(j));
+    lv.level.push_back(rng.Uniform01() < 0.5 ? 1 : -2);
+  }
+  return lv;
+}
+
+// DecodeLevels on a heap copy of exactly `bytes`; when it succeeds, the output must
+// satisfy the LevelsView invariant.
+void RequireStatusOrValid(const std::vector<std::uint8_t>& bytes, const OwnedLevels& lv) {
+  auto copy = std::make_unique<std::uint8_t[]>(bytes.size());
+  if (!bytes.empty()) std::memcpy(copy.get(), bytes.data(), bytes.size());
+  std::vector<std::uint32_t> index;
+  std::vector<std::int32_t> level;
+  const Status st = DecodeLevels(LevelCoder::kRans, std::span<const std::uint8_t>(copy.get(), bytes.size()), lv.n,
+                                 lv.index.size(), lv.max_level, &index, &level);
+  if (!st.ok()) {
+    REQUIRE(st.code() == StatusCode::kCorrupted);
+    return;
+  }
+  REQUIRE(index.size() == lv.index.size());
+  REQUIRE(level.size() == lv.index.size());
+  for (std::size_t i = 0; i < index.size(); ++i) {
+    REQUIRE(index[i] < lv.n);
+    if (i > 0) REQUIRE(index[i] > index[i - 1]);
+    REQUIRE(level[i] != 0);
+    REQUIRE(static_cast<std::uint32_t>(std::abs(level[i])) <= lv.max_level);
+  }
+}
+
+TEST_CASE("each sotto block mode round-trips, alone and among blocks, and survives damage", "[coding][levels]") {
+  for (int mode = 1; mode <= 3; ++mode) {
+    for (std::uint64_t n : {30000ull, 100000ull}) {
+      const OwnedLevels lv = LevelsForMode(mode, n, 40 + static_cast<std::uint64_t>(mode));
+      std::vector<std::uint8_t> bytes;
+      LevelCoderOptions options;
+      options.block_log2 = 20;
+      EncodeLevels(LevelCoder::kRans, lv.view(), options, &bytes);
+      INFO("mode " << mode << " n " << n << " bytes " << bytes.size());
+      // One block: bit 0 set, the mode in bits 1-2.
+      REQUIRE((bytes[0] & 1) == 1);
+      REQUIRE((bytes[0] >> 1 & 3) == mode);
+      RequireRoundTrip(LevelCoder::kRans, lv, 20);
+      RequireRoundTrip(LevelCoder::kRans, lv, 10);  // Several blocks of this mode.
+      for (std::size_t cut = 0; cut < bytes.size(); cut += 1 + cut / 16) {
+        RequireStatusOrValid(std::vector<std::uint8_t>(bytes.begin(), bytes.begin() + static_cast<long>(cut)), lv);
+      }
+      auto longer = bytes;
+      longer.push_back(0);
+      RequireStatusOrValid(longer, lv);
+      Rng rng(mode * 1000 + n);
+      for (int flip = 0; flip < 300; ++flip) {
+        auto damaged = bytes;
+        const std::uint64_t bit = rng.UniformInt(8 * damaged.size());
+        damaged[bit / 8] ^= static_cast<std::uint8_t>(1u << (bit % 8));
+        RequireStatusOrValid(damaged, lv);
+      }
+    }
+  }
+}
+
+TEST_CASE("the sotto payload is empty exactly when there are no non-zeros", "[coding][levels]") {
+  OwnedLevels none;
+  none.n = 1000;
+  none.max_level = 3;
+  std::vector<std::uint8_t> bytes;
+  EncodeLevels(LevelCoder::kRans, none.view(), {}, &bytes);
+  REQUIRE(bytes.empty());
+  RequireRoundTrip(LevelCoder::kRans, none);
+  std::vector<std::uint32_t> index;
+  std::vector<std::int32_t> level;
+  REQUIRE_FALSE(DecodeLevels(LevelCoder::kRans, bytes, 1000, 1, 3, &index, &level).ok());
+  const std::vector<std::uint8_t> one_byte = {1};
+  REQUIRE_FALSE(DecodeLevels(LevelCoder::kRans, one_byte, 1000, 0, 3, &index, &level).ok());
+}
+
+TEST_CASE("the sotto coder stays near the entropy on small messages", "[coding][levels]") {
+  // A few non-zeros of magnitude 1 in 10^5: positions and signs only, no parameters
+  // beyond 6 bits and the last byte's padding.
+  const OwnedLevels lv = RandomLevels(100000, 0.0002, 1, 9);
+  std::vector<std::uint8_t> bytes;
+  EncodeLevels(LevelCoder::kRans, lv.view(), {}, &bytes);
+  const auto k = static_cast<double>(lv.index.size());
+  const double n = 100000;
+  const double entropy = k * std::log2(n / k) + (n - k) * std::log2(n / (n - k)) + k;  // + one sign bit each.
+  INFO("non-zeros " << k << " bytes " << bytes.size() << " entropy bits " << entropy);
+  REQUIRE(static_cast<double>(bytes.size()) * 8 <= entropy + 24);
 }
 
 }  // namespace
