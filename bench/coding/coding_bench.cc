@@ -6,6 +6,8 @@
 //
 // Usage: coding_bench [--out DIR] [--quick]   (writes DIR/coding.json, DIR/coding.png)
 
+#include <stdlib.h>
+#include <unistd.h>
 #include <zstd.h>
 
 #include <algorithm>
@@ -220,7 +222,12 @@ std::string Json(const std::vector<Row>& rows, const std::vector<SpecRow>& specs
   std::ostringstream o;
   o << "{\n  \"description\": \"coding/ benchmark: Laplace data soft-thresholded to a density, dithered with s "
        "levels (spec dither:s=S). Bytes per coder are payloads of the same levels; entropy_bits = n*H0 of the "
-       "zig-zag level stream; ratio = sotto message bits / (entropy_bits + header bits). Throughput: single "
+       "zig-zag level stream (all d symbols, zeros included); ratio = sotto message bits / (entropy_bits + header "
+       "bits), where header_bytes = the message minus the sotto payload: the message header (magic, version, codec, "
+       "flags, dimension, section count) and the section header (kind, support, coder, level flags, s, f32 step, "
+       "non-zero count, payload length), which carry what the entropy of the symbols does not; everything the "
+       "coder spends inside its payload (modes, block table, Golomb parameters, count tables, rANS final states, "
+       "padding) counts against it. payload_ratio_to_entropy = payload bits / entropy_bits. Throughput: single "
        "thread, GB/s of float input (4 d bytes / time); encode = soft-threshold + Compress (norm, dither, code, "
        "decoded copy), decode = DecodeAdd (touches only the non-zeros, so it can beat memcpy); memcpy_gbps = "
        "memcpy of the same 4 d bytes and read_gbps = summing them, in the same run (cache-resident up to d = 1e6).\",\n"
@@ -257,7 +264,14 @@ std::string Json(const std::vector<Row>& rows, const std::vector<SpecRow>& specs
 }
 
 void Plot(const std::vector<Row>& rows, const std::string& dir) {
-  const std::string dat = dir + "/coding_plot.dat";
+  // The data and script are temporaries: only coding.png lands in `dir`.
+  char tmp_template[] = "/tmp/sotto_coding_bench_XXXXXX";
+  const char* tmp = mkdtemp(tmp_template);
+  if (tmp == nullptr) {
+    std::perror("mkdtemp");
+    return;
+  }
+  const std::string dat = std::string(tmp) + "/coding_plot.dat";
   std::ofstream f(dat);
   f << "# density bits_per_nnz: entropy sotto elias vsc fixed zstd3 zstd19   (d=1e6, s=16)\n";
   for (const Row& r : rows) {
@@ -271,7 +285,7 @@ void Plot(const std::vector<Row>& rows, const std::string& dir) {
       << b("fixed") << " " << b("zstd3") << " " << b("zstd19") << "\n";
   }
   f.close();
-  const std::string script = dir + "/coding_plot.gp";
+  const std::string script = std::string(tmp) + "/coding_plot.gp";
   std::ofstream g(script);
   g << "set terminal pngcairo size 1400,560\nset output '" << dir << "/coding.png'\n"
     << "set multiplot layout 1,2 title 'coding/ benchmark, d = 1e6, s = 16 (Laplace, soft-thresholded, dithered)'\n"
@@ -287,6 +301,9 @@ void Plot(const std::vector<Row>& rows, const std::string& dir) {
     << "unset multiplot\n";
   g.close();
   if (std::system(("gnuplot " + script).c_str()) != 0) std::fprintf(stderr, "gnuplot failed\n");
+  std::remove(dat.c_str());
+  std::remove(script.c_str());
+  rmdir(tmp);
 }
 
 }  // namespace
