@@ -136,7 +136,25 @@ Result<Body> DecodeBody(std::span<const std::uint8_t> bytes, std::size_t max_upd
 
 bool IsLive(MemberState s) { return s == MemberState::kAlive || s == MemberState::kSuspect; }
 
+Envelope BodyEnvelope(MessageType type, PeerId sender, const Body& body) {
+  Envelope envelope;
+  envelope.type = type;
+  envelope.sender = sender;
+  envelope.body = EncodeBody(body);
+  return envelope;
+}
+
 }  // namespace
+
+Envelope MakeMembershipEnvelope(MessageType type, PeerId sender, const std::string& sender_endpoint,
+                                std::uint64_t sender_incarnation,
+                                std::vector<MembershipUpdate> updates) {
+  Body body;
+  body.sender_endpoint = sender_endpoint;
+  body.sender_incarnation = sender_incarnation;
+  body.updates = std::move(updates);
+  return BodyEnvelope(type, sender, body);
+}
 
 const char* MemberStateName(MemberState state) {
   switch (state) {
@@ -196,8 +214,9 @@ void Membership::Join(const std::vector<std::string>& seed_endpoints, Clock::Tim
   }
   next_probe_ = now + options_.probe_interval;
   next_reconnect_ = now + options_.reconnect_interval;
+  next_gossip_ = now;
   if (seeds_.empty()) {
-    joined_ = true;
+    SetJoined(now);
     return;
   }
   SendJoins(now);
@@ -291,7 +310,7 @@ Status Membership::HandleEnvelope(const Envelope& envelope, Clock::TimePoint now
       Send(from, body.sender_endpoint, MessageType::kJoinAck, 0, PeerId(), "", FullState());
       break;
     case MessageType::kJoinAck:
-      joined_ = true;
+      if (!joined_) SetJoined(now);
       break;
     case MessageType::kLeave:
     case MessageType::kMembershipUpdate:
@@ -318,8 +337,9 @@ void Membership::ApplyUpdate(const Update& u, Clock::TimePoint now, bool merge) 
 
   auto it = members_.find(u.id);
   if (it == members_.end()) {
-    // News of death or departure about a stranger is of no use to us.
-    if (!IsLive(state)) return;
+    // News of death or departure about a stranger is of no use to us (also when a
+    // merge turned "dead" into "suspect").
+    if (!IsLive(u.state)) return;
     Member m{u.id, u.endpoint, state, u.incarnation, Clock::TimePoint{}, now};
     members_.emplace(u.id, m);
     events_.push_back(MemberEvent{MemberEvent::Kind::kJoined, m});
@@ -423,11 +443,7 @@ void Membership::Send(PeerId to, const std::string& endpoint, MessageType type, 
       body.updates.push_back(std::move(u));
     }
   }
-  Envelope envelope;
-  envelope.type = type;
-  envelope.sender = self_;
-  envelope.body = EncodeBody(body);
-  outgoing_.push_back(Outgoing{to, endpoint, std::move(envelope)});
+  outgoing_.push_back(Outgoing{to, endpoint, BodyEnvelope(type, self_, body)});
 }
 
 void Membership::SendJoins(Clock::TimePoint now) {
@@ -443,10 +459,44 @@ std::size_t Membership::LiveCount() const {
   return n;
 }
 
-std::vector<PeerId> Membership::RandomLive(std::size_t k, PeerId exclude) {
+void Membership::SetJoined(Clock::TimePoint now) {
+  joined_ = true;
+  // A random first delay (memberlist's stagger), so that members started together do
+  // not push-pull in lockstep.
+  const double stagger = rng_.Uniform01();
+  next_push_pull_ =
+      now + std::chrono::duration_cast<Clock::Duration>(stagger * options_.push_pull_interval);
+}
+
+bool Membership::GossipDue() const {
+  return options_.gossip_interval > Clock::Duration::zero() && !broadcasts_.empty() &&
+         LiveCount() > 1;
+}
+
+void Membership::Gossip() {
+  // memberlist's gossip(): fresh news to a few random members each interval,
+  // independently of the probe schedule. Suspects are included so that news about
+  // them (their suspicion) reaches them and they refute sooner.
+  for (PeerId to : RandomMembers(options_.gossip_nodes, PeerId(), /*with_suspects=*/true)) {
+    if (broadcasts_.empty()) break;
+    Send(to, members_[to].endpoint, MessageType::kMembershipUpdate, 0, PeerId(), "", {});
+  }
+}
+
+void Membership::PushPull() {
+  // Anti-entropy: our full state to one random member, which merges it and answers
+  // with its own (kJoin / kJoinAck, as on join and reconnect).
+  for (PeerId to : RandomMembers(1, PeerId(), /*with_suspects=*/false)) {
+    Send(to, members_[to].endpoint, MessageType::kJoin, 0, PeerId(), "", FullState());
+  }
+}
+
+std::vector<PeerId> Membership::RandomMembers(std::size_t k, PeerId exclude, bool with_suspects) {
   std::vector<PeerId> candidates;
   for (const auto& [id, m] : members_) {
-    if (id != self_ && id != exclude && m.state == MemberState::kAlive) candidates.push_back(id);
+    const bool eligible =
+        m.state == MemberState::kAlive || (with_suspects && m.state == MemberState::kSuspect);
+    if (id != self_ && id != exclude && eligible) candidates.push_back(id);
   }
   std::sort(candidates.begin(), candidates.end());  // Map order must not leak into choices.
   rng_.Shuffle(candidates.begin(), candidates.end());
@@ -499,7 +549,7 @@ void Membership::Tick(Clock::TimePoint now) {
     probe_->indirect_sent = true;
     auto target = members_.find(probe_->target);
     if (target != members_.end()) {
-      for (PeerId helper : RandomLive(options_.indirect_checks, probe_->target)) {
+      for (PeerId helper : RandomMembers(options_.indirect_checks, probe_->target, false)) {
         Send(helper, members_[helper].endpoint, MessageType::kPingReq, probe_->seq,
              probe_->target, target->second.endpoint, {});
       }
@@ -520,6 +570,19 @@ void Membership::Tick(Clock::TimePoint now) {
       SetState(m, MemberState::kDead, m.incarnation, now);
       QueueBroadcast(Update{id, m.endpoint, m.state, m.incarnation});
     }
+  }
+
+  // After probes and suspicion expiry, so news they made leaves in this tick. The
+  // schedule only advances while there is news: after a quiet spell the next news
+  // goes out at once.
+  if (GossipDue() && now >= next_gossip_) {
+    Gossip();
+    next_gossip_ = now + options_.gossip_interval;
+  }
+  if (joined_ && options_.push_pull_interval > Clock::Duration::zero() &&
+      now >= next_push_pull_) {
+    next_push_pull_ = now + options_.push_pull_interval;
+    PushPull();
   }
 
   if (now >= next_reconnect_) {
@@ -545,6 +608,10 @@ Clock::TimePoint Membership::NextDeadline() const {
   if (!started_ || left_) return Clock::TimePoint::max();
   Clock::TimePoint next = std::min(next_probe_, next_reconnect_);
   if (!joined_) next = std::min(next, next_join_);
+  if (GossipDue()) next = std::min(next, next_gossip_);
+  if (joined_ && options_.push_pull_interval > Clock::Duration::zero()) {
+    next = std::min(next, next_push_pull_);
+  }
   if (probe_) {
     next = std::min(next, probe_->indirect_sent ? probe_->sent + options_.probe_interval
                                                 : probe_->sent + options_.probe_timeout);

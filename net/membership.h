@@ -2,7 +2,8 @@
 
 // Membership: SWIM-style group membership (Das, Gupta, Motivala, DSN 2002) with the
 // refinements of HashiCorp memberlist: suspicion before death, incarnation numbers
-// and refutation, piggybacked updates, push-pull state exchange on join.
+// and refutation, piggybacked updates, gossip independent of probes, push-pull
+// full-state exchange on join and periodically.
 // A pure state machine: no sockets, threads or clocks. The caller feeds it time and
 // received envelopes and sends what it returns (sans-I/O, like algo/).
 
@@ -78,7 +79,8 @@ struct Outgoing {
   Envelope envelope;
 };
 
-// Defaults are memberlist's DefaultLANConfig.
+// Defaults are memberlist's DefaultLANConfig, except push_pull_interval (scaled down
+// for meshes of tens of members, see below).
 struct MembershipOptions {
   // One probe every interval (the SWIM protocol period).
   Clock::Duration probe_interval = std::chrono::seconds(1);
@@ -93,6 +95,18 @@ struct MembershipOptions {
   int retransmit_multiplier = 4;
   // At most this many updates ride on one message.
   std::size_t max_piggyback = 8;
+  // Every gossip_interval, while updates are queued, they are sent to gossip_nodes
+  // random live members in a membership_update, besides riding on probes
+  // (memberlist: 200 ms, 3). News then spreads in about log_(gossip_nodes+1)(N)
+  // gossip intervals instead of log_3(N) probe intervals. Zero disables gossip.
+  // A tick is only due for gossip while updates are queued: a quiet group sends none.
+  Clock::Duration gossip_interval = std::chrono::milliseconds(200);
+  std::size_t gossip_nodes = 3;
+  // Every push_pull_interval a full-state exchange (join / join_ack, both sides
+  // merge) with one random live member repairs whatever gossip missed, e.g. news
+  // dropped from the piggyback queue. memberlist's LAN default is 30 s for groups of
+  // hundreds; a full state of 64 members is ~3 KB, so 10 s costs little. Zero disables.
+  Clock::Duration push_pull_interval = std::chrono::seconds(10);
   // Join retries: first after join_retry_initial, doubling up to join_retry_max.
   Clock::Duration join_retry_initial = std::chrono::seconds(1);
   Clock::Duration join_retry_max = std::chrono::seconds(30);
@@ -115,6 +129,14 @@ Clock::Duration SuspicionTimeout(int multiplier, std::size_t n, Clock::Duration 
 
 // How many times an update is piggybacked: multiplier * ceil(log10(n + 1)).
 int RetransmitLimit(int multiplier, std::size_t n);
+
+// Returns an envelope of `type` from `sender` (at `sender_endpoint`, `sender_incarnation`)
+// that carries `updates` and no probe fields: for kJoin / kJoinAck a full state to
+// merge, for kMembershipUpdate gossip. For tests and tools that speak the protocol;
+// a Membership builds its own messages.
+Envelope MakeMembershipEnvelope(MessageType type, PeerId sender, const std::string& sender_endpoint,
+                                std::uint64_t sender_incarnation,
+                                std::vector<MembershipUpdate> updates);
 
 // One node's membership.
 //
@@ -157,8 +179,9 @@ class Membership {
   // body and kInvalidArgument for a non-membership type; the state is then unchanged.
   Status HandleEnvelope(const Envelope& envelope, Clock::TimePoint now);
 
-  // Runs due timers: probes, indirect probes, suspicion expiry, join retries,
-  // reconnects, reaping. Calling it more often than NextDeadline() is harmless.
+  // Runs due timers: probes, indirect probes, gossip, push-pull, suspicion expiry,
+  // join retries, reconnects, reaping. Calling it more often than NextDeadline() is
+  // harmless.
   void Tick(Clock::TimePoint now);
 
   // The earliest time Tick() has something to do.
@@ -201,8 +224,9 @@ class Membership {
   };
 
   std::size_t LiveCount() const;
-  // `merge`: the update comes from a full-state exchange, where "dead" is taken as
-  // "suspect" so a stale view cannot kill a live member outright (memberlist).
+  // `merge`: the update comes from a full-state exchange (join, join_ack), where
+  // "dead" is taken as "suspect" so a stale view cannot kill a live member outright
+  // (memberlist's mergeState).
   void ApplyUpdate(const Update& u, Clock::TimePoint now, bool merge);
   void Refute(std::uint64_t heard_incarnation);
   void SetState(Member& m, MemberState state, std::uint64_t incarnation, Clock::TimePoint now);
@@ -215,7 +239,15 @@ class Membership {
   void StartProbe(Clock::TimePoint now);
   void FinishProbe(Clock::TimePoint now);
   void SendJoins(Clock::TimePoint now);
-  std::vector<PeerId> RandomLive(std::size_t k, PeerId exclude);
+  void SetJoined(Clock::TimePoint now);
+  // Whether gossip is on, news is queued and someone is there to hear it.
+  bool GossipDue() const;
+  void Gossip();
+  void PushPull();
+  // Up to k random members other than self and `exclude`, in random order: alive
+  // ones, plus suspect ones when `with_suspects` (gossip reaches a suspect so it can
+  // refute; probe helpers must be healthy).
+  std::vector<PeerId> RandomMembers(std::size_t k, PeerId exclude, bool with_suspects);
 
   const PeerId self_;
   const std::string endpoint_;
@@ -239,6 +271,8 @@ class Membership {
   std::uint64_t next_seq_ = 1;
   std::unordered_map<std::uint64_t, Relay> relays_;  // By the seq of our relayed ping.
 
+  Clock::TimePoint next_gossip_{};
+  Clock::TimePoint next_push_pull_{};
   Clock::TimePoint next_reconnect_{};
   std::vector<Broadcast> broadcasts_;
   std::vector<Outgoing> outgoing_;

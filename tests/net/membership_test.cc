@@ -147,6 +147,33 @@ class Cluster {
                       }));
   }
 
+  // When the last of `observers` first reported `kind` about `subject`; nullopt while
+  // some observer has not reported it.
+  std::optional<Clock::TimePoint> LastFirstEvent(const std::vector<std::size_t>& observers,
+                                                 std::size_t subject,
+                                                 MemberEvent::Kind kind) const {
+    std::optional<Clock::TimePoint> last;
+    for (std::size_t o : observers) {
+      const auto& ev = nodes_[o].events;
+      const auto it = std::find_if(ev.begin(), ev.end(), [&](const TimedEvent& e) {
+        return e.event.kind == kind && e.event.member.id == nodes_[subject].id;
+      });
+      if (it == ev.end()) return std::nullopt;
+      if (!last || it->at > *last) last = it->at;
+    }
+    return last;
+  }
+
+  // How many messages of `type` the nodes in `group` sent at or after `since`.
+  std::size_t CountSent(const std::vector<std::size_t>& group, MessageType type,
+                        Clock::TimePoint since) const {
+    std::size_t count = 0;
+    for (std::size_t i : group) {
+      for (const auto& [at, t] : nodes_[i].sent) count += (t == type && at >= since) ? 1 : 0;
+    }
+    return count;
+  }
+
   // The first time any node reported `kind` about `subject`.
   std::optional<Clock::TimePoint> FirstEvent(std::size_t subject, MemberEvent::Kind kind) const {
     std::optional<Clock::TimePoint> first;
@@ -185,6 +212,15 @@ void StartChain(Cluster& c, std::size_t n) {
   c.Start(0, {});
   for (std::size_t i = 1; i < n; ++i) c.Start(i, {Cluster::Endpoint(i - 1)});
 }
+
+// Starts n nodes that all join through node 0 at the same instant, as the daemons of
+// bench/scale do.
+void StartStar(Cluster& c, std::size_t n) {
+  c.Start(0, {});
+  for (std::size_t i = 1; i < n; ++i) c.Start(i, {Cluster::Endpoint(0)});
+}
+
+double Seconds(Clock::Duration d) { return std::chrono::duration<double>(d).count(); }
 
 TEST_CASE("the suspicion timeout follows memberlist's formula", "[net][membership]") {
   CHECK(SuspicionTimeout(4, 0, 1s) == 4s);
@@ -412,6 +448,243 @@ TEST_CASE("next deadline says when a tick is due", "[net][membership]") {
   CHECK(m.TakeOutgoing().empty());
   m.Tick(Clock::TimePoint{} + 1s);
   CHECK(m.TakeOutgoing().size() == 1);  // The retry.
+}
+
+// bench/scale's 64 daemons, simulated: the protocol alone, with zero network latency
+// and 10 ms ticks, so every figure below is protocol time (gossip rounds, probe
+// periods), not scheduling noise.
+TEST_CASE("in a 64-member group a new member is known by all within one probe period",
+          "[net][membership][scale]") {
+  constexpr std::size_t kN = 64;
+  Cluster c;
+  StartStar(c, kN);
+  const auto launch = c.clock().Now();
+  REQUIRE(c.RunUntil([&] { return c.AllAlive(Range(0, kN)); }, 30s, 10ms));
+  const auto startup = c.clock().Now() - launch;
+  WARN("64 members joined through one seed: complete views after " << Seconds(startup) << " s");
+  CHECK(startup <= 5s);
+  c.RunFor(2s, 10ms);
+  for (std::size_t trial = 0; trial < 3; ++trial) {
+    const std::size_t newcomer = kN + trial;
+    const auto start = c.clock().Now();
+    c.Start(newcomer, {Cluster::Endpoint(kN / 2 + 7 * trial)});
+    REQUIRE(c.RunUntil([&] { return c.AllSee(Range(0, newcomer), {newcomer}, MemberState::kAlive); },
+                       30s, 10ms));
+    const auto known_by_all = c.clock().Now() - start;
+    WARN("join " << trial << ": known by all " << newcomer << " after " << Seconds(known_by_all)
+                 << " s");
+    // Gossip to 3 members every 200 ms: about log4(64) = 3 gossip intervals.
+    CHECK(known_by_all <= 1s);
+    c.RunFor(1s, 10ms);
+  }
+}
+
+TEST_CASE("in a 64-member group a killed member is dead at all within the suspicion timeout",
+          "[net][membership][scale]") {
+  constexpr std::size_t kN = 64;
+  Cluster c;
+  StartStar(c, kN);
+  REQUIRE(c.RunUntil([&] { return c.AllAlive(Range(0, kN)); }, 30s, 10ms));
+  c.RunFor(3s, 10ms);
+  std::vector<std::size_t> survivors = Range(0, kN);
+  for (const std::size_t victim : {std::size_t{21}, std::size_t{42}}) {
+    std::erase(survivors, victim);
+    const auto kill = c.clock().Now();
+    c.Crash(victim);
+    REQUIRE(c.RunUntil([&] { return c.AllSee(survivors, {victim}, MemberState::kDead); }, 30s,
+                       10ms));
+    const auto suspected = c.FirstEvent(victim, MemberEvent::Kind::kSuspected);
+    const auto first_dead = c.FirstEvent(victim, MemberEvent::Kind::kDead);
+    const auto all_dead = c.LastFirstEvent(survivors, victim, MemberEvent::Kind::kDead);
+    REQUIRE(suspected);
+    REQUIRE(first_dead);
+    REQUIRE(all_dead);
+    const std::size_t live = survivors.size() + 1;  // The victim counts until declared dead.
+    WARN("kill " << victim << ": first suspect " << Seconds(*suspected - kill) << " s, first dead "
+                 << Seconds(*first_dead - kill) << " s, all dead " << Seconds(*all_dead - kill)
+                 << " s; suspicion timeout " << Seconds(SuspicionTimeout(4, live, 1s)) << " s");
+    // A failed probe raises the suspicion: its probe was sent within a probe period
+    // of the crash and failed a probe period later.
+    CHECK(*suspected - kill <= 2s);
+    // Nobody declares it dead early, and everybody within one probe period after
+    // the first could.
+    CHECK(*first_dead - *suspected >= SuspicionTimeout(4, live - 1, 1s));
+    CHECK(*all_dead - *suspected <= SuspicionTimeout(4, live, 1s) + 1s);
+    CHECK(c.AllAlive(survivors));
+  }
+}
+
+// Gossip (kMembershipUpdate) from member `from` about `updates`, as a stranger's
+// message would arrive; `from` is alive at incarnation 0 at "mem://<id>".
+Envelope GossipFrom(std::uint64_t from, std::vector<MembershipUpdate> updates,
+                    MessageType type = MessageType::kMembershipUpdate) {
+  return MakeMembershipEnvelope(type, PeerId(from), "mem://" + std::to_string(from), 0,
+                                std::move(updates));
+}
+
+MembershipUpdate U(std::uint64_t id, MemberState state, std::uint64_t incarnation) {
+  return MembershipUpdate{PeerId(id), "mem://" + std::to_string(id), state, incarnation};
+}
+
+std::vector<MemberEvent::Kind> Kinds(std::vector<MemberEvent> events, std::uint64_t id) {
+  std::vector<MemberEvent::Kind> out;
+  for (const MemberEvent& e : events) {
+    if (e.member.id == PeerId(id)) out.push_back(e.kind);
+  }
+  return out;
+}
+
+TEST_CASE("push-pull merges a remote full state by memberlist's rules", "[net][membership]") {
+  using K = MemberEvent::Kind;
+  const Clock::TimePoint t0{};
+  Membership m(PeerId(1), "mem://1");
+  m.Join({}, t0);
+  REQUIRE(m.HandleEnvelope(GossipFrom(2, {U(3, MemberState::kAlive, 1), U(4, MemberState::kAlive, 1),
+                                          U(5, MemberState::kAlive, 1), U(6, MemberState::kSuspect, 2),
+                                          U(7, MemberState::kAlive, 0)}),
+                           t0)
+              .ok());
+  (void)m.TakeEvents();
+  (void)m.TakeOutgoing();
+
+  // Member 2 opens a push-pull with its full state.
+  REQUIRE(m.HandleEnvelope(GossipFrom(2,
+                                      {U(2, MemberState::kAlive, 0),
+                                       U(3, MemberState::kDead, 1),   // Equal incarnation.
+                                       U(4, MemberState::kDead, 0),   // Stale.
+                                       U(5, MemberState::kLeft, 1),
+                                       U(6, MemberState::kAlive, 2),  // Does not refute: equal.
+                                       U(7, MemberState::kAlive, 3),  // Newer incarnation.
+                                       U(8, MemberState::kAlive, 0),  // New to us.
+                                       U(9, MemberState::kDead, 0),   // Dead stranger.
+                                       U(1, MemberState::kSuspect, 0)},  // Suspects us.
+                                      MessageType::kJoin),
+                           t0)
+              .ok());
+  // A remote "dead" is only a suspicion: a stale view cannot kill a live member.
+  CHECK(m.member(PeerId(3))->state == MemberState::kSuspect);
+  CHECK(m.member(PeerId(3))->incarnation == 1);
+  CHECK(m.member(PeerId(4))->state == MemberState::kAlive);
+  CHECK(m.member(PeerId(4))->incarnation == 1);
+  CHECK(m.member(PeerId(5))->state == MemberState::kLeft);
+  CHECK(m.member(PeerId(6))->state == MemberState::kSuspect);
+  CHECK(m.member(PeerId(7))->state == MemberState::kAlive);
+  CHECK(m.member(PeerId(7))->incarnation == 3);
+  CHECK(m.member(PeerId(8))->state == MemberState::kAlive);
+  CHECK_FALSE(m.member(PeerId(9)));
+  CHECK(m.incarnation() == 1);  // Refuted the suspicion.
+  const std::vector<MemberEvent> events = m.TakeEvents();
+  CHECK(Kinds(events, 3) == std::vector<K>{K::kSuspected});
+  CHECK(Kinds(events, 4).empty());
+  CHECK(Kinds(events, 5) == std::vector<K>{K::kLeft});
+  CHECK(Kinds(events, 6).empty());
+  CHECK(Kinds(events, 7).empty());
+  CHECK(Kinds(events, 8) == std::vector<K>{K::kJoined});
+  CHECK(Kinds(events, 9).empty());
+
+  // The answer is our full state, and the other side merges it too.
+  std::vector<Outgoing> out = m.TakeOutgoing();
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].to == PeerId(2));
+  CHECK(out[0].envelope.type == MessageType::kJoinAck);
+  Membership b(PeerId(2), "mem://2");
+  b.Join({}, t0);
+  REQUIRE(b.HandleEnvelope(out[0].envelope, t0).ok());
+  CHECK(b.member(PeerId(1))->incarnation == 1);
+  CHECK(b.member(PeerId(3))->state == MemberState::kSuspect);
+  CHECK(b.member(PeerId(7))->incarnation == 3);
+  CHECK(b.member(PeerId(8))->state == MemberState::kAlive);
+  CHECK(b.member(PeerId(5)) == std::nullopt);  // It never knew 5; a departure is no news.
+  CHECK(b.live_members().size() == 7);  // Itself, 1, 3, 4, 6, 7 and 8.
+
+  // No refutation from 3 within the suspicion timeout: dead.
+  m.Tick(t0 + SuspicionTimeout(4, m.live_members().size(), 1s));
+  CHECK(m.member(PeerId(3))->state == MemberState::kDead);
+  // Then 3 is heard of alive at a higher incarnation: back.
+  REQUIRE(m.HandleEnvelope(GossipFrom(4, {U(3, MemberState::kAlive, 2)}), t0 + 20s).ok());
+  CHECK(m.member(PeerId(3))->state == MemberState::kAlive);
+}
+
+TEST_CASE("piggybacked death overrides alive at equal incarnation; only a newer one refutes",
+          "[net][membership]") {
+  using K = MemberEvent::Kind;
+  const Clock::TimePoint t0{};
+  Membership m(PeerId(1), "mem://1");
+  m.Join({}, t0);
+  auto apply = [&](MembershipUpdate u) {
+    REQUIRE(m.HandleEnvelope(GossipFrom(2, {std::move(u)}), t0).ok());
+    return m.member(PeerId(3));
+  };
+  CHECK(apply(U(3, MemberState::kAlive, 1))->state == MemberState::kAlive);
+  CHECK(apply(U(3, MemberState::kDead, 1))->state == MemberState::kDead);  // Not a merge: dead.
+  CHECK(apply(U(3, MemberState::kAlive, 1))->state == MemberState::kDead);
+  CHECK(apply(U(3, MemberState::kAlive, 2))->state == MemberState::kAlive);
+  CHECK(apply(U(3, MemberState::kSuspect, 1))->state == MemberState::kAlive);  // Stale.
+  CHECK(apply(U(3, MemberState::kSuspect, 2))->state == MemberState::kSuspect);
+  CHECK(apply(U(3, MemberState::kAlive, 2))->state == MemberState::kSuspect);
+  const auto back = apply(U(3, MemberState::kAlive, 3));
+  CHECK(back->state == MemberState::kAlive);
+  CHECK(back->incarnation == 3);
+  CHECK(Kinds(m.TakeEvents(), 3) ==
+        std::vector<K>{K::kJoined, K::kDead, K::kJoined, K::kSuspected, K::kRecovered});
+
+  // About ourselves: any non-alive news at our incarnation, or a later incarnation of
+  // our id, is refuted by a higher incarnation; older news is not.
+  REQUIRE(m.HandleEnvelope(GossipFrom(2, {U(1, MemberState::kDead, 0)}), t0).ok());
+  CHECK(m.incarnation() == 1);
+  REQUIRE(m.HandleEnvelope(GossipFrom(2, {U(1, MemberState::kSuspect, 0)}), t0).ok());
+  CHECK(m.incarnation() == 1);
+  REQUIRE(m.HandleEnvelope(GossipFrom(2, {U(1, MemberState::kAlive, 5)}), t0).ok());
+  CHECK(m.incarnation() == 6);
+  CHECK(m.member(PeerId(1))->state == MemberState::kAlive);
+  // The refutation is news: it goes out with the next gossip, at once.
+  CHECK(m.NextDeadline() <= t0);
+  m.Tick(t0);
+  const std::vector<Outgoing> out = m.TakeOutgoing();
+  REQUIRE_FALSE(out.empty());
+  CHECK(out[0].envelope.type == MessageType::kMembershipUpdate);
+}
+
+TEST_CASE("a periodic push-pull repairs a view that no gossip reached", "[net][membership]") {
+  // No piggybacking, no gossip, probes only once a minute: a member learns of the
+  // others only from join answers and push-pulls.
+  MembershipOptions o;
+  o.max_piggyback = 0;
+  o.gossip_interval = 0s;
+  o.probe_interval = 60s;
+  o.probe_timeout = 30s;
+  SECTION("with push-pull every 2 s") {
+    o.push_pull_interval = 2s;
+    Cluster c(o);
+    StartStar(c, 3);  // Node 1 joined before node 2: its join answer lacked 2.
+    CHECK_FALSE(c.m(1).member(c.node(2).id));
+    REQUIRE(c.RunUntil([&] { return c.AllAlive({0, 1, 2}); }, 2s));
+  }
+  SECTION("without push-pull") {
+    o.push_pull_interval = 0s;
+    Cluster c(o);
+    StartStar(c, 3);
+    c.RunFor(30s);
+    CHECK_FALSE(c.m(1).member(c.node(2).id));
+    CHECK(c.CountSent({0, 1, 2}, MessageType::kJoin, Clock::TimePoint{} + 1s) == 0);
+  }
+}
+
+TEST_CASE("a quiet group sends no gossip, and one push-pull per member per interval",
+          "[net][membership]") {
+  Cluster c;
+  StartStar(c, 16);
+  REQUIRE(c.RunUntil([&] { return c.AllAlive(Range(0, 16)); }, 10s));
+  c.RunFor(10s);  // Every piggyback queue drains.
+  const auto since = c.clock().Now() + 1ms;  // After this tick: the window holds 600 ticks.
+  c.RunFor(30s);
+  const std::vector<std::size_t> all = Range(0, 16);
+  CHECK(c.CountSent(all, MessageType::kMembershipUpdate, since) == 0);
+  const std::size_t push_pulls = c.CountSent(all, MessageType::kJoin, since);
+  CHECK(push_pulls == 3 * 16);  // Every 10 s, each member.
+  CHECK(c.CountSent(all, MessageType::kJoinAck, since) == push_pulls);
+  for (std::size_t i : all) CHECK_FALSE(c.FirstEvent(i, MemberEvent::Kind::kSuspected));
+  CHECK(c.AllAlive(all));
 }
 
 }  // namespace
