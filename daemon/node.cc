@@ -467,7 +467,7 @@ void Node::ApplyWeightsIfIdle() {
 void Node::MaybeStartRound() {
   if (shutting_down_ || computing_ || awaiting_model_) return;
   if (config_.rounds > 0 && round_.value() >= static_cast<std::uint64_t>(config_.rounds)) return;
-  if (static_cast<int>(membership_->live_members().size()) < config_.min_members) return;  // Flush() retries.
+  if (!training_started_ && static_cast<int>(membership_->live_members().size()) < config_.min_members) return;  // A start gate only.
   training_started_ = true;
   const auto since = clock_.Now() - round_started_;
   if (config_.min_round_ms > 0 && since < Millis(config_.min_round_ms)) {
