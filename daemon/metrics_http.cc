@@ -99,6 +99,28 @@ std::string StringOr(const json& v, const std::string& fallback) {
 
 }  // namespace
 
+void LatencyHistogram::Observe(double seconds) {
+  if (!(seconds >= 0)) seconds = 0;  // A clock step backwards (or NaN) counts as instant.
+  for (std::size_t i = 0; i < kBounds.size(); ++i) {
+    if (seconds <= kBounds[i]) {
+      ++counts_[i];
+      break;
+    }
+  }
+  ++count_;
+  sum_ += seconds;
+}
+
+json LatencyHistogram::ToJson() const {
+  json buckets = json::array();
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < kBounds.size(); ++i) {
+    cumulative += counts_[i];
+    buckets.push_back({kBounds[i], cumulative});
+  }
+  return {{"buckets", buckets}, {"sum", sum_}, {"count", count_}};
+}
+
 std::string PrometheusText(const json& status) {
   std::string out;
   // One family per plain status key, in a fixed order.
@@ -117,6 +139,11 @@ std::string PrometheusText(const json& status) {
        "Malformed envelopes and residuals dropped."},
       {"late_or_duplicate_residuals", "sotto_late_or_duplicate_residuals_total", "counter",
        "Residuals that arrived too late or twice."},
+      {"resends_requested", "sotto_resends_requested_total", "counter",
+       "Lost residuals this node asked its neighbours to send again."},
+      {"resends_served", "sotto_resends_served_total", "counter", "Residuals sent again on a neighbour's request."},
+      {"resends_recovered", "sotto_resends_recovered_total", "counter",
+       "Missing residuals that arrived after all (resent or late) and were absorbed."},
       {"rounds_timed_out", "sotto_rounds_timed_out_total", "counter",
        "Rounds that mixed without every neighbour's message."},
       {"dropped_backpressure", "sotto_dropped_backpressure_total", "counter",
@@ -171,6 +198,59 @@ std::string PrometheusText(const json& status) {
   }
   weight.Write(&out);
   heard.Write(&out);
+
+  // Traffic by peer and message type.
+  static constexpr const char* kTraffic[][3] = {
+      {"sent", "messages", "Messages sent, by destination peer and message type."},
+      {"sent", "bytes", "Bytes sent, by destination peer and message type."},
+      {"received", "messages", "Messages received, by sending peer and message type."},
+      {"received", "bytes", "Bytes received, by sending peer and message type."}};
+  for (const auto& [direction, what, help] : kTraffic) {
+    Family f(std::string("sotto_peer_") + what + "_" + direction + "_total", "counter", help);
+    if (const json& t = Get(status, "traffic"); t.is_array()) {
+      for (const json& row : t) {
+        if (StringOr(Get(row, "direction"), "") != direction) continue;
+        f.Add(Get(row, what), {{"peer", StringOr(Get(row, "peer"), "")}, {"type", StringOr(Get(row, "type"), "")}});
+      }
+    }
+    f.Write(&out);
+  }
+
+  Family by_reason("sotto_rejected_by_reason_total", "counter", "Rejected messages and peers, by reason.");
+  if (const json& r = Get(status, "rejected_by_reason"); r.is_object()) {
+    for (const auto& [reason, count] : r.items()) by_reason.Add(count, {{"reason", reason}});
+  }
+  by_reason.Write(&out);
+
+  // Histograms: one family each, samples _bucket (cumulative, le ascending, then
+  // +Inf), _sum and _count.
+  static constexpr const char* kHistograms[][2] = {
+      {"round_duration", "Wall time of a gossip round, from its local step to its mix."},
+      {"gradient", "Time of the stochastic gradients of one local step."},
+      {"encode", "Time of a local step outside the gradient: update, proximal step, compression, encoding."},
+      {"decode", "Time to decode and absorb one neighbour's residual."},
+      {"mix", "Time of the gossip mixing step."}};
+  if (const json& hs = Get(status, "histograms"); hs.is_object()) {
+    for (const auto& [key, help] : kHistograms) {
+      const json& h = Get(hs, key);
+      const json& buckets = Get(h, "buckets");
+      const json& count = Get(h, "count");
+      const json& sum = Get(h, "sum");
+      if (!buckets.is_array() || !count.is_number() || !sum.is_number()) continue;
+      const std::string name = std::string("sotto_") + key + "_seconds";
+      out += "# HELP " + name + ' ' + Escape(help, EscapeQuotes::kNo) + '\n';
+      out += "# TYPE " + name + " histogram\n";
+      for (const json& b : buckets) {
+        if (!b.is_array() || b.size() != 2 || !b[0].is_number() || !b[1].is_number()) continue;
+        char le[32];  // Shortest form, as Prometheus clients write bounds ("0.00025", "10").
+        std::snprintf(le, sizeof le, "%g", b[0].get<double>());
+        out += name + "_bucket{le=\"" + le + "\"} " + Value(b[1]) + '\n';
+      }
+      out += name + "_bucket{le=\"+Inf\"} " + Value(count) + '\n';
+      out += name + "_sum " + Value(sum) + '\n';
+      out += name + "_count " + Value(count) + '\n';
+    }
+  }
   return out;
 }
 

@@ -4,6 +4,7 @@
 // rendered in the Prometheus text exposition format 0.0.4, and a small HTTP/1.1
 // server for it on the daemon's Boost.Asio loop. daemon/ only.
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -16,6 +17,26 @@
 
 namespace sotto::daemon {
 
+// A latency histogram with fixed buckets (seconds), as a Prometheus histogram:
+// cumulative counts per upper bound, plus +Inf (== count), sum and count.
+// Not thread-safe: one owner (the daemon's loop thread) observes and reads it.
+class LatencyHistogram {
+ public:
+  // 100 µs .. 10 s, roughly 1-2.5-5 per decade (Prometheus client defaults, extended down).
+  static constexpr std::array<double, 16> kBounds = {1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 0.01, 0.025,
+                                                     0.05, 0.1,    0.25,   0.5,  1,      2.5,    5,    10};
+  void Observe(double seconds);
+  std::uint64_t count() const { return count_; }
+  double sum() const { return sum_; }
+  // {"buckets": [[le, cumulative count], ...], "sum": s, "count": n}; +Inf is implied by count.
+  nlohmann::json ToJson() const;
+
+ private:
+  std::array<std::uint64_t, kBounds.size()> counts_{};  // Not cumulative.
+  std::uint64_t count_ = 0;
+  double sum_ = 0;
+};
+
 // Returns `status` (as built by the node's StatusJson()) in the Prometheus text
 // format 0.0.4: a "# HELP" and a "# TYPE" line per family, then its samples.
 //   counters: sotto_{bytes,messages}_{sent,received}_total, sotto_rejected_messages_total,
@@ -24,6 +45,11 @@ namespace sotto::daemon {
 //             sotto_consensus_distance, sotto_members{state="alive"|...},
 //             sotto_neighbour_weight{peer="<id>"}, sotto_bits_per_parameter,
 //             sotto_uptime_seconds, sotto_info{id=...,algorithm=...} 1, ...
+//   per peer and message type (status "traffic": [{peer, type, direction, messages, bytes}]):
+//             sotto_peer_{messages,bytes}_{sent,received}_total{peer="<id>",type="residual"|...}
+//   by reason (status "rejected_by_reason": {reason: n}): sotto_rejected_by_reason_total{reason=...}
+//   histograms (status "histograms": {name: LatencyHistogram::ToJson()}): sotto_<name>_seconds
+//             with _bucket{le=...}, _sum and _count (round duration, gradient, encode, decode, mix)
 // Keys that are absent, null or not numbers produce no sample, and a family with
 // no sample is left out entirely. Never fails; label values are escaped.
 std::string PrometheusText(const nlohmann::json& status);

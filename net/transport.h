@@ -6,13 +6,22 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
+#include <utility>
 
 #include "common/ids.h"
 #include "common/status.h"
 #include "net/envelope.h"
 
 namespace sotto::net {
+
+// Messages and bytes of one kind of traffic with one peer.
+struct TrafficCount {
+  std::uint64_t messages = 0;
+  std::uint64_t bytes = 0;
+};
+using TrafficKey = std::pair<PeerId, MessageType>;
 
 // What a transport has done since Start(). A snapshot; every field only grows.
 struct TransportCounters {
@@ -24,6 +33,14 @@ struct TransportCounters {
   std::uint64_t rejected_malformed = 0;    // Received but failed validation.
   std::uint64_t rejected_unauthenticated = 0;  // Handshakes refused by authentication.
   std::string last_reject_reason;          // Why the latest rejected message or peer was.
+  // The same traffic, split by peer and message type (sent: by destination;
+  // received: by authenticated sender, accepted messages only).
+  std::map<TrafficKey, TrafficCount> sent_by;
+  std::map<TrafficKey, TrafficCount> received_by;
+  // Rejected messages and peers by a short, stable reason ("bad_routing_id",
+  // "bad_frame_count", "bad_envelope", "sender_mismatch", "wrong_curve_key",
+  // "handshake_failed", "not_allowed", "receive_failed"): a flood shows up here by kind.
+  std::map<std::string, std::uint64_t> rejected_by_reason;
 };
 
 // Delivery is at-most-once. Order is kept per (sender, receiver) pair only.

@@ -136,9 +136,10 @@ struct ZmqTransport::Impl {
   ReceiveHandler handler;
   std::thread thread;
 
-  void Reject(std::string reason) {
+  void Reject(const char* kind, std::string reason) {
     std::lock_guard lock(mu);
     ++counters.rejected_malformed;
+    ++counters.rejected_by_reason[kind];
     counters.last_reject_reason = std::move(reason);
   }
 
@@ -162,6 +163,7 @@ struct ZmqTransport::Impl {
     if ((id & kHandshakeFailures) == 0) return;
     std::lock_guard lock(mu);
     ++counters.rejected_unauthenticated;
+    ++counters.rejected_by_reason["handshake_failed"];
     counters.last_reject_reason =
         "refused a connection on " + endpoint.to_string() + ": handshake failed (not a CURVE client?)";
   }
@@ -194,6 +196,7 @@ struct ZmqTransport::Impl {
       const std::string address = parts.size() > 3 ? parts[3].to_string() : "?";
       std::lock_guard lock(mu);
       ++counters.rejected_unauthenticated;
+      ++counters.rejected_by_reason["not_allowed"];
       counters.last_reject_reason =
           "refused CURVE client " + (client_key.empty() ? std::string("(no key)") : client_key) +
           " from " + address + ": not on the allow-list";
@@ -252,17 +255,17 @@ struct ZmqTransport::Impl {
         ++count;
       }
     } catch (const zmq::error_t& e) {
-      if (e.num() != ETERM) Reject(std::string("receive failed: ") + e.what());
+      if (e.num() != ETERM) Reject("receive_failed", std::string("receive failed: ") + e.what());
       return;
     }
     if (count == 0) return;
     const std::optional<PeerId> from = ParseRoutingId(parts[0]);
     if (!from) {
-      Reject("routing id of " + std::to_string(parts[0].size()) + " bytes is not a sotto peer id");
+      Reject("bad_routing_id", "routing id of " + std::to_string(parts[0].size()) + " bytes is not a sotto peer id");
       return;
     }
     if (count < 2 || count > 3) {
-      Reject("peer " + std::to_string(from->value()) + ": message has " +
+      Reject("bad_frame_count", "peer " + std::to_string(from->value()) + ": message has " +
              std::to_string(count - 1) + " frames, want 1 or 2");
       return;
     }
@@ -270,19 +273,23 @@ struct ZmqTransport::Impl {
         DecodeEnvelope(Bytes(parts[1]), count == 3 ? Bytes(parts[2]) : std::span<const std::uint8_t>(),
                        options.limits);
     if (!envelope) {
-      Reject("peer " + std::to_string(from->value()) + ": " + envelope.error().message());
+      Reject("bad_envelope", "peer " + std::to_string(from->value()) + ": " + envelope.error().message());
       return;
     }
     if (envelope->sender != *from) {
-      Reject("peer " + std::to_string(from->value()) + ": envelope claims sender " +
+      Reject("sender_mismatch", "peer " + std::to_string(from->value()) + ": envelope claims sender " +
              std::to_string(envelope->sender.value()));
       return;
     }
     if (options.curve && !CheckSenderKey(*from, parts[1])) return;
     {
       std::lock_guard lock(mu);
+      const std::size_t bytes = parts[1].size() + (count == 3 ? parts[2].size() : 0);
       ++counters.messages_received;
-      counters.bytes_received += parts[1].size() + (count == 3 ? parts[2].size() : 0);
+      counters.bytes_received += bytes;
+      auto& by = counters.received_by[{*from, envelope->type}];
+      ++by.messages;
+      by.bytes += bytes;
     }
     try {
       handler(*from, std::move(envelope).value());
@@ -307,6 +314,7 @@ struct ZmqTransport::Impl {
     const auto it = peer_keys.try_emplace(from, key).first;
     if (!key.empty() && it->second == key) return true;
     ++counters.rejected_unauthenticated;
+    ++counters.rejected_by_reason["wrong_curve_key"];
     counters.last_reject_reason = "peer " + std::to_string(from.value()) + ": sent with CURVE key " +
                                   (key.empty() ? std::string("(none)") : key) + ", want " + it->second;
     return false;
@@ -344,7 +352,7 @@ struct ZmqTransport::Impl {
     dealers.erase(it);
   }
 
-  void SendNow(PeerId to, std::uint64_t generation, EncodedEnvelope encoded) {
+  void SendNow(PeerId to, std::uint64_t generation, MessageType type, EncodedEnvelope encoded) {
     {
       std::lock_guard lock(mu);
       auto it = peers.find(to);
@@ -386,6 +394,9 @@ struct ZmqTransport::Impl {
     std::lock_guard lock(mu);
     ++counters.messages_sent;
     counters.bytes_sent += bytes;
+    auto& by = counters.sent_by[{to, type}];
+    ++by.messages;
+    by.bytes += bytes;
   }
 
   void MarkSaturated(PeerId to, std::uint64_t generation) {
@@ -609,6 +620,7 @@ Status ZmqTransport::Send(PeerId to, Envelope envelope) {
   std::unique_lock lock(s.mu);
   if (s.state != Impl::State::kRunning) return Unavailable("ZmqTransport is not running");
   envelope.sender = s.self;
+  const MessageType type = envelope.type;
   // Encode outside the lock: it copies the body and may be large.
   lock.unlock();
   SOTTO_ASSIGN_OR_RETURN(EncodedEnvelope encoded, EncodeEnvelope(std::move(envelope),
@@ -626,8 +638,8 @@ Status ZmqTransport::Send(PeerId to, Envelope envelope) {
                        (slot.saturated ? "high-water mark reached" : "I/O thread behind") + ")");
   }
   ++slot.pending;
-  asio::post(s.io, [&s, to, generation = slot.generation, e = std::move(encoded)]() mutable {
-    s.SendNow(to, generation, std::move(e));
+  asio::post(s.io, [&s, to, type, generation = slot.generation, e = std::move(encoded)]() mutable {
+    s.SendNow(to, generation, type, std::move(e));
   });
   return Status();
 }

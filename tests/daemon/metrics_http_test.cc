@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -55,13 +56,21 @@ json SampleStatus() {
       {"id": "0000000000000002", "weight": 0.33, "endpoint": "", "health": "unknown",
        "last_heard_ms": null}],
     "members": {"alive": 3, "dead": 0, "left": 0, "suspect": 1},
-    "membership_size": 3
+    "membership_size": 3,
+    "traffic": [
+      {"peer": "0000000000000001", "type": "residual", "direction": "sent", "messages": 42, "bytes": 9000},
+      {"peer": "0000000000000001", "type": "ping", "direction": "received", "messages": 7, "bytes": 210},
+      {"peer": "0000000000000002", "type": "residual", "direction": "received", "messages": 40, "bytes": 8000}],
+    "rejected_by_reason": {"bad_envelope": 3, "bad_routing_id": 1},
+    "histograms": {"round_duration": {"buckets": [[0.001, 1], [0.01, 5], [0.1, 9]], "sum": 0.42, "count": 10},
+                   "decode": {"buckets": [[0.00025, 2], [0.0005, 2]], "sum": 0.0004, "count": 2}}
   })");
 }
 
 // One parsed sample line.
 struct Sample {
   std::string name;
+  std::string family;  // name, or for histogram/summary samples the name without _bucket/_sum/_count.
   std::map<std::string, std::string> labels;
   double value = 0;
 };
@@ -78,6 +87,7 @@ std::vector<Sample> ParseExposition(const std::string& text) {
   REQUIRE(text.back() == '\n');
   std::vector<Sample> samples;
   std::set<std::string> help_seen, type_seen, families_done, series;
+  std::map<std::string, std::string> type_of;
   std::string current;  // Family whose samples are being read.
   std::istringstream in(text);
   std::string line;
@@ -100,6 +110,7 @@ std::vector<Sample> ParseExposition(const std::string& text) {
         CHECK(type_seen.insert(name).second);
         std::string type, extra;
         words >> type;
+        type_of[name] = type;
         CHECK(std::set<std::string>{"counter", "gauge", "histogram", "summary", "untyped"}.count(type) == 1);
         CHECK(!(words >> extra));
       }
@@ -160,18 +171,59 @@ std::vector<Sample> ParseExposition(const std::string& text) {
       REQUIRE(std::regex_match(value, std::regex(R"([-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?)")));
       s.value = std::strtod(value.c_str(), nullptr);
     }
+    // A histogram's samples are NAME_bucket (with le), NAME_sum and NAME_count.
+    s.family = s.name;
+    for (const char* suffix : {"_bucket", "_sum", "_count"}) {
+      const std::string base = s.name.size() > std::strlen(suffix) && s.name.ends_with(suffix)
+                                   ? s.name.substr(0, s.name.size() - std::strlen(suffix)) : "";
+      if (!base.empty() && type_of.count(base) && type_of[base] == "histogram") s.family = base;
+    }
+    if (s.family != s.name) {
+      CHECK(s.name.ends_with("_bucket") == (s.labels.count("le") == 1));
+    } else {
+      CHECK(type_of[s.name] != "histogram");  // A histogram has no plain sample.
+    }
     // Families are contiguous: a new name closes the previous family.
-    if (s.name != current) {
+    if (s.family != current) {
       if (!current.empty()) families_done.insert(current);
-      REQUIRE(families_done.count(s.name) == 0);
-      current = s.name;
-      CHECK(help_seen.count(s.name) == 1);
-      CHECK(type_seen.count(s.name) == 1);
+      REQUIRE(families_done.count(s.family) == 0);
+      current = s.family;
+      CHECK(help_seen.count(s.family) == 1);
+      CHECK(type_seen.count(s.family) == 1);
     }
     std::string key = s.name;
     for (const auto& [k, v] : s.labels) key += "|" + k + "=" + v;
     CHECK(series.insert(key).second);  // No duplicate series.
     samples.push_back(std::move(s));
+  }
+  // Histogram rules: buckets in increasing le with non-decreasing cumulative counts,
+  // a last bucket le="+Inf" equal to _count, and one _sum and one _count.
+  for (const auto& [family, type] : type_of) {
+    if (type != "histogram") continue;
+    INFO("histogram " << family);
+    double last_le = -INFINITY, last_count = 0, count = -1;
+    int sums = 0;
+    bool inf = false;
+    for (const auto& s : samples) {
+      if (s.family != family) continue;
+      if (s.name == family + "_bucket") {
+        CHECK(!inf);  // +Inf is the last bucket.
+        const std::string& le = s.labels.at("le");
+        const double bound = le == "+Inf" ? INFINITY : std::strtod(le.c_str(), nullptr);
+        CHECK(bound > last_le);
+        CHECK(s.value >= last_count);
+        last_le = bound;
+        last_count = s.value;
+        inf = le == "+Inf";
+      } else if (s.name == family + "_count") {
+        count = s.value;
+      } else {
+        ++sums;
+      }
+    }
+    CHECK(inf);
+    CHECK(sums == 1);
+    CHECK(count == last_count);
   }
   return samples;
 }
@@ -221,6 +273,36 @@ TEST_CASE("node status becomes valid Prometheus text", "[daemon][metrics]") {
   const auto info = Find(samples, "sotto_info");
   REQUIRE(info.size() == 1);
   CHECK(info.begin()->first.find("algorithm=mal\"com\\x") != std::string::npos);  // Escaped and back.
+  const auto sent = Find(samples, "sotto_peer_bytes_sent_total");
+  CHECK(sent.size() == 1);
+  CHECK(sent.at("peer=0000000000000001,type=residual") == 9000);
+  CHECK(Find(samples, "sotto_peer_messages_received_total").size() == 2);
+  CHECK(Find(samples, "sotto_peer_messages_received_total").at("peer=0000000000000001,type=ping") == 7);
+  CHECK(Find(samples, "sotto_rejected_by_reason_total").at("reason=bad_envelope") == 3);
+  const auto round = Find(samples, "sotto_round_duration_seconds_bucket");
+  CHECK(round.size() == 4);
+  CHECK(round.at("le=0.01") == 5);
+  CHECK(round.at("le=+Inf") == 10);
+  CHECK(Find(samples, "sotto_round_duration_seconds_sum").at("") == Approx(0.42));
+  CHECK(Find(samples, "sotto_decode_seconds_bucket").at("le=0.00025") == 2);
+  CHECK(Find(samples, "sotto_encode_seconds_count").empty());  // Absent in the status: no family.
+}
+
+TEST_CASE("a latency histogram is cumulative and counts every observation", "[daemon][metrics]") {
+  sotto::daemon::LatencyHistogram h;
+  for (double v : {5e-5, 1e-4, 3e-3, 0.2, 99.0, -1.0}) h.Observe(v);
+  CHECK(h.count() == 6);
+  CHECK(h.sum() == Approx(5e-5 + 1e-4 + 3e-3 + 0.2 + 99.0));  // The negative one counts as 0.
+  const json j = h.ToJson();
+  REQUIRE(j["buckets"].size() == sotto::daemon::LatencyHistogram::kBounds.size());
+  CHECK(j["buckets"][0][1] == 3);   // 5e-5, 1e-4 (le is inclusive) and the clamped -1.
+  CHECK(j["buckets"][5][1] == 4);   // le 0.005: + 3e-3.
+  CHECK(j["buckets"][10][1] == 5);  // le 0.25: + 0.2.
+  CHECK(j["buckets"].back()[1] == 5);  // 99 s is only in +Inf (== count).
+  CHECK(j["count"] == 6);
+  const auto samples = ParseExposition(PrometheusText(json{{"histograms", {{"mix", j}}}}));
+  CHECK(Find(samples, "sotto_mix_seconds_bucket").at("le=+Inf") == 6);
+  CHECK(Find(samples, "sotto_mix_seconds_bucket").at("le=0.0001") == 3);
 }
 
 TEST_CASE("an empty or odd status gives an empty but valid exposition", "[daemon][metrics]") {
