@@ -337,6 +337,38 @@ int Node::Run() {
     if (!ec) Shutdown(sig == SIGINT ? "SIGINT" : "SIGTERM");
   });
   membership_->Join(config_.join, clock_.Now());
+  // LAN discovery (net/discovery.h): join members of our mesh heard by beacon. Its thread
+  // posts here, and it stops (joins the thread) when Run() returns, before io_ is gone.
+  std::unique_ptr<net::Discovery> discovery;
+  if (config_.discovery.enabled) {
+    auto options = MakeDiscoveryOptions(config_, self_.value());
+    auto made = options ? net::Discovery::Create(*options, self_, endpoint_)
+                        : Result<std::unique_ptr<net::Discovery>>(options.error());
+    net::Discovery::Handlers h;
+    h.on_beacon = [this](const net::Beacon& b, const std::string& from) {
+      asio::post(io_, [this, b, from] {
+        const auto m = membership_->member(b.id);
+        const bool live = m && (m->state == net::MemberState::kAlive || m->state == net::MemberState::kSuspect);
+        if (shutting_down_ || live) return;
+        spdlog::info("discovery: {} at {} (beacon from {}): joining through it", HexId(b.id), b.endpoint, from);
+        membership_->JoinThrough(b.endpoint, clock_.Now());
+        Flush();
+      });
+    };
+    h.on_reject = [](const Status& why, const std::string& from) {
+      spdlog::debug("discovery: dropped a datagram from {}: {}", from, why.message());
+    };
+    const Status started = made ? (*made)->Start(std::move(h)) : made.error();
+    if (started.ok()) {
+      discovery = std::move(*made);
+      spdlog::info("discovery: mesh '{}'{}, beacons on udp port {}", config_.discovery.mesh,
+                   options->secret.empty() ? " (no secret)" : " (HMAC-SHA256)", config_.discovery.port);
+    } else {
+      spdlog::error("{}", started.ToString());
+      exit_code_ = started.code() == StatusCode::kUnavailable ? kExitUnavailable : kExitConfig;
+      asio::post(io_, [this] { Shutdown("discovery failed"); });
+    }
+  }
   if (!config_.join.empty() && !training_started_) {
     awaiting_model_ = true;  // Pull the current model once we know a neighbour.
     join_timer_.expires_after(Millis(5000));

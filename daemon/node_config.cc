@@ -1,5 +1,13 @@
 #include "daemon/node_config.h"
 
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
 #include "net/zmq_curve.h"
 
 namespace sotto::daemon {
@@ -19,6 +27,47 @@ std::vector<std::string> SplitList(const std::string& text) {
     start = comma + 1;
   }
   return out;
+}
+
+constexpr std::size_t kMinDiscoverySecretBytes = 16;
+
+net::DiscoveryOptions DiscoveryOptionsOf(const NodeConfig& c) {
+  net::DiscoveryOptions o;
+  o.mesh = c.discovery.mesh;
+  o.secret = c.discovery.secret;
+  o.port = static_cast<std::uint16_t>(c.discovery.port);
+  o.broadcast = c.discovery.broadcast;
+  o.fast_interval = std::chrono::milliseconds(c.discovery.interval_ms);
+  o.slow_interval = std::chrono::milliseconds(c.discovery.slow_interval_ms);
+  o.max_age = std::chrono::milliseconds(c.discovery.max_age_ms);
+  // Beacon fast until the members we wait for (or at least one) were heard.
+  o.min_peers = static_cast<std::size_t>(std::max(1, c.min_members - 1));
+  return o;
+}
+
+// `bad(key, why)` builds the error naming the file and key.
+template <typename Bad>
+Status CheckDiscoveryConfig(const NodeConfig& c, const Bad& bad) {
+  const auto& d = c.discovery;
+  if (d.port < 1 || d.port > 65535) return bad("[discovery].port", "want 1-65535");
+  if (!d.secret.empty() && !d.secret_file.empty()) {
+    return bad("[discovery].secret", "give secret or secret_file, not both");
+  }
+  if (!d.secret.empty() && d.secret.size() < kMinDiscoverySecretBytes) {
+    return bad("[discovery].secret", "want at least " + std::to_string(kMinDiscoverySecretBytes) + " characters");
+  }
+  const Status s = net::CheckDiscoveryOptions(DiscoveryOptionsOf(c));
+  if (!s.ok()) return bad("[discovery]", s.message());
+  if (d.enabled && c.advertise.empty()) {
+    // Peers dial the endpoint a beacon carries: a wildcard listen address is no use to them.
+    const std::string host = c.listen.substr(6, c.listen.rfind(':') == std::string::npos ? std::string::npos
+                                                                                          : c.listen.rfind(':') - 6);
+    if (host == "*" || host == "0.0.0.0") {
+      return bad("[node].advertise", "with discovery on and listen on '" + host +
+                                         "', set the address peers should dial");
+    }
+  }
+  return Status::Ok();
 }
 
 Result<NodeConfig> Read(TomlReader& reader) {
@@ -49,9 +98,20 @@ Result<NodeConfig> Read(TomlReader& reader) {
   SOTTO_RETURN_IF_ERROR(reader.Get("security", "secret_key_file", &c.security.secret_key_file));
   SOTTO_RETURN_IF_ERROR(reader.Get("security", "public_key_file", &c.security.public_key_file));
   SOTTO_RETURN_IF_ERROR(reader.Get("security", "allow_list_file", &c.security.allow_list_file));
+  std::string broadcast = "255.255.255.255";
+  SOTTO_RETURN_IF_ERROR(reader.Get("discovery", "enabled", &c.discovery.enabled));
+  SOTTO_RETURN_IF_ERROR(reader.Get("discovery", "port", &c.discovery.port));
+  SOTTO_RETURN_IF_ERROR(reader.Get("discovery", "mesh", &c.discovery.mesh));
+  SOTTO_RETURN_IF_ERROR(reader.Get("discovery", "secret", &c.discovery.secret));
+  SOTTO_RETURN_IF_ERROR(reader.Get("discovery", "secret_file", &c.discovery.secret_file));
+  SOTTO_RETURN_IF_ERROR(reader.Get("discovery", "broadcast", &broadcast));
+  SOTTO_RETURN_IF_ERROR(reader.Get("discovery", "interval_ms", &c.discovery.interval_ms));
+  SOTTO_RETURN_IF_ERROR(reader.Get("discovery", "slow_interval_ms", &c.discovery.slow_interval_ms));
+  SOTTO_RETURN_IF_ERROR(reader.Get("discovery", "max_age_ms", &c.discovery.max_age_ms));
   SOTTO_RETURN_IF_ERROR(ReadTrainingSections(reader, &c.training));
   SOTTO_RETURN_IF_ERROR(reader.Finish());
   c.join = SplitList(join);
+  c.discovery.broadcast = SplitList(broadcast);
   c.training.gossip.seed = c.seed;
   const std::string& src = reader.source();
   auto bad = [&](const std::string& key, const std::string& why) {
@@ -70,6 +130,7 @@ Result<NodeConfig> Read(TomlReader& reader) {
       }
     }
   }
+  SOTTO_RETURN_IF_ERROR(CheckDiscoveryConfig(c, bad));
   if (c.log_level != "trace" && c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" &&
       c.log_level != "error" && c.log_level != "off") {
     return bad("[node].log_level", "want trace, debug, info, warn, error or off");
@@ -105,6 +166,32 @@ Result<NodeConfig> ParseNodeConfig(std::string_view text, const std::string& sou
                                    const ConfigOverrides& overrides) {
   SOTTO_ASSIGN_OR_RETURN(TomlReader reader, TomlReader::FromString(text, source_name));
   return ReadWithOverrides<NodeConfig>(std::move(reader), overrides, &Read);
+}
+
+Result<net::DiscoveryOptions> MakeDiscoveryOptions(const NodeConfig& config, std::uint64_t rng_seed) {
+  net::DiscoveryOptions o = DiscoveryOptionsOf(config);
+  o.rng_seed = rng_seed;
+  const std::string& path = config.discovery.secret_file;
+  if (path.empty()) return o;
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return NotFound("[discovery].secret_file '" + path + "': " + std::strerror(errno));
+  }
+  if ((st.st_mode & 077) != 0) {
+    return InvalidArgument("[discovery].secret_file '" + path + "' is readable by others: chmod 600 it");
+  }
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  o.secret = text.str();
+  while (!o.secret.empty() && (o.secret.back() == '\n' || o.secret.back() == '\r' || o.secret.back() == ' ')) {
+    o.secret.pop_back();
+  }
+  if (!in || o.secret.size() < kMinDiscoverySecretBytes) {
+    return InvalidArgument("[discovery].secret_file '" + path + "': want a secret of at least " +
+                           std::to_string(kMinDiscoverySecretBytes) + " bytes");
+  }
+  return o;
 }
 
 std::vector<TomlReader::KeyInfo> NodeConfigKeys() {

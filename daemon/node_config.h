@@ -11,6 +11,7 @@
 #include "common/status.h"
 #include "daemon/keygen.h"
 #include "daemon/lab_config.h"
+#include "net/discovery.h"
 
 namespace sotto::daemon {
 
@@ -41,6 +42,18 @@ struct NodeConfig {
   int shards = 1;                            // ... split this many ways.
   // [security]: CURVE encryption and allow-list authentication (net/zmq_curve.h).
   SecurityConfig security;
+  // [discovery]: find members on the LAN by UDP broadcast beacons (net/discovery.h).
+  struct Discovery {
+    bool enabled = false;
+    std::int64_t port = net::kDefaultDiscoveryPort;
+    std::string mesh = "sotto";  // Only nodes of the same mesh name join each other.
+    std::string secret;          // HMAC key of the beacons ("" = unauthenticated).
+    std::string secret_file;     // ... or read from this owner-only file.
+    std::vector<std::string> broadcast = {"255.255.255.255"};  // IPv4 destinations.
+    std::int64_t interval_ms = 1000;        // Beacon period while alone or short of members.
+    std::int64_t slow_interval_ms = 10000;  // ... and once enough members were heard.
+    std::int64_t max_age_ms = 30000;        // Refuse beacons older (or newer) than this.
+  } discovery;
   // [data], [model], [algorithm]
   TrainingConfig training;
 };
@@ -49,5 +62,10 @@ Result<NodeConfig> LoadNodeConfig(const std::string& path, const ConfigOverrides
 Result<NodeConfig> ParseNodeConfig(std::string_view text, const std::string& source_name,
                                    const ConfigOverrides& overrides = {});
 std::vector<TomlReader::KeyInfo> NodeConfigKeys();
+
+// Returns the options of net::Discovery for `config`, reading [discovery].secret_file.
+// Returns kNotFound / kInvalidArgument for a missing, group- or world-readable, or
+// empty secret file. rng_seed seeds the beacon jitter and nonces.
+Result<net::DiscoveryOptions> MakeDiscoveryOptions(const NodeConfig& config, std::uint64_t rng_seed);
 
 }  // namespace sotto::daemon

@@ -1,3 +1,7 @@
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <fstream>
 #include <string>
 
 #include <catch2/catch.hpp>
@@ -27,6 +31,49 @@ TEST_CASE("node config flags and validation", "[daemon][config]") {
   CHECK(error("[node]\nlog_level = \"loud\"\n").find("[node].log_level") != std::string::npos);
   CHECK(error("[gossip]\nround = 3\n") == "n.toml: unknown key(s): [gossip].round");
   CHECK(NodeConfigKeys().size() > 40);
+}
+
+TEST_CASE("the [discovery] section is read, validated and turned into beacon options",
+          "[daemon][config][discovery]") {
+  auto c = ParseNodeConfig("[node]\nlisten = \"tcp://10.9.0.1:7000\"\n[gossip]\nmin_members = 3\n", "n.toml",
+                           {{"discovery.enabled", "true"}, {"discovery.broadcast", "10.9.0.255, 10.9.1.255"},
+                            {"discovery.secret", "0123456789abcdef"}});
+  REQUIRE(c.ok());
+  CHECK(c->discovery.enabled);
+  CHECK(c->discovery.port == 7947);
+  CHECK(c->discovery.broadcast == std::vector<std::string>{"10.9.0.255", "10.9.1.255"});
+  auto o = MakeDiscoveryOptions(*c, 5);
+  REQUIRE(o.ok());
+  CHECK(o->secret == "0123456789abcdef");
+  CHECK(o->min_peers == 2);  // Beacon fast until the two others we wait for were heard.
+  CHECK(o->rng_seed == 5);
+  auto error = [](const char* text) { return ParseNodeConfig(text, "n.toml").error().message(); };
+  CHECK(error("[discovery]\nenabled = true\n[node]\nlisten = \"tcp://0.0.0.0:7000\"\n").find("[node].advertise") !=
+        std::string::npos);
+  CHECK(error("[discovery]\nbroadcast = \"10.0.0.256\"\n").find("not an IPv4 address") != std::string::npos);
+  CHECK(error("[discovery]\nport = 70000\n") == "n.toml: [discovery].port: want 1-65535");
+  CHECK(error("[discovery]\nsecret = \"short\"\n").find("at least 16") != std::string::npos);
+  CHECK(error("[discovery]\nsecret = \"0123456789abcdef\"\nsecret_file = \"f\"\n").find("not both") !=
+        std::string::npos);
+  CHECK(error("[discovery]\nmesh = \"two words\"\n").find("[discovery]") != std::string::npos);
+
+  SECTION("secret_file must exist, be owner-only and hold a long enough secret") {
+    const std::string path = std::string(SOTTO_BINARY_DIR) + "/discovery_secret_test.txt";
+    auto with_file = ParseNodeConfig("", "n.toml", {{"discovery.secret_file", path}});
+    REQUIRE(with_file.ok());
+    std::remove(path.c_str());
+    CHECK(MakeDiscoveryOptions(*with_file, 1).error().code() == StatusCode::kNotFound);
+    std::ofstream(path) << "a mesh secret of some length\n";
+    ::chmod(path.c_str(), 0644);
+    CHECK(MakeDiscoveryOptions(*with_file, 1).error().message().find("chmod 600") != std::string::npos);
+    ::chmod(path.c_str(), 0600);
+    auto read = MakeDiscoveryOptions(*with_file, 1);
+    REQUIRE(read.ok());
+    CHECK(read->secret == "a mesh secret of some length");  // Trailing newline dropped.
+    std::ofstream(path) << "short\n";
+    CHECK(MakeDiscoveryOptions(*with_file, 1).error().code() == StatusCode::kInvalidArgument);
+    std::remove(path.c_str());
+  }
 }
 
 }  // namespace
