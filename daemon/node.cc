@@ -14,6 +14,8 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <random>
+#include <set>
 #include <unordered_map>
 
 #include <boost/asio/local/stream_protocol.hpp>
@@ -39,6 +41,7 @@
 #include "daemon/lab_command.h"
 #include "daemon/metrics_http.h"
 #include "net/envelope.h"
+#include "net/faulty_transport.h"
 #include "net/membership.h"
 #include "net/zmq_curve.h"
 #include "net/zmq_transport.h"
@@ -55,6 +58,13 @@ using Millis = std::chrono::milliseconds;
 
 constexpr std::size_t kModelChunkBytes = 1 << 20;
 constexpr std::size_t kMaxPendingResiduals = 4096;
+// Residual streams (compressed gossip only; see Node::OnResidualEnvelope): how many
+// missing messages a receiver tracks per sender, how far back it asks, how often
+// it repeats a resend request, and how much of its own recent output a sender keeps.
+constexpr std::size_t kMaxMissingPerSender = 64;
+constexpr std::uint64_t kResendWindow = 256;
+constexpr auto kResendRepeat = std::chrono::milliseconds(100);
+constexpr std::size_t kMinResendHistory = 8;
 
 std::string HexId(PeerId id) {
   char buf[24];
@@ -77,6 +87,31 @@ struct PendingResidual {
   PeerId from;
   RoundId round;
   std::vector<std::uint8_t> bytes;
+  bool resent = false;  // A message that was missing from its sender's stream.
+};
+
+// Bodies of the daemon's residual-stream messages (little-endian u64s):
+//   kResidual body: stream id, sequence number (the sender's count of residuals it
+//     broadcast since it started; the stream id is drawn at start so a restarted
+//     sender is a new stream).
+//   kStatus body 'N' + stream + seqs: "resend these"; 'S' + stream + seqs: "cannot".
+constexpr std::uint8_t kResendRequest = 'N';
+constexpr std::uint8_t kResendRefused = 'S';
+
+// What a receiver knows of one sender's residual stream.
+struct StreamState {
+  std::uint64_t stream = 0;
+  std::uint64_t last_seq = 0;        // Newest sequence number seen.
+  std::set<std::uint64_t> missing;   // Older ones never seen (lost, or still in flight).
+  std::chrono::steady_clock::time_point last_request{};
+};
+
+// One residual this node broadcast, kept for resend requests.
+struct SentResidual {
+  std::uint64_t seq;
+  RoundId round;
+  std::shared_ptr<const std::vector<std::uint8_t>> bytes;
+  std::vector<PeerId> to;
 };
 
 // What the worker reports after a training step.
@@ -87,8 +122,14 @@ struct StepResult {
   double test_accuracy = NAN;
   double density = NAN;
   double consensus = NAN;
+  double gradient_s = 0;  // Time in the gradient oracle.
+  double step_s = 0;      // Whole local step (gradient + update + compression + encoding).
   std::vector<std::uint8_t> message;
 };
+
+double SecondsSince(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
 
 class Node {
  public:
@@ -119,8 +160,12 @@ class Node {
   void MaybeStartRound();
   void StartRound();
   void OnStepDone(StepResult result);
-  void OnResidual(PeerId from, RoundId round, std::vector<std::uint8_t> bytes);
+  void OnResidualEnvelope(PeerId from, net::Envelope e);
+  void OnResendMessage(PeerId from, const net::Envelope& e);
+  void RequestResends(PeerId from, StreamState& st);
+  void OnResidual(PeerId from, RoundId round, std::vector<std::uint8_t> bytes, bool resent = false);
   void AbsorbNow(const PendingResidual& r);
+  void RejectResidual(const char* kind, std::string why);
   void CheckRoundComplete();
   void FinishRound();
   void SaveCheckpoint();
@@ -152,7 +197,8 @@ class Node {
   std::unique_ptr<MetricsHttpServer> metrics_;  // After io_: destroyed first.
 
   std::optional<net::CurveOptions> curve_;  // From the [security] files, when enabled.
-  std::unique_ptr<net::ZmqTransport> transport_;
+  std::unique_ptr<net::Transport> transport_;
+  net::FaultyTransport* faulty_ = nullptr;  // transport_ itself when [faults] asks for any.
   std::unique_ptr<net::Membership> membership_;
   PeerId self_;
   std::string endpoint_;
@@ -181,6 +227,13 @@ class Node {
   std::map<PeerId, std::string> neighbour_endpoints_;
   std::unordered_map<PeerId, std::uint64_t> last_round_from_;  // Newest round absorbed + 1.
   std::deque<PendingResidual> pending_;
+  // Residual streams: ours (for resends) and each neighbour's (to find gaps).
+  std::uint64_t stream_id_ = 0;
+  std::uint64_t next_seq_ = 1;
+  std::deque<SentResidual> sent_history_;
+  std::size_t sent_history_bytes_ = 0;
+  std::unordered_map<PeerId, StreamState> streams_;
+  std::uint64_t resends_requested_ = 0, resends_served_ = 0, resends_recovered_ = 0;
 
   // Model transfer to a newcomer.
   std::vector<std::uint8_t> incoming_model_;
@@ -192,6 +245,8 @@ class Node {
   double last_message_bits_ = 0;
   std::uint64_t residuals_rejected_ = 0, residuals_late_ = 0, rounds_timed_out_ = 0;
   std::string last_residual_error_;
+  std::map<std::string, std::uint64_t> rejects_by_kind_;  // Daemon-level rejections, by kind.
+  LatencyHistogram round_hist_, gradient_hist_, encode_hist_, decode_hist_, mix_hist_;
 };
 
 Status Node::LoadData() {
@@ -231,12 +286,26 @@ Status Node::StartTransport() {
                  o.curve->allowed_keys.size());
   }
   if (!advertise.empty()) o.self = net::PeerIdFromEndpoint(advertise);
-  SOTTO_ASSIGN_OR_RETURN(transport_, net::ZmqTransport::Create(o));
+  SOTTO_ASSIGN_OR_RETURN(std::unique_ptr<net::ZmqTransport> zmq, net::ZmqTransport::Create(o));
+  net::ZmqTransport* const zmq_transport = zmq.get();
+  if (config_.faults.any()) {
+    const auto& f = config_.faults;
+    spdlog::warn("faults: injecting drop {} duplicate {} delay {} reorder {} on the send path", f.drop,
+                 f.duplicate, f.delay, f.reorder);
+    auto wrapped = std::make_unique<net::FaultyTransport>(
+        std::move(zmq), net::FaultOptions{.drop = f.drop, .duplicate = f.duplicate, .delay = f.delay,
+                                          .reorder = f.reorder,
+                                          .seed = f.seed * 0x9E3779B97F4A7C15ull + static_cast<std::uint64_t>(config_.shard)});
+    faulty_ = wrapped.get();
+    transport_ = std::move(wrapped);
+  } else {
+    transport_ = std::move(zmq);
+  }
   SOTTO_RETURN_IF_ERROR(transport_->Start(config_.listen, [this](PeerId from, net::Envelope e) {
     asio::post(io_, [this, from, e = std::move(e)]() mutable { OnEnvelope(from, std::move(e)); });
   }));
   endpoint_ = advertise.empty() ? transport_->local_endpoint() : advertise;
-  self_ = transport_->self();
+  self_ = zmq_transport->self();
   return Status::Ok();
 }
 
@@ -309,6 +378,8 @@ Status Node::Init() {
   model_->Initialize(x0, init_rng);
   algo_->SetModel(x0);
   SOTTO_RETURN_IF_ERROR(StartTransport());
+  std::random_device entropy;  // Our residual stream's id: new at every start.
+  while (stream_id_ == 0) stream_id_ = (std::uint64_t{entropy()} << 32) | entropy();
   // The algorithm keys its dither by the node id: rebuild it now that we know it.
   SOTTO_ASSIGN_OR_RETURN(algo_, algo::MakeGossipAlgorithm(config_.training.gossip, self_, dimension_, alone));
   algo_->SetModel(x0);
@@ -402,7 +473,10 @@ void Node::OnEnvelope(PeerId from, net::Envelope e) {
   }
   switch (e.type) {
     case net::MessageType::kResidual:
-      OnResidual(from, e.round, std::move(e.payload));
+      OnResidualEnvelope(from, std::move(e));
+      break;
+    case net::MessageType::kStatus:
+      OnResendMessage(from, e);
       break;
     case net::MessageType::kModelRequest: {
       const auto m = membership_->member(from);
@@ -449,6 +523,7 @@ void Node::ArmMembershipTimer() {
   membership_timer_.expires_at(membership_->NextDeadline());
   membership_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
+    if (faulty_ != nullptr) faulty_->Tick();  // Held envelopes also fall due with time.
     membership_->Tick(clock_.Now());
     Flush();
   });
@@ -480,6 +555,7 @@ void Node::RecomputeNeighbours() {
     (void)transport_->Connect(id, endpoints[id]);
   }
   if (neighbours == neighbour_endpoints_ && w.self == weights_.self) return;
+  std::erase_if(streams_, [&](const auto& kv) { return !neighbours.count(kv.first); });  // A returning neighbour starts afresh.
   neighbour_endpoints_ = std::move(neighbours);
   weights_ = std::move(w);
   weights_dirty_ = true;
@@ -521,12 +597,17 @@ void Node::StartRound() {
   const bool evaluate = config_.eval_every > 0 && (round.value() + 1) % static_cast<std::uint64_t>(config_.eval_every) == 0;
   asio::post(worker_, [this, round, evaluate] {
     StepResult r;
-    algo::GradientOracle oracle = [this](std::span<const float> x, std::span<float> g) {
+    algo::GradientOracle oracle = [this, &r](std::span<const float> x, std::span<float> g) {
+      const auto t = std::chrono::steady_clock::now();
       const auto rows = sampler_->Next();
       samples_seen_.fetch_add(rows.size());
-      return model_->LossAndGradient(x, train_, rows, g);
+      auto result = model_->LossAndGradient(x, train_, rows, g);
+      r.gradient_s += SecondsSince(t);
+      return result;
     };
+    const auto step_start = std::chrono::steady_clock::now();
     auto loss = algo_->LocalStep(oracle, round);
+    r.step_s = SecondsSince(step_start);
     if (!loss) {
       r.status = loss.error();
     } else {
@@ -559,6 +640,8 @@ void Node::OnStepDone(StepResult r) {
     return;
   }
   last_loss_ = r.loss;  // The smooth part on the last mini-batch.
+  gradient_hist_.Observe(r.gradient_s);
+  encode_hist_.Observe(r.step_s - r.gradient_s);
   if (r.evaluated) {
     last_accuracy_ = r.test_accuracy;
     last_density_ = r.density;
@@ -567,10 +650,27 @@ void Node::OnStepDone(StepResult r) {
                  r.loss, r.test_accuracy, r.density);
   }
   last_message_bits_ = 8.0 * static_cast<double>(r.message.size());
+  std::vector<std::uint8_t> body;
+  if (algo_->AbsorbsLateMessages()) {  // A numbered stream, so receivers can ask for what they lost.
+    const std::uint64_t seq = next_seq_++;
+    PutU64(&body, stream_id_);
+    PutU64(&body, seq);
+    SentResidual sent{seq, round_, std::make_shared<const std::vector<std::uint8_t>>(r.message), {}};
+    for (const auto& [id, ep] : neighbour_endpoints_) sent.to.push_back(id);
+    sent_history_bytes_ += r.message.size();
+    sent_history_.push_back(std::move(sent));
+    // Keep about one model's worth of recent messages (and at least a few).
+    const std::size_t budget = static_cast<std::size_t>(dimension_) * sizeof(float);
+    while (sent_history_.size() > kMinResendHistory && sent_history_bytes_ > budget) {
+      sent_history_bytes_ -= sent_history_.front().bytes->size();
+      sent_history_.pop_front();
+    }
+  }
   for (const auto& [id, ep] : neighbour_endpoints_) {
     net::Envelope e;
     e.type = net::MessageType::kResidual;
     e.round = round_;
+    e.body = body;
     e.payload = r.message;
     Send(id, std::move(e));
   }
@@ -579,7 +679,7 @@ void Node::OnStepDone(StepResult r) {
   // Residuals that arrived while the worker held the algorithm.
   std::deque<PendingResidual> pending;
   pending.swap(pending_);
-  for (auto& p : pending) OnResidual(p.from, p.round, std::move(p.bytes));
+  for (auto& p : pending) OnResidual(p.from, p.round, std::move(p.bytes), p.resent);
   if (shutting_down_) {
     FinishShutdown();
     return;
@@ -594,10 +694,113 @@ void Node::OnStepDone(StepResult r) {
   CheckRoundComplete();
 }
 
-void Node::OnResidual(PeerId from, RoundId round, std::vector<std::uint8_t> bytes) {
+// Compressed gossip needs every residual exactly once: a receiver's copy of a
+// neighbour's public model x̂ is the sum of all the residuals it absorbed, so one
+// lost message would bias it for good. Each sender numbers its broadcasts; a
+// receiver that sees a gap asks for the missing numbers (again every 100 ms while
+// messages keep coming), the sender resends them from its recent history, or says
+// it cannot (too old, or never sent to this receiver), and the receiver stops
+// waiting for them. Messages without a stream (D-PSGD, which needs no reliability)
+// skip all this.
+void Node::OnResidualEnvelope(PeerId from, net::Envelope e) {
+  std::uint64_t stream = 0, seq = 0;
+  if (!algo_->AbsorbsLateMessages() || !GetU64(e.body, 0, &stream) || !GetU64(e.body, 8, &seq)) {
+    OnResidual(from, e.round, std::move(e.payload));
+    return;
+  }
   if (!neighbour_endpoints_.count(from)) {
-    ++residuals_rejected_;
-    last_residual_error_ = "residual from non-neighbour " + HexId(from);
+    RejectResidual("residual_from_non_neighbour", "residual from non-neighbour " + HexId(from));
+    return;
+  }
+  StreamState& st = streams_[from];
+  if (st.stream != stream) st = StreamState{stream, seq - 1, {}, {}};  // First message, or a restarted sender.
+  if (seq <= st.last_seq) {
+    if (st.missing.erase(seq) == 0) {  // Seen already: a duplicate or a resend that crossed the original.
+      ++residuals_late_;
+      return;
+    }
+    ++resends_recovered_;
+    OnResidual(from, e.round, std::move(e.payload), /*resent=*/true);
+    return;
+  }
+  for (std::uint64_t k = std::max(st.last_seq + 1, seq > kResendWindow ? seq - kResendWindow : 1); k < seq; ++k) {
+    st.missing.insert(k);
+  }
+  st.last_seq = seq;
+  while (!st.missing.empty() && (st.missing.size() > kMaxMissingPerSender || *st.missing.begin() + kResendWindow < seq)) {
+    st.missing.erase(st.missing.begin());  // Too old to ask for: give up on it.
+  }
+  if (!st.missing.empty()) RequestResends(from, st);
+  OnResidual(from, e.round, std::move(e.payload));
+}
+
+void Node::RequestResends(PeerId from, StreamState& st) {
+  const auto now = std::chrono::steady_clock::now();
+  if (now - st.last_request < kResendRepeat) return;
+  st.last_request = now;
+  net::Envelope e;
+  e.type = net::MessageType::kStatus;
+  e.body.push_back(kResendRequest);
+  PutU64(&e.body, st.stream);
+  for (std::uint64_t seq : st.missing) PutU64(&e.body, seq);
+  resends_requested_ += st.missing.size();
+  Send(from, std::move(e));
+}
+
+void Node::OnResendMessage(PeerId from, const net::Envelope& e) {
+  std::uint64_t stream = 0;
+  if (e.body.empty() || !GetU64(e.body, 1, &stream) || (e.body.size() - 9) % 8 != 0 ||
+      (e.body.size() - 9) / 8 > kMaxMissingPerSender) {
+    RejectResidual("bad_resend_message", "malformed resend message from " + HexId(from));
+    return;
+  }
+  std::vector<std::uint64_t> seqs((e.body.size() - 9) / 8);
+  for (std::size_t k = 0; k < seqs.size(); ++k) GetU64(e.body, 9 + 8 * k, &seqs[k]);
+  if (e.body[0] == kResendRefused) {
+    const auto it = streams_.find(from);
+    if (it == streams_.end() || it->second.stream != stream) return;
+    for (std::uint64_t seq : seqs) it->second.missing.erase(seq);
+    return;
+  }
+  if (e.body[0] != kResendRequest || stream != stream_id_) return;  // Not our current stream: ignore.
+  net::Envelope refused;
+  refused.type = net::MessageType::kStatus;
+  refused.body.push_back(kResendRefused);
+  PutU64(&refused.body, stream_id_);
+  for (std::uint64_t seq : seqs) {
+    const auto it = std::find_if(sent_history_.begin(), sent_history_.end(),
+                                 [seq](const SentResidual& r) { return r.seq == seq; });
+    if (it == sent_history_.end() || std::find(it->to.begin(), it->to.end(), from) == it->to.end()) {
+      PutU64(&refused.body, seq);
+      continue;
+    }
+    net::Envelope again;
+    again.type = net::MessageType::kResidual;
+    again.round = it->round;
+    PutU64(&again.body, stream_id_);
+    PutU64(&again.body, seq);
+    again.payload = *it->bytes;
+    ++resends_served_;
+    Send(from, std::move(again));
+  }
+  if (refused.body.size() > 9) Send(from, std::move(refused));
+}
+
+void Node::OnResidual(PeerId from, RoundId round, std::vector<std::uint8_t> bytes, bool resent) {
+  if (!neighbour_endpoints_.count(from)) {
+    RejectResidual("residual_from_non_neighbour", "residual from non-neighbour " + HexId(from));
+    return;
+  }
+  if (resent) {  // Its stream position is new; its round may be long past. Absorb it once.
+    if (computing_) {
+      if (pending_.size() >= kMaxPendingResiduals) {
+        RejectResidual("pending_queue_full", "pending residual queue full");
+        return;
+      }
+      pending_.push_back({from, round, std::move(bytes), true});
+      return;
+    }
+    AbsorbNow({from, round, std::move(bytes), true});
     return;
   }
   auto& next = last_round_from_[from];
@@ -610,8 +813,7 @@ void Node::OnResidual(PeerId from, RoundId round, std::vector<std::uint8_t> byte
   // residual for a round it has not stepped in yet: keep it for later.
   if (computing_ || (!late_ok && (round > round_ || !round_sent_))) {
     if (pending_.size() >= kMaxPendingResiduals) {
-      ++residuals_rejected_;
-      last_residual_error_ = "pending residual queue full";
+      RejectResidual("pending_queue_full", "pending residual queue full");
       return;
     }
     pending_.push_back({from, round, std::move(bytes)});
@@ -630,12 +832,19 @@ void Node::OnResidual(PeerId from, RoundId round, std::vector<std::uint8_t> byte
 }
 
 void Node::AbsorbNow(const PendingResidual& r) {
+  const auto t = std::chrono::steady_clock::now();
   const auto s = algo_->Absorb(r.from, r.bytes);
+  decode_hist_.Observe(SecondsSince(t));
   if (!s.ok()) {
-    ++residuals_rejected_;
-    last_residual_error_ = s.ToString();
+    RejectResidual("bad_residual", s.ToString());
     spdlog::debug("gossip: dropped residual from {}: {}", HexId(r.from), s.ToString());
   }
+}
+
+void Node::RejectResidual(const char* kind, std::string why) {
+  ++residuals_rejected_;
+  ++rejects_by_kind_[kind];
+  last_residual_error_ = std::move(why);
 }
 
 void Node::CheckRoundComplete() {
@@ -650,7 +859,10 @@ void Node::CheckRoundComplete() {
 
 void Node::FinishRound() {
   round_timer_.cancel();
+  const auto t = std::chrono::steady_clock::now();
   algo_->Mix();
+  mix_hist_.Observe(SecondsSince(t));
+  round_hist_.Observe(std::chrono::duration<double>(clock_.Now() - round_started_).count());
   // A node that fell behind (restart, stall) jumps to its neighbours' round: the
   // round number only keys the dither and pairs messages with rounds.
   round_ = RoundId(std::max(round_.value() + 1, max_seen_round_));
@@ -666,7 +878,7 @@ void Node::FinishRound() {
   // Residuals of the new round that came early.
   std::deque<PendingResidual> pending;
   pending.swap(pending_);
-  for (auto& p : pending) OnResidual(p.from, p.round, std::move(p.bytes));
+  for (auto& p : pending) OnResidual(p.from, p.round, std::move(p.bytes), p.resent);
   asio::post(io_, [this] { MaybeStartRound(); });
 }
 
@@ -737,8 +949,7 @@ void Node::OnModelChunk(const net::Envelope& e) {
   if (!awaiting_model_) return;
   std::uint64_t index = 0, count = 0, total = 0, crc = 0, raw = 0;
   const auto bad = [&](const std::string& why) {
-    ++residuals_rejected_;
-    last_residual_error_ = "model chunk: " + why;
+    RejectResidual("bad_model_chunk", "model chunk: " + why);
     spdlog::warn("join: model chunk from {}: {}", HexId(e.sender), why);
   };
   if (!GetU64(e.body, 0, &index) || !GetU64(e.body, 8, &count) || !GetU64(e.body, 16, &total) ||
@@ -857,6 +1068,9 @@ json Node::StatusJson() const {
   j["rejected_residuals"] = residuals_rejected_;
   j["last_reject_reason"] = c.last_reject_reason.empty() ? last_residual_error_ : c.last_reject_reason;
   j["late_or_duplicate_residuals"] = residuals_late_;
+  j["resends_requested"] = resends_requested_;
+  j["resends_served"] = resends_served_;
+  j["resends_recovered"] = resends_recovered_;
   j["rounds_timed_out"] = rounds_timed_out_;
   j["dropped_backpressure"] = c.dropped_backpressure;
   j["message_bits"] = last_message_bits_;
@@ -882,6 +1096,24 @@ json Node::StatusJson() const {
   for (const auto& m : membership_->members()) ++counts[net::MemberStateName(m.state)];
   j["members"] = counts;
   j["membership_size"] = membership_->live_members().size();
+  json traffic = json::array();
+  for (const auto& [direction, by] : {std::pair{"sent", &c.sent_by}, std::pair{"received", &c.received_by}}) {
+    for (const auto& [key, count] : *by) {
+      traffic.push_back({{"peer", HexId(key.first)}, {"type", net::MessageTypeName(key.second)},
+                         {"direction", direction}, {"messages", count.messages}, {"bytes", count.bytes}});
+    }
+  }
+  j["traffic"] = traffic;
+  j["rejected_by_reason"] = c.rejected_by_reason;
+  for (const auto& [kind, n] : rejects_by_kind_) j["rejected_by_reason"][kind] = n;
+  j["histograms"] = {{"round_duration", round_hist_.ToJson()}, {"gradient", gradient_hist_.ToJson()},
+                     {"encode", encode_hist_.ToJson()}, {"decode", decode_hist_.ToJson()},
+                     {"mix", mix_hist_.ToJson()}};
+  if (faulty_ != nullptr) {
+    const auto f = faulty_->fault_counters();
+    j["faults"] = {{"dropped", f.dropped}, {"duplicated", f.duplicated}, {"delayed", f.delayed},
+                   {"reordered", f.reordered}};
+  }
   return j;
 }
 

@@ -98,6 +98,11 @@ Result<NodeConfig> Read(TomlReader& reader) {
   SOTTO_RETURN_IF_ERROR(reader.Get("security", "secret_key_file", &c.security.secret_key_file));
   SOTTO_RETURN_IF_ERROR(reader.Get("security", "public_key_file", &c.security.public_key_file));
   SOTTO_RETURN_IF_ERROR(reader.Get("security", "allow_list_file", &c.security.allow_list_file));
+  SOTTO_RETURN_IF_ERROR(reader.Get("faults", "drop", &c.faults.drop));
+  SOTTO_RETURN_IF_ERROR(reader.Get("faults", "duplicate", &c.faults.duplicate));
+  SOTTO_RETURN_IF_ERROR(reader.Get("faults", "delay", &c.faults.delay));
+  SOTTO_RETURN_IF_ERROR(reader.Get("faults", "reorder", &c.faults.reorder));
+  SOTTO_RETURN_IF_ERROR(reader.Get("faults", "seed", &c.faults.seed));
   std::string broadcast = "255.255.255.255";
   SOTTO_RETURN_IF_ERROR(reader.Get("discovery", "enabled", &c.discovery.enabled));
   SOTTO_RETURN_IF_ERROR(reader.Get("discovery", "port", &c.discovery.port));
@@ -141,6 +146,10 @@ Result<NodeConfig> Read(TomlReader& reader) {
   }
   if (c.suspicion_multiplier < 1) return bad("[membership].suspicion_multiplier", "must be >= 1");
   if (c.indirect_checks < 0) return bad("[membership].indirect_checks", "must be >= 0");
+  for (const auto& [key, p] : {std::pair{"drop", c.faults.drop}, std::pair{"duplicate", c.faults.duplicate},
+                                std::pair{"delay", c.faults.delay}, std::pair{"reorder", c.faults.reorder}}) {
+    if (!(p >= 0 && p <= 1)) return bad(std::string("[faults].") + key, "want a probability in [0, 1]");
+  }
   if (c.min_members < 1) return bad("[gossip].min_members", "must be >= 1");
   if (c.round_timeout_ms < 1) return bad("[gossip].round_timeout_ms", "must be >= 1");
   if (c.min_round_ms < 0) return bad("[gossip].min_round_ms", "must be >= 0");

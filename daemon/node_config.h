@@ -42,6 +42,13 @@ struct NodeConfig {
   int shards = 1;                            // ... split this many ways.
   // [security]: CURVE encryption and allow-list authentication (net/zmq_curve.h).
   SecurityConfig security;
+  // [faults]: for tests and chaos drills only. The send path drops, duplicates,
+  // delays and reorders envelopes with these probabilities (net/faulty_transport.h).
+  struct Faults {
+    double drop = 0, duplicate = 0, delay = 0, reorder = 0;
+    std::uint64_t seed = 1;
+    bool any() const { return drop > 0 || duplicate > 0 || delay > 0 || reorder > 0; }
+  } faults;
   // [discovery]: find members on the LAN by UDP broadcast beacons (net/discovery.h).
   struct Discovery {
     bool enabled = false;
