@@ -204,6 +204,9 @@ Status CheckDiscoveryOptions(const DiscoveryOptions& o) {
                            " printable ASCII characters without spaces, got '" + o.mesh + "'");
   }
   if (o.port == 0) return InvalidArgument("port: must be in 1-65535");
+  boost::system::error_code bind_ec;
+  (void)asio::ip::make_address_v4(o.bind_address, bind_ec);
+  if (bind_ec) return InvalidArgument("bind address: '" + o.bind_address + "' is not an IPv4 address");
   if (o.broadcast.empty()) return InvalidArgument("broadcast: want at least one IPv4 address");
   for (const auto& a : o.broadcast) {
     boost::system::error_code ec;
@@ -365,12 +368,12 @@ Status Discovery::Start(Handlers handlers) {
   if (!handlers.on_beacon) return InvalidArgument("Discovery::Start: no on_beacon handler");
   std::lock_guard lock(s.mu);
   if (s.state != Impl::State::kIdle) return InvalidArgument("Discovery::Start called twice");
-  const std::string where = "discovery: udp 0.0.0.0:" + std::to_string(s.options.port);
+  const std::string where = "discovery: udp " + s.options.bind_address + ":" + std::to_string(s.options.port);
   try {
     s.socket.open(udp::v4());
     s.socket.set_option(asio::socket_base::reuse_address(true));
     s.socket.set_option(asio::socket_base::broadcast(true));
-    s.socket.bind(udp::endpoint(asio::ip::address_v4::any(), s.options.port));
+    s.socket.bind(udp::endpoint(asio::ip::make_address_v4(s.options.bind_address), s.options.port));
     s.socket.non_blocking(true);  // A full send buffer drops a beacon; never blocks the thread.
   } catch (const boost::system::system_error& e) {
     boost::system::error_code ignored;

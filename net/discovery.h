@@ -127,8 +127,10 @@ struct DiscoveryOptions {
   std::string mesh = "sotto";
   std::string secret;
   // UDP port beacons are sent to and received on (all nodes of a mesh use the same).
-  // The socket binds 0.0.0.0:port with SO_REUSEADDR, so several nodes of one host share it.
+  // The socket binds bind_address:port with SO_REUSEADDR, so several nodes of one host
+  // share it. Broadcasts arrive only at a socket bound to 0.0.0.0 (tests bind 127.0.0.1).
   std::uint16_t port = kDefaultDiscoveryPort;
+  std::string bind_address = "0.0.0.0";
   // IPv4 destinations of each beacon: the limited broadcast 255.255.255.255 (out of the
   // interface of the default route), subnet broadcasts such as 10.1.2.255, or unicast
   // addresses of hosts on networks that drop broadcast.

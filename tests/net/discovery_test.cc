@@ -1,6 +1,16 @@
 #include "net/discovery.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -10,8 +20,9 @@
 #include "net/envelope.h"
 #include "net/membership.h"
 
-// The beacon codec, its checks and the replay guard, without a socket (the UDP side
-// is tested across network namespaces by tests/integration/discovery_netns.sh).
+// The beacon codec, its checks and the replay guard without a socket; the Discovery
+// runtime over 127.0.0.1 only (unicast to itself, never a broadcast). Broadcast across
+// hosts is tested in network namespaces by tests/integration/discovery_netns.sh.
 
 namespace sotto::net {
 namespace {
@@ -234,6 +245,146 @@ TEST_CASE("JoinThrough merges two nodes that each started alone, as a beacon mak
   a.TakeOutgoing();
   a.JoinThrough(eb, t0);  // After Leave(): ignored.
   CHECK(a.TakeOutgoing().empty());
+}
+
+// A UDP socket on 127.0.0.1 that sends datagrams to one loopback port.
+class LoopbackSender {
+ public:
+  LoopbackSender() : fd_(::socket(AF_INET, SOCK_DGRAM, 0)) { REQUIRE(fd_ >= 0); }
+  ~LoopbackSender() { ::close(fd_); }
+  LoopbackSender(const LoopbackSender&) = delete;
+  LoopbackSender& operator=(const LoopbackSender&) = delete;
+
+  // Returns a UDP port that was free on 127.0.0.1 a moment ago (bind port 0, read it back).
+  static std::uint16_t FreePort() {
+    const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+    sockaddr_in a = Loopback(0);
+    socklen_t len = sizeof a;
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+    ::close(fd);
+    return ntohs(a.sin_port);
+  }
+
+  void Send(std::uint16_t port, const std::vector<std::uint8_t>& bytes) {
+    const sockaddr_in to = Loopback(port);
+    REQUIRE(::sendto(fd_, bytes.data(), bytes.size(), 0, reinterpret_cast<const sockaddr*>(&to), sizeof to) ==
+            static_cast<ssize_t>(bytes.size()));
+  }
+
+ private:
+  static sockaddr_in Loopback(std::uint16_t port) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(port);
+    return a;
+  }
+  int fd_;
+};
+
+std::uint64_t NowMs() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
+// Polls `done` until it holds or 10 s pass (a generous bound on a loaded machine;
+// it only waits for an event that must come, it never hopes a race away).
+bool WaitUntil(const std::function<bool()>& done) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return true;
+}
+
+TEST_CASE("Discovery hears itself, hands on new members once per repeat_after, and refuses "
+          "replays and forgeries (127.0.0.1 only)", "[net][discovery][loopback]") {
+  const std::uint16_t port = LoopbackSender::FreePort();
+  DiscoveryOptions o;
+  o.mesh = "lab-a";
+  o.secret = "s3cret";
+  o.port = port;
+  o.bind_address = "127.0.0.1";
+  o.broadcast = {"127.0.0.1"};  // Unicast to our own socket: the "LAN" is loopback.
+  o.fast_interval = std::chrono::milliseconds(20);
+  o.slow_interval = std::chrono::milliseconds(60000);
+  o.repeat_after = std::chrono::hours(1);
+  const std::string self_endpoint = "tcp://127.0.0.1:7000";
+  auto made = Discovery::Create(o, PeerIdFromEndpoint(self_endpoint), self_endpoint);
+  REQUIRE(made.has_value());
+  Discovery& d = **made;
+
+  std::mutex mu;
+  std::vector<Beacon> heard;
+  std::vector<std::string> refusals;
+  Discovery::Handlers h;
+  h.on_beacon = [&](const Beacon& b, const std::string& from) {
+    CHECK(from.rfind("127.0.0.1:", 0) == 0);
+    std::lock_guard lock(mu);
+    heard.push_back(b);
+  };
+  h.on_reject = [&](const Status& why, const std::string&) {
+    std::lock_guard lock(mu);
+    refusals.push_back(why.message());
+  };
+  REQUIRE(d.Start(h).ok());
+  CHECK(d.Start(h).code() == StatusCode::kInvalidArgument);  // Twice.
+  const auto refused = [&](std::size_t n) {
+    return WaitUntil([&] { std::lock_guard lock(mu); return refusals.size() >= n; });
+  };
+
+  // Our own beacons come back and are ignored; alone, we beacon at the fast interval.
+  REQUIRE(WaitUntil([&] { return d.counters().own_beacons >= 3; }));
+  CHECK(d.counters().fast);
+  CHECK(d.counters().beacons_accepted == 0);
+
+  LoopbackSender peer;
+  Beacon b = MakeBeacon();
+  b.endpoint = "tcp://127.0.0.1:7001";
+  b.id = PeerIdFromEndpoint(b.endpoint);
+  b.timestamp_ms = NowMs();
+  const auto first = EncodeBeacon(b, "s3cret");
+  peer.Send(port, first);
+  REQUIRE(WaitUntil([&] { std::lock_guard lock(mu); return heard.size() == 1; }));
+  {
+    std::lock_guard lock(mu);
+    CHECK(heard[0] == b);
+  }
+  peer.Send(port, first);  // Replayed verbatim.
+  REQUIRE(refused(1));
+  b.timestamp_ms += 1;
+  peer.Send(port, EncodeBeacon(b, "s3cret"));  // Newer: accepted, but paced (repeat_after).
+  peer.Send(port, EncodeBeacon(b, "wrong secret"));
+  // Datagrams are handled in order on one thread: once the forgery is refused, the
+  // paced beacon before it has been handled too.
+  REQUIRE(refused(2));
+  {
+    std::lock_guard lock(mu);
+    CHECK(refusals[0].find("replayed") != std::string::npos);
+    CHECK(refusals[1].find("bad_tag") != std::string::npos);
+    CHECK(heard.size() == 1);
+  }
+  peer.Send(port, {1, 2, 3});
+  REQUIRE(refused(3));
+
+  // One peer heard (min_peers 1): the next beacon is scheduled at the slow interval.
+  REQUIRE(WaitUntil([&] { return !d.counters().fast; }));
+  const DiscoveryCounters c = d.counters();
+  CHECK(c.peers_heard == 1);
+  CHECK(c.beacons_accepted == 2);
+  CHECK(c.rejected == 3);
+  CHECK(c.rejected_by_reason.at("replayed") == 1);
+  CHECK(c.rejected_by_reason.at("bad_tag") == 1);
+  CHECK(c.rejected_by_reason.at("bad_magic") == 1);
+  CHECK(c.send_errors == 0);
+  CHECK(c.last_reject_reason.find("from 127.0.0.1:") == 0);
+  d.Stop();
+  d.Stop();  // Idempotent.
+  const std::uint64_t sent = d.counters().beacons_sent;
+  CHECK(sent >= 3);
 }
 
 }  // namespace
