@@ -81,6 +81,12 @@ int main(int argc, char** argv) {
         options.grow_sparse_blocks = false;
         sotto::coding::EncodeLevels(coder, {len, index, level, s}, options, &bytes);
         Write(out + "/" + name + "/seed" + std::to_string(n), bytes);
+        if (coder == sotto::coding::LevelCoder::kRans) {
+          // The same levels as one block (the single-block payload form).
+          bytes.resize(6);
+          sotto::coding::EncodeLevels(coder, {len, index, level, s}, {}, &bytes);
+          Write(out + "/" + name + "/seed" + std::to_string(n) + "_one", bytes);
+        }
       }
       for (int coder = 0; coder < 3; ++coder) {
         std::vector<std::uint8_t> bytes = {static_cast<std::uint8_t>(coder)};
