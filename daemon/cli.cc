@@ -1,11 +1,13 @@
 #include "daemon/cli.h"
 
 #include <cstdio>
+#include <fstream>
 #include <functional>
 #include <string>
 
 #include <CLI/CLI.hpp>
 
+#include "daemon/config_reference.h"
 #include "daemon/lab_command.h"
 #include "daemon/control_client.h"
 #include "daemon/fed_lab_command.h"
@@ -192,6 +194,26 @@ int RunCli(int argc, char** argv) {
   std::string keygen_prefix = "sotto";
   keygen->add_option("-o,--output", keygen_prefix, "Output prefix")->capture_default_str();
   keygen->callback([&] { action = [&] { return RunKeygen(keygen_prefix); }; });
+
+  auto* reference = app.add_subcommand(
+      "config-reference", "Print the configuration reference (Markdown) of every config key: flag, type, default, meaning");
+  std::string reference_source;
+  reference->add_option("--source", reference_source,
+                        "Directory holding configs/node.toml and configs/lab/quickstart.toml (the commented examples; "
+                        "default: . if it has them, else " SOTTO_DATA_DIR ")");
+  reference->callback([&] {
+    action = [&]() -> int {
+      std::string dir = reference_source;
+      if (dir.empty()) dir = std::ifstream("configs/node.toml") ? "." : SOTTO_DATA_DIR;
+      auto md = BuildConfigReference(dir);
+      if (!md) {
+        std::fprintf(stderr, "sotto config-reference: %s\n", md.error().message().c_str());
+        return kExitUnavailable;
+      }
+      std::fputs(md->c_str(), stdout);
+      return kExitOk;
+    };
+  });
 
   try {
     app.parse(argc, argv);
