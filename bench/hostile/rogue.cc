@@ -184,6 +184,11 @@ int main(int argc, char** argv) {
         std::isfinite(rss_growth_mb) && rss_growth_mb <= rss_growth_limit_mb, rss_growth_mb);
   claim("the victim's rounds advance during the flood", rounds_in_flood > 0, rounds_in_flood);
   claim("rejected-message counters count the flood", rejected > 0, rejected);
+  // A lying round must not move the victim's round counter: at most twice what its
+  // pre-flood pace allows (+50).
+  const double plausible = std::isfinite(rate_before) ? 2 * rate_before * seconds + 50 : 1e18;
+  claim("the victim's round stays plausible (no jump from a lying round)",
+        static_cast<double>(rounds_in_flood) <= plausible, {{"rounds", rounds_in_flood}, {"at_most", plausible}});
 
   json series = json::array();
   for (const auto& s : samples) {
