@@ -35,11 +35,25 @@ CompressedGossip::CompressedGossip(const GossipOptions& options, PeerId self,
   decoded_.assign(d, 0.0f);
   if (options_.momentum > 0) velocity_.assign(d, 0.0f);
   limits_.max_dimension = d;
+  UpdateScale();
+  IndexWeights(std::move(weights));
+}
+
+void CompressedGossip::UpdateScale() {
+  scale_ = 1.0f;
   if (options_.scale == CompressionScale::kAuto &&
       compressor_->compressor_class() == coding::CompressorClass::kUnbiased) {
-    scale_ = static_cast<float>(1.0 / (1.0 + compressor_->Omega(d)));
+    scale_ = static_cast<float>(1.0 / (1.0 + compressor_->Omega(x_.size())));
   }
-  IndexWeights(std::move(weights));
+}
+
+Status CompressedGossip::SetCompressor(const std::string& spec) {
+  auto compressor = coding::MakeCompressor(spec);
+  if (!compressor) return compressor.error().WithContext("algorithm " + options_.algorithm);
+  compressor_ = std::move(compressor).value();
+  options_.compressor = spec;
+  UpdateScale();
+  return Status::Ok();
 }
 
 void CompressedGossip::SetWeights(NeighbourWeights weights) {

@@ -40,6 +40,7 @@ class CompressedGossip final : public GossipAlgorithm {
   std::span<const std::uint8_t> message() const override { return message_; }
   Status Absorb(PeerId from, std::span<const std::uint8_t> bytes) override;
   void Mix() override;
+  Status SetCompressor(const std::string& spec) override;
 
   // The scale applied to the compressor's output (1 / (1 + omega) or 1).
   float scale() const { return scale_; }
@@ -48,6 +49,7 @@ class CompressedGossip final : public GossipAlgorithm {
   CompressedGossip(const GossipOptions& options, PeerId self, std::int64_t dimension,
                    NeighbourWeights weights, std::unique_ptr<coding::Compressor> compressor);
   void IndexWeights(NeighbourWeights weights);  // Sets weights_ and weight_of_.
+  void UpdateScale();                           // scale_ for compressor_.
 
   GossipOptions options_;
   PeerId self_;

@@ -124,6 +124,13 @@ class GossipAlgorithm {
   virtual Status Absorb(PeerId from, std::span<const std::uint8_t> bytes) = 0;
   // The consensus step, after the neighbours' messages of this round (or a deadline).
   virtual void Mix() = 0;
+
+  // Switches the compressor for the next LocalStep (adaptive compression). Messages
+  // are self-describing, so receivers need not know. kInvalidArgument for a bad spec;
+  // also for algorithms that send raw models (D-PSGD).
+  virtual Status SetCompressor(const std::string& spec) {
+    return InvalidArgument(name() + " sends raw models: no compressor to change (to " + spec + ")");
+  }
 };
 
 // Builds the algorithm named in `options` for a model of `dimension` parameters at

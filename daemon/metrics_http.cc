@@ -199,6 +199,16 @@ std::string PrometheusText(const json& status) {
   weight.Write(&out);
   heard.Write(&out);
 
+  Family density("sotto_adaptive_density", "gauge", "Top-k fraction chosen by adaptive compression.");
+  Family slowest("sotto_adaptive_slowest_delivery_seconds", "gauge",
+                 "Average delivery time (send to ack) of the slowest neighbour link.");
+  if (const json& a = Get(status, "adaptive"); a.is_object()) {
+    density.Add(Get(a, "density"));
+    if (const json& ms = Get(a, "slowest_delivery_ms"); ms.is_number()) slowest.Add(ms.get<double>() / 1000.0);
+  }
+  density.Write(&out);
+  slowest.Write(&out);
+
   // Traffic by peer and message type.
   static constexpr const char* kTraffic[][3] = {
       {"sent", "messages", "Messages sent, by destination peer and message type."},

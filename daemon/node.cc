@@ -94,9 +94,13 @@ struct PendingResidual {
 //   kResidual body: stream id, sequence number (the sender's count of residuals it
 //     broadcast since it started; the stream id is drawn at start so a restarted
 //     sender is a new stream).
-//   kStatus body 'N' + stream + seqs: "resend these"; 'S' + stream + seqs: "cannot".
+//     A third word carries flags (kWantAck: the sender measures delivery times).
+//   kStatus body 'N' + stream + seqs: "resend these"; 'S' + stream + seqs: "cannot";
+//     'A' + stream + seq: "received" (sent at once when the residual asked for it).
 constexpr std::uint8_t kResendRequest = 'N';
 constexpr std::uint8_t kResendRefused = 'S';
+constexpr std::uint8_t kDeliveryAck = 'A';  // 'A' + stream + seq: "got it" (adaptive compression).
+constexpr std::uint64_t kWantAck = 1;       // Flag in a residual body's third word.
 
 // What a receiver knows of one sender's residual stream.
 struct StreamState {
@@ -112,6 +116,22 @@ struct SentResidual {
   RoundId round;
   std::shared_ptr<const std::vector<std::uint8_t>> bytes;
   std::vector<PeerId> to;
+  std::chrono::steady_clock::time_point sent_at;
+};
+
+// Adaptive compression: the sender asks for an ack of every residual, and keeps an
+// average of each link's delivery time (send -> ack, so both clocks are its own).
+// After each step it moves the top-k fraction F by sqrt(target / slowest link's
+// time), damped to [0.7, 1.2] per round and clamped to [min, max]: the message
+// grows while every link delivers it within the target and shrinks when one cannot.
+// The target defaults to the local step's own time, so communication and
+// computation take about as long as each other. One F for all links: every
+// neighbour must receive the same message (their copies of x̂ must agree).
+struct AdaptiveState {
+  double density = 0;
+  std::unordered_map<PeerId, double> delivery_ms;  // EWMA per neighbour.
+  double step_ms = 0;                              // EWMA of the local step.
+  std::uint64_t changes = 0;
 };
 
 // What the worker reports after a training step.
@@ -234,6 +254,8 @@ class Node {
   std::size_t sent_history_bytes_ = 0;
   std::unordered_map<PeerId, StreamState> streams_;
   std::uint64_t resends_requested_ = 0, resends_served_ = 0, resends_recovered_ = 0;
+  AdaptiveState adaptive_;
+  void Adapt(double step_ms);
 
   // Model transfer to a newcomer.
   std::vector<std::uint8_t> incoming_model_;
@@ -378,6 +400,7 @@ Status Node::Init() {
   model_->Initialize(x0, init_rng);
   algo_->SetModel(x0);
   SOTTO_RETURN_IF_ERROR(StartTransport());
+  if (config_.adaptive) adaptive_.density = TopKFraction(config_.training.gossip.compressor).value_or(0.01);
   std::random_device entropy;  // Our residual stream's id: new at every start.
   while (stream_id_ == 0) stream_id_ = (std::uint64_t{entropy()} << 32) | entropy();
   // The algorithm keys its dither by the node id: rebuild it now that we know it.
@@ -655,7 +678,9 @@ void Node::OnStepDone(StepResult r) {
     const std::uint64_t seq = next_seq_++;
     PutU64(&body, stream_id_);
     PutU64(&body, seq);
-    SentResidual sent{seq, round_, std::make_shared<const std::vector<std::uint8_t>>(r.message), {}};
+    PutU64(&body, config_.adaptive ? kWantAck : 0);
+    SentResidual sent{seq, round_, std::make_shared<const std::vector<std::uint8_t>>(r.message), {},
+                      std::chrono::steady_clock::now()};
     for (const auto& [id, ep] : neighbour_endpoints_) sent.to.push_back(id);
     sent_history_bytes_ += r.message.size();
     sent_history_.push_back(std::move(sent));
@@ -675,6 +700,7 @@ void Node::OnStepDone(StepResult r) {
     Send(id, std::move(e));
   }
   round_sent_ = true;
+  if (config_.adaptive) Adapt(1000.0 * r.step_s);
   ApplyWeightsIfIdle();
   // Residuals that arrived while the worker held the algorithm.
   std::deque<PendingResidual> pending;
@@ -727,11 +753,43 @@ void Node::OnResidualEnvelope(PeerId from, net::Envelope e) {
     st.missing.insert(k);
   }
   st.last_seq = seq;
+  if (std::uint64_t flags = 0; GetU64(e.body, 16, &flags) && (flags & kWantAck) != 0) {
+    net::Envelope ack;
+    ack.type = net::MessageType::kStatus;
+    ack.body.push_back(kDeliveryAck);
+    PutU64(&ack.body, stream);
+    PutU64(&ack.body, seq);
+    Send(from, std::move(ack));
+  }
   while (!st.missing.empty() && (st.missing.size() > kMaxMissingPerSender || *st.missing.begin() + kResendWindow < seq)) {
     st.missing.erase(st.missing.begin());  // Too old to ask for: give up on it.
   }
   if (!st.missing.empty()) RequestResends(from, st);
   OnResidual(from, e.round, std::move(e.payload));
+}
+
+void Node::Adapt(double step_ms) {
+  auto& a = adaptive_;
+  a.step_ms = a.step_ms == 0 ? step_ms : a.step_ms + 0.1 * (step_ms - a.step_ms);
+  double slowest = 0;
+  for (const auto& [id, ep] : neighbour_endpoints_) {
+    const auto it = a.delivery_ms.find(id);
+    if (it != a.delivery_ms.end()) slowest = std::max(slowest, it->second);
+  }
+  std::erase_if(a.delivery_ms, [&](const auto& kv) { return !neighbour_endpoints_.count(kv.first); });
+  if (slowest <= 0) return;  // No acks yet.
+  const double target = config_.adaptive_target_ms > 0 ? static_cast<double>(config_.adaptive_target_ms)
+                                                        : std::max(1.0, a.step_ms);
+  const double next = NextAdaptiveDensity(a.density, slowest, target, config_.adaptive_min_density,
+                                          config_.adaptive_max_density);
+  if (std::abs(next - a.density) < 0.02 * a.density) return;
+  const auto s = algo_->SetCompressor(WithTopKFraction(config_.training.gossip.compressor, next));
+  if (!s.ok()) {
+    spdlog::error("adaptive: {}", s.ToString());
+    return;
+  }
+  a.density = next;
+  ++a.changes;
 }
 
 void Node::RequestResends(PeerId from, StreamState& st) {
@@ -756,6 +814,16 @@ void Node::OnResendMessage(PeerId from, const net::Envelope& e) {
   }
   std::vector<std::uint64_t> seqs((e.body.size() - 9) / 8);
   for (std::size_t k = 0; k < seqs.size(); ++k) GetU64(e.body, 9 + 8 * k, &seqs[k]);
+  if (e.body[0] == kDeliveryAck) {
+    if (seqs.size() != 1 || stream != stream_id_ || !config_.adaptive) return;
+    const auto it = std::find_if(sent_history_.begin(), sent_history_.end(),
+                                 [&](const SentResidual& r) { return r.seq == seqs[0]; });
+    if (it == sent_history_.end()) return;
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - it->sent_at).count();
+    auto [d, fresh] = adaptive_.delivery_ms.try_emplace(from, ms);
+    if (!fresh) d->second += 0.25 * (ms - d->second);
+    return;
+  }
   if (e.body[0] == kResendRefused) {
     const auto it = streams_.find(from);
     if (it == streams_.end() || it->second.stream != stream) return;
@@ -1071,6 +1139,13 @@ json Node::StatusJson() const {
   j["resends_requested"] = resends_requested_;
   j["resends_served"] = resends_served_;
   j["resends_recovered"] = resends_recovered_;
+  if (config_.adaptive) {
+    double slowest = 0;
+    for (const auto& [id, ms] : adaptive_.delivery_ms) slowest = std::max(slowest, ms);
+    j["adaptive"] = {{"density", adaptive_.density}, {"step_ms", adaptive_.step_ms},
+                     {"slowest_delivery_ms", slowest}, {"changes", adaptive_.changes},
+                     {"compressor", WithTopKFraction(config_.training.gossip.compressor, adaptive_.density)}};
+  }
   j["rounds_timed_out"] = rounds_timed_out_;
   j["dropped_backpressure"] = c.dropped_backpressure;
   j["message_bits"] = last_message_bits_;

@@ -3,6 +3,10 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -88,6 +92,10 @@ Result<NodeConfig> Read(TomlReader& reader) {
   SOTTO_RETURN_IF_ERROR(reader.Get("gossip", "topology", &c.topology));
   SOTTO_RETURN_IF_ERROR(reader.Get("gossip", "round_timeout_ms", &c.round_timeout_ms));
   SOTTO_RETURN_IF_ERROR(reader.Get("gossip", "min_round_ms", &c.min_round_ms));
+  SOTTO_RETURN_IF_ERROR(reader.Get("gossip", "adaptive", &c.adaptive));
+  SOTTO_RETURN_IF_ERROR(reader.Get("gossip", "adaptive_target_ms", &c.adaptive_target_ms));
+  SOTTO_RETURN_IF_ERROR(reader.Get("gossip", "adaptive_min_density", &c.adaptive_min_density));
+  SOTTO_RETURN_IF_ERROR(reader.Get("gossip", "adaptive_max_density", &c.adaptive_max_density));
   SOTTO_RETURN_IF_ERROR(reader.Get("gossip", "rounds", &c.rounds));
   SOTTO_RETURN_IF_ERROR(reader.Get("gossip", "min_members", &c.min_members));
   SOTTO_RETURN_IF_ERROR(reader.Get("gossip", "checkpoint_every", &c.checkpoint_every));
@@ -153,6 +161,17 @@ Result<NodeConfig> Read(TomlReader& reader) {
   if (c.min_members < 1) return bad("[gossip].min_members", "must be >= 1");
   if (c.round_timeout_ms < 1) return bad("[gossip].round_timeout_ms", "must be >= 1");
   if (c.min_round_ms < 0) return bad("[gossip].min_round_ms", "must be >= 0");
+  if (c.adaptive) {
+    if (c.training.gossip.algorithm == "dpsgd") return bad("[gossip].adaptive", "needs choco or malcom (D-PSGD sends raw models)");
+    if (!TopKFraction(c.training.gossip.compressor)) {
+      return bad("[gossip].adaptive", "needs a compressor with a top-k fraction (e.g. chain:topk:0.01+dither:s=4), got '" +
+                                          c.training.gossip.compressor + "'");
+    }
+    if (c.adaptive_target_ms < 0) return bad("[gossip].adaptive_target_ms", "must be >= 0");
+    if (!(c.adaptive_min_density > 0 && c.adaptive_min_density <= c.adaptive_max_density && c.adaptive_max_density <= 1)) {
+      return bad("[gossip].adaptive_min_density", "want 0 < adaptive_min_density <= adaptive_max_density <= 1");
+    }
+  }
   if (c.rounds < 0 || c.checkpoint_every < 0 || c.eval_every < 0) {
     return bad("[gossip]", "rounds, checkpoint_every and eval_every must be >= 0");
   }
@@ -164,6 +183,41 @@ Result<NodeConfig> Read(TomlReader& reader) {
 }
 
 }  // namespace
+
+std::optional<double> TopKFraction(const std::string& spec) {
+  const auto at = spec.find("topk:");
+  if (at == std::string::npos) return std::nullopt;
+  const std::size_t start = at + 5;
+  std::size_t end = start;
+  while (end < spec.size() && (std::isdigit(static_cast<unsigned char>(spec[end])) || spec[end] == '.' ||
+                               spec[end] == 'e' || spec[end] == '-')) {
+    ++end;
+  }
+  if (end == start) return std::nullopt;  // topk:k=N names a count, not a fraction.
+  char* parsed_end = nullptr;
+  const std::string number = spec.substr(start, end - start);
+  const double f = std::strtod(number.c_str(), &parsed_end);
+  if (parsed_end != number.c_str() + number.size() || !(f > 0 && f <= 1)) return std::nullopt;
+  return f;
+}
+
+std::string WithTopKFraction(const std::string& spec, double fraction) {
+  const auto at = spec.find("topk:");
+  if (at == std::string::npos) return spec;
+  std::size_t end = at + 5;
+  while (end < spec.size() && (std::isdigit(static_cast<unsigned char>(spec[end])) || spec[end] == '.' ||
+                               spec[end] == 'e' || spec[end] == '-')) {
+    ++end;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4g", fraction);
+  return spec.substr(0, at + 5) + buf + spec.substr(end);
+}
+
+double NextAdaptiveDensity(double density, double slowest_ms, double target_ms, double min, double max) {
+  const double factor = std::clamp(std::sqrt(target_ms / slowest_ms), 0.7, 1.2);
+  return std::clamp(density * factor, min, max);
+}
 
 Result<NodeConfig> LoadNodeConfig(const std::string& path, const ConfigOverrides& overrides) {
   if (path.empty()) return ParseNodeConfig("", "(defaults)", overrides);

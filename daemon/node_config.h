@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,12 @@ struct NodeConfig {
   std::string topology = "ring";             // View-based: ring, exp, regular:d=4, complete.
   std::int64_t round_timeout_ms = 2000;      // Mix with what arrived after this long.
   std::int64_t min_round_ms = 0;             // Pace rounds to at least this long.
+  // Adaptive compression (CHOCO/MALCOM with a topk:F compressor): F follows the
+  // slowest neighbour link's measured delivery time (see daemon/node.cc).
+  bool adaptive = false;
+  std::int64_t adaptive_target_ms = 0;       // Delivery time to aim for; 0 = the local step's time.
+  double adaptive_min_density = 0.001;
+  double adaptive_max_density = 0.25;
   std::int64_t rounds = 0;                   // Stop training after this many (0: never).
   int min_members = 1;                       // Wait for this many live members before training.
   std::int64_t checkpoint_every = 100;       // Rounds between checkpoints (0: only on exit).
@@ -64,6 +71,17 @@ struct NodeConfig {
   // [data], [model], [algorithm]
   TrainingConfig training;
 };
+
+// The F of the first "topk:F" in a compressor spec (a fraction in (0, 1]), or none.
+std::optional<double> TopKFraction(const std::string& spec);
+// `spec` with that F replaced by `fraction` ("%.4g").
+std::string WithTopKFraction(const std::string& spec, double fraction);
+
+// Adaptive compression's control law (daemon/node.cc): the next top-k fraction when
+// the slowest neighbour link delivered in `slowest_ms` against `target_ms`:
+// density * sqrt(target / slowest), the factor held to [0.7, 1.2], the result to
+// [min, max]. Requires slowest_ms > 0, target_ms > 0.
+double NextAdaptiveDensity(double density, double slowest_ms, double target_ms, double min, double max);
 
 Result<NodeConfig> LoadNodeConfig(const std::string& path, const ConfigOverrides& overrides = {});
 Result<NodeConfig> ParseNodeConfig(std::string_view text, const std::string& source_name,

@@ -1,5 +1,6 @@
 #include <sys/stat.h>
 
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -74,6 +75,33 @@ TEST_CASE("the [discovery] section is read, validated and turned into beacon opt
     CHECK(MakeDiscoveryOptions(*with_file, 1).error().code() == StatusCode::kInvalidArgument);
     std::remove(path.c_str());
   }
+}
+
+TEST_CASE("adaptive compression: top-k fraction in specs, control law, config checks", "[daemon][config]") {
+  CHECK(TopKFraction("chain:topk:0.01+dither:s=4") == 0.01);
+  CHECK(TopKFraction("topk:0.5;coder=fp32") == 0.5);
+  CHECK_FALSE(TopKFraction("topk:k=100").has_value());
+  CHECK_FALSE(TopKFraction("dither:s=16").has_value());
+  CHECK_FALSE(TopKFraction("topk:1.5").has_value());
+  CHECK(WithTopKFraction("chain:topk:0.01+dither:s=4", 0.0375) == "chain:topk:0.0375+dither:s=4");
+  CHECK(WithTopKFraction("topk:0.01;coder=rans", 0.2) == "topk:0.2;coder=rans");
+  // Links faster than the target: grow by at most 1.2x; slower: shrink by sqrt(ratio), at most 0.7x.
+  CHECK(NextAdaptiveDensity(0.01, 1.0, 100.0, 0.001, 0.25) == Approx(0.012));
+  CHECK(NextAdaptiveDensity(0.01, 16.0, 4.0, 0.001, 0.25) == Approx(0.007));
+  CHECK(NextAdaptiveDensity(0.01, 5.0, 4.0, 0.001, 0.25) == Approx(0.01 * std::sqrt(0.8)));
+  CHECK(NextAdaptiveDensity(0.24, 1.0, 100.0, 0.001, 0.25) == 0.25);   // Clamped to max ...
+  CHECK(NextAdaptiveDensity(0.0011, 100.0, 1.0, 0.001, 0.25) == 0.001);  // ... and to min.
+  auto error = [](const ConfigOverrides& o) {
+    auto c = ParseNodeConfig("", "n.toml", o);
+    return c.ok() ? std::string() : c.error().message();
+  };
+  CHECK(error({{"gossip.adaptive", "true"}, {"algorithm.compressor", "chain:topk:0.01+dither:s=4"}}).empty());
+  CHECK(error({{"gossip.adaptive", "true"}, {"algorithm.compressor", "dither:s=16"}}).find("top-k fraction") !=
+        std::string::npos);
+  CHECK(error({{"gossip.adaptive", "true"}, {"algorithm.name", "dpsgd"}}).find("choco or malcom") !=
+        std::string::npos);
+  CHECK(error({{"gossip.adaptive", "true"}, {"algorithm.compressor", "topk:0.01"},
+               {"gossip.adaptive_min_density", "0.5"}}).find("adaptive_min_density") != std::string::npos);
 }
 
 }  // namespace

@@ -110,3 +110,25 @@ TEST_CASE("training converges with 10% of envelopes dropped, plus duplicates, de
 }
 
 }  // namespace
+
+namespace {
+
+TEST_CASE("adaptive compression grows the top-k fraction on fast links, up to its maximum",
+          "[integration][adaptive]") {
+  const std::string root = std::filesystem::temp_directory_path() / ("sotto-adaptive-" + std::to_string(::getpid()));
+  // Loopback delivers a 100-parameter model's message in well under the 200 ms target.
+  const MeshResult r = RunMesh(root, {"--gossip.adaptive", "true", "--gossip.adaptive_target_ms", "200",
+                                      "--gossip.adaptive_max_density", "0.3", "--algorithm.compressor",
+                                      "chain:topk:0.01+dither:s=4"});
+  for (const json& s : r.status) {
+    INFO(s.dump());
+    REQUIRE(s.contains("adaptive"));
+    CHECK(s["adaptive"]["density"].get<double>() == Approx(0.3));
+    CHECK(s["adaptive"]["changes"].get<std::uint64_t>() >= 10);  // 0.01 -> 0.3 at most 1.2x per round.
+    CHECK(s["adaptive"]["slowest_delivery_ms"].get<double>() > 0);
+    CHECK(s["adaptive"]["compressor"] == "chain:topk:0.3+dither:s=4");
+    CHECK(s["test_accuracy"].get<double>() > 0.7);
+  }
+}
+
+}  // namespace
