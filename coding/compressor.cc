@@ -35,8 +35,8 @@ double QuantizerOmega(const StageSpec& st, std::uint64_t m) {
 
 struct StageClass {
   CompressorClass cls;
-  double omega;  // Unbiased only.
-  double delta;  // Contractive only.
+  double omega;   // Unbiased only.
+  double delta;   // Contractive only.
   double factor;  // Internal contraction factor applied to the output.
 };
 
@@ -54,7 +54,8 @@ StageClass ClassOf(const StageSpec& st, std::uint64_t d, bool noscale) {
       return {CompressorClass::kUnbiased, dd / kd * (1 + wq) - 1, 0, 1};
     case SparsifierKind::kTopK:
       if (sign) return {CompressorClass::kContractive, 0, 1 / dd, 1};
-      if (st.quantizer == QuantizerKind::kNone) return {CompressorClass::kContractive, 0, kd / dd, 1};
+      if (st.quantizer == QuantizerKind::kNone)
+        return {CompressorClass::kContractive, 0, kd / dd, 1};
       if (noscale) return {CompressorClass::kContractive, 0, std::max(0.0, kd / dd * (1 - wq)), 1};
       return {CompressorClass::kContractive, 0, kd / dd / (1 + wq), 1 / (1 + wq)};
   }
@@ -89,16 +90,19 @@ class SpecCompressor final : public Compressor {
     return c.cls == CompressorClass::kUnbiased ? 1 / (1 + c.omega) : c.delta;
   }
 
-  Status Compress(std::span<const float> x, const CompressContext& context, std::vector<std::uint8_t>* bytes,
-                  std::span<float> decoded) override {
-    SOTTO_CHECK(decoded.size() == x.size()) << "decoded has " << decoded.size() << " elements, x " << x.size();
+  Status Compress(std::span<const float> x, const CompressContext& context,
+                  std::vector<std::uint8_t>* bytes, std::span<float> decoded) override {
+    SOTTO_CHECK(decoded.size() == x.size())
+        << "decoded has " << decoded.size() << " elements, x " << x.size();
     if (x.size() > std::numeric_limits<std::uint32_t>::max()) {
-      return InvalidArgument("compress: dimension " + std::to_string(x.size()) + " exceeds 2^32 - 1");
+      return InvalidArgument("compress: dimension " + std::to_string(x.size()) +
+                             " exceeds 2^32 - 1");
     }
     if (!std::isfinite(context.scale)) return InvalidArgument("compress: scale is not finite");
     // A dither of the whole vector finds NaN/Inf through its norm (one pass fewer);
     // everything else checks first.
-    const bool norm_checks = spec_.stage_count == 1 && spec_.stages[0].sparsifier == SparsifierKind::kNone &&
+    const bool norm_checks = spec_.stage_count == 1 &&
+                             spec_.stages[0].sparsifier == SparsifierKind::kNone &&
                              (spec_.stages[0].quantizer == QuantizerKind::kDither ||
                               spec_.stages[0].quantizer == QuantizerKind::kNatural);
     if (!norm_checks) SOTTO_RETURN_IF_ERROR(CheckFinite(x));
@@ -106,7 +110,8 @@ class SpecCompressor final : public Compressor {
     header.codec = spec_.codec;
     header.dimension = x.size();
     header.has_seed = spec_.subtractive;
-    for (int i = 0; i < spec_.stage_count; ++i) header.has_seed |= spec_.stages[i].sparsifier == SparsifierKind::kRandK;
+    for (int i = 0; i < spec_.stage_count; ++i)
+      header.has_seed |= spec_.stages[i].sparsifier == SparsifierKind::kRandK;
     if (header.has_seed) {
       header.seed = context.seed;
       header.round = context.round;
@@ -137,8 +142,8 @@ class SpecCompressor final : public Compressor {
   // reconstruction (times context.scale) into `decoded` and, if `unscaled` is not
   // empty, the reconstruction without the context's scale into `unscaled`.
   Status CompressStage(int si, std::span<const float> in, const MessageHeader& header,
-                       const CompressContext& context, std::vector<std::uint8_t>* bytes, std::span<float> decoded,
-                       std::span<float> unscaled) {
+                       const CompressContext& context, std::vector<std::uint8_t>* bytes,
+                       std::span<float> decoded, std::span<float> unscaled) {
     const StageSpec& st = spec_.stages[si];
     StageScratch& sc = scratch_[si];
     const std::uint64_t d = in.size();
@@ -217,14 +222,16 @@ class SpecCompressor final : public Compressor {
       const bool natural = st.quantizer == QuantizerKind::kNatural;
       sh.map = natural ? LevelMap::kPowerOfTwo : LevelMap::kLinear;
       sh.subtractive = spec_.subtractive;
-      const DitherKind kind = natural ? DitherKind::kNatural
-                                      : (spec_.subtractive ? DitherKind::kSubtractive : DitherKind::kLinear);
+      const DitherKind kind =
+          natural ? DitherKind::kNatural
+                  : (spec_.subtractive ? DitherKind::kSubtractive : DitherKind::kLinear);
       const DitherKey key{context.seed, context.round, context.sender, DitherTag(si)};
       count = Dither(kind, vals, norm, st.levels, key, out_index, out_level);
       unit = natural ? norm * factor : norm * factor / st.levels;
     }
     if (!(unit * std::max(1.0, std::fabs(static_cast<double>(context.scale))) < 1e37)) {
-      return InvalidArgument("compress: norm " + std::to_string(unit) + " overflows the float range");
+      return InvalidArgument("compress: norm " + std::to_string(unit) +
+                             " overflows the float range");
     }
     data.index.assign(out_index, out_index + count);
     data.level.assign(out_level, out_level + count);
@@ -265,17 +272,19 @@ Result<std::unique_ptr<Compressor>> MakeCompressor(std::string_view spec) {
   return std::unique_ptr<Compressor>(std::make_unique<SpecCompressor>(std::move(parsed)));
 }
 
-Result<std::uint64_t> PeekDimension(std::span<const std::uint8_t> bytes, const DecodeLimits& limits) {
+Result<std::uint64_t> PeekDimension(std::span<const std::uint8_t> bytes,
+                                    const DecodeLimits& limits) {
   SOTTO_ASSIGN_OR_RETURN(ParsedMessage msg, ParseMessage(bytes, limits));
   return msg.header.dimension;
 }
 
-Status DecodeAdd(std::span<const std::uint8_t> bytes, const DecodeLimits& limits, std::span<float> accumulator) {
+Status DecodeAdd(std::span<const std::uint8_t> bytes, const DecodeLimits& limits,
+                 std::span<float> accumulator) {
   SOTTO_ASSIGN_OR_RETURN(ParsedMessage msg, ParseMessage(bytes, limits));
   const std::uint64_t d = msg.header.dimension;
   if (d != accumulator.size()) {
-    return InvalidArgument("compressed vector of dimension " + std::to_string(d) + ", accumulator has " +
-                           std::to_string(accumulator.size()));
+    return InvalidArgument("compressed vector of dimension " + std::to_string(d) +
+                           ", accumulator has " + std::to_string(accumulator.size()));
   }
   thread_local DecodeScratch scratch;
   // Decode and validate every section before touching the accumulator.
@@ -291,7 +300,8 @@ Status DecodeAdd(std::span<const std::uint8_t> bytes, const DecodeLimits& limits
     }
     if (!st.ok()) return st.WithContext("section " + std::to_string(i));
     if (s.support == Support::kRandK) {
-      SampleRandK(d, s.k, msg.header.seed, msg.header.round, msg.header.sender, RandKTag(i), &data.support);
+      SampleRandK(d, s.k, msg.header.seed, msg.header.round, msg.header.sender, RandKTag(i),
+                  &data.support);
     }
   }
   for (int i = 0; i < msg.section_count; ++i) {

@@ -18,12 +18,16 @@ namespace {
 // Requires: blocks [block, block + 8 * groups) share the high 32 bits of the index.
 __attribute__((target("avx2"))) void PhiloxFillAvx2(const DitherKey& key, std::uint64_t block,
                                                     std::size_t groups, float* out) {
-  const std::uint64_t k = key.seed ^ ((key.round >> 32) << 32 | (key.sender >> 32)) * 0x9E3779B97F4A7C15ull;
+  const std::uint64_t k =
+      key.seed ^ ((key.round >> 32) << 32 | (key.sender >> 32)) * 0x9E3779B97F4A7C15ull;
   const __m256i m0 = _mm256_set1_epi64x(0xD2511F53u);
   const __m256i m1 = _mm256_set1_epi64x(0xCD9E8D57u);
-  const __m256i c1_init = _mm256_set1_epi32(static_cast<int>(static_cast<std::uint32_t>(block >> 32) ^ key.tag));
-  const __m256i c2_init = _mm256_set1_epi32(static_cast<int>(static_cast<std::uint32_t>(key.round)));
-  const __m256i c3_init = _mm256_set1_epi32(static_cast<int>(static_cast<std::uint32_t>(key.sender)));
+  const __m256i c1_init =
+      _mm256_set1_epi32(static_cast<int>(static_cast<std::uint32_t>(block >> 32) ^ key.tag));
+  const __m256i c2_init =
+      _mm256_set1_epi32(static_cast<int>(static_cast<std::uint32_t>(key.round)));
+  const __m256i c3_init =
+      _mm256_set1_epi32(static_cast<int>(static_cast<std::uint32_t>(key.sender)));
   const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   const __m256 unit = _mm256_set1_ps(1.0f / 16777216.0f);
   for (std::size_t g = 0; g < groups; ++g) {
@@ -102,8 +106,8 @@ constexpr std::size_t kChunk = 2048;
 // Appends (base + i, l[i]) for every non-zero l[i], i < len, at position/level[count..];
 // returns the new count. May write up to 8 entries past the new count, but never
 // past index count + len.
-std::size_t CompactScalar(const std::int32_t* l, std::size_t len, std::size_t base, std::size_t count,
-                          std::uint32_t* position, std::int32_t* level) {
+std::size_t CompactScalar(const std::int32_t* l, std::size_t len, std::size_t base,
+                          std::size_t count, std::uint32_t* position, std::int32_t* level) {
   // Skips all-zero groups of 8 (most of a sparse vector).
   std::size_t i = 0;
   for (; i + 8 <= len; i += 8) {
@@ -148,21 +152,26 @@ const CompressLanes& CompressTable() {
 // non-zeros (and their positions) to the front, all 8 are stored, the count advances
 // by the number of non-zeros. Mispredicted skips cost more than this at densities
 // from a few percent up.
-__attribute__((target("avx2,popcnt"))) std::size_t CompactAvx2(const std::int32_t* l, std::size_t len,
-                                                               std::size_t base, std::size_t count,
-                                                               std::uint32_t* position, std::int32_t* level) {
+__attribute__((target("avx2,popcnt"))) std::size_t CompactAvx2(const std::int32_t* l,
+                                                               std::size_t len, std::size_t base,
+                                                               std::size_t count,
+                                                               std::uint32_t* position,
+                                                               std::int32_t* level) {
   const CompressLanes& table = CompressTable();
   const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   const __m256i zero = _mm256_setzero_si256();
   std::size_t i = 0;
   for (; i + 8 <= len; i += 8) {
     const __m256i v = _mm256_load_si256(reinterpret_cast<const __m256i*>(l + i));
-    const auto zeros = static_cast<std::uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(v, zero))));
+    const auto zeros = static_cast<std::uint32_t>(
+        _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(v, zero))));
     const std::uint32_t mask = ~zeros & 0xFFu;
     const __m256i perm = _mm256_load_si256(reinterpret_cast<const __m256i*>(table.lanes[mask]));
     const __m256i pos = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(base + i)), lanes);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(position + count), _mm256_permutevar8x32_epi32(pos, perm));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(level + count), _mm256_permutevar8x32_epi32(v, perm));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(position + count),
+                        _mm256_permutevar8x32_epi32(pos, perm));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(level + count),
+                        _mm256_permutevar8x32_epi32(v, perm));
     count += static_cast<std::size_t>(__builtin_popcount(mask));
   }
   return CompactScalar(l + i, len - i, base + i, count, position, level);
@@ -235,8 +244,7 @@ std::size_t Dither(DitherKind kind, std::span<const float> values, double norm, 
     case DitherKind::kSubtractive: {
       const double inv = s / norm;
       return DitherLoop(values, key, position, level, [=](float v, float u) {
-        const double a = std::clamp(static_cast<double>(v) * inv + u, -sf,
-                                    sf);
+        const double a = std::clamp(static_cast<double>(v) * inv + u, -sf, sf);
         return static_cast<std::int32_t>(std::floor(a));
       });
     }

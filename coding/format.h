@@ -134,7 +134,8 @@ struct ParsedMessage {
 };
 
 // Appends the message header (through the section count) to `out`.
-void WriteMessageHeader(const MessageHeader& header, int section_count, std::vector<std::uint8_t>* out);
+void WriteMessageHeader(const MessageHeader& header, int section_count,
+                        std::vector<std::uint8_t>* out);
 // Appends a section header and its payload. `section.payload` is ignored; the
 // payload is `payload`.
 void WriteSection(const SectionHeader& section, std::span<const std::uint8_t> payload,
@@ -146,11 +147,17 @@ void WriteSection(const SectionHeader& section, std::span<const std::uint8_t> pa
 Result<ParsedMessage> ParseMessage(std::span<const std::uint8_t> bytes, const DecodeLimits& limits);
 
 // The tag of the Philox stream a section's randomness uses (FillUniform's `tag`).
-inline std::uint32_t RandKTag(int section) { return 0x52000000u + static_cast<std::uint32_t>(section); }
-inline std::uint32_t DitherTag(int section) { return 0x44000000u + static_cast<std::uint32_t>(section); }
+inline std::uint32_t RandKTag(int section) {
+  return 0x52000000u + static_cast<std::uint32_t>(section);
+}
+inline std::uint32_t DitherTag(int section) {
+  return 0x44000000u + static_cast<std::uint32_t>(section);
+}
 
 // Reconstruction rules. The encoder and decoder both call these, so values agree.
-inline float LinearValue(std::int32_t level, float step) { return static_cast<float>(level) * step; }
+inline float LinearValue(std::int32_t level, float step) {
+  return static_cast<float>(level) * step;
+}
 // Subtractive dither: step * (level + 1/2 - u), u the element's dither.
 inline float SubtractiveValue(std::int32_t level, float u, float step) {
   return ((static_cast<float>(level) + 0.5f) - u) * step;

@@ -51,7 +51,8 @@ GolombCostModel::GolombCostModel(std::span<const std::uint32_t> values) {
   }
 }
 
-void CappedHistogram(std::span<const std::uint32_t> values, std::uint32_t cap, std::vector<std::uint32_t>* counts) {
+void CappedHistogram(std::span<const std::uint32_t> values, std::uint32_t cap,
+                     std::vector<std::uint32_t>* counts) {
   const std::size_t width = std::size_t{cap} + 1;
   thread_local std::vector<std::uint32_t> sub;
   sub.assign(4 * width, 0);
@@ -97,10 +98,12 @@ std::uint64_t GolombCentre(double mean) {
 std::uint64_t GolombCandidate(std::uint64_t centre, int i) {
   const std::uint64_t step = std::max<std::uint64_t>(1, centre / 16);
   const std::int64_t c = static_cast<std::int64_t>(centre) + i * static_cast<std::int64_t>(step);
-  return static_cast<std::uint64_t>(std::clamp<std::int64_t>(c, 1, static_cast<std::int64_t>(kMaxGolombParameter)));
+  return static_cast<std::uint64_t>(
+      std::clamp<std::int64_t>(c, 1, static_cast<std::int64_t>(kMaxGolombParameter)));
 }
 
-std::uint64_t ChooseGolombParameter(std::span<const std::uint32_t> values, std::uint64_t* cost_bits) {
+std::uint64_t ChooseGolombParameter(std::span<const std::uint32_t> values,
+                                    std::uint64_t* cost_bits) {
   if (values.empty()) {
     *cost_bits = 0;
     return 1;

@@ -70,7 +70,8 @@ inline constexpr std::uint64_t kMaxGolombParameter = std::uint64_t{1} << 32;
 // Sets counts[v] to the number of values equal to v for v < cap, and counts[cap] to
 // the number >= cap. Four interleaved sub-histograms, so runs of one value do not
 // serialise on a single counter.
-void CappedHistogram(std::span<const std::uint32_t> values, std::uint32_t cap, std::vector<std::uint32_t>* counts);
+void CappedHistogram(std::span<const std::uint32_t> values, std::uint32_t cap,
+                     std::vector<std::uint32_t>* counts);
 
 // Exact Golomb costs of one set of values for any parameter, from a histogram of the
 // small values plus the large ones (cheap to query many parameters).
@@ -93,7 +94,8 @@ std::uint64_t GolombCandidate(std::uint64_t centre, int i);
 
 // The Golomb parameter of smallest exact cost for `values` among candidates around
 // the optimum for a geometric law of the same mean, and that cost through `cost_bits`.
-std::uint64_t ChooseGolombParameter(std::span<const std::uint32_t> values, std::uint64_t* cost_bits);
+std::uint64_t ChooseGolombParameter(std::span<const std::uint32_t> values,
+                                    std::uint64_t* cost_bits);
 // The same from a cost model of the values already built.
 std::uint64_t ChooseGolombParameter(const GolombCostModel& model, std::uint64_t* cost_bits);
 

@@ -32,7 +32,8 @@ void EncodeLevels(LevelCoder coder, const LevelsView& levels, const LevelCoderOp
 Status DecodeLevels(LevelCoder coder, std::span<const std::uint8_t> payload, std::uint64_t n,
                     std::uint64_t nnz, std::uint32_t max_level, std::vector<std::uint32_t>* index,
                     std::vector<std::int32_t>* level) {
-  if (nnz > n) return Corrupted("levels: " + std::to_string(nnz) + " non-zeros in " + std::to_string(n));
+  if (nnz > n)
+    return Corrupted("levels: " + std::to_string(nnz) + " non-zeros in " + std::to_string(n));
   if (n > 0xFFFFFFFFull) return Corrupted("levels: length " + std::to_string(n) + " exceeds 2^32");
   switch (coder) {
     case LevelCoder::kRans:
@@ -62,8 +63,9 @@ constexpr std::uint32_t kGapEscape = 64;
 enum BlockMode : std::uint8_t {
   kEmpty = 0,
   kSparseGolomb = 1,  // Golomb gaps, raw signs, magnitudes constant / Golomb / rANS.
-  kSparseRans = 2,    // rANS gap buckets (geometric model) + raw low bits and signs, magnitudes as above.
-  kDense = 3,         // rANS of every element's zig-zag level (sent counts).
+  kSparseRans =
+      2,       // rANS gap buckets (geometric model) + raw low bits and signs, magnitudes as above.
+  kDense = 3,  // rANS of every element's zig-zag level (sent counts).
 };
 enum MagnitudeMode : std::uint32_t { kConstant = 0, kGolomb = 1, kRansMagnitudes = 2 };
 
@@ -84,7 +86,8 @@ void Histogram(std::span<const std::uint32_t> symbols, std::vector<std::uint32_t
   std::uint64_t esc = 0;
   if ((*counts)[kEscape] != 0) {
     for (std::uint32_t s : symbols) {
-      if (s >= kEscape) esc += static_cast<std::uint64_t>(GammaBits(std::uint64_t{s} - kEscape + 1));
+      if (s >= kEscape)
+        esc += static_cast<std::uint64_t>(GammaBits(std::uint64_t{s} - kEscape + 1));
     }
   }
   while (counts->size() > 1 && counts->back() == 0) counts->pop_back();
@@ -102,7 +105,8 @@ int GapShift(std::uint32_t len, std::size_t count) {
 // Model counts of the gap buckets: a geometric law of success probability p =
 // count / len, P(q) = (1 - r) r^q with r = (1 - p)^(2^shift), the tail r^64 on the
 // escape. Integer fixed point only, so both ends get the same table on any machine.
-void GapCounts(std::uint32_t len, std::size_t count, int shift, std::vector<std::uint32_t>* counts) {
+void GapCounts(std::uint32_t len, std::size_t count, int shift,
+               std::vector<std::uint32_t>* counts) {
   std::uint64_t r = ((std::uint64_t{len} - count) << 32) / len;  // 1 - p, 0.32 fixed point.
   for (int i = 0; i < shift; ++i) r = (r * r) >> 32;
   std::uint64_t v = ((std::uint64_t{1} << 32) - r) >> 8;  // (1 - r) r^q, 0.24.
@@ -147,8 +151,9 @@ double FlushBits(std::uint64_t symbols) { return 32.0 * RansLanes(symbols); }
 // `out` (the bit stream, then the rANS stream read from the end); returns its mode.
 // With `single`, the bit stream opens with the payload's 3-bit single-block prefix.
 // Sizes are exact for Golomb and raw parts, estimated for rANS.
-std::uint8_t EncodeBlock(const LevelsView& lv, std::uint32_t begin, std::uint32_t len, std::size_t first,
-                         std::size_t count, bool single, BlockScratch* sc, std::vector<std::uint8_t>* out) {
+std::uint8_t EncodeBlock(const LevelsView& lv, std::uint32_t begin, std::uint32_t len,
+                         std::size_t first, std::size_t count, bool single, BlockScratch* sc,
+                         std::vector<std::uint8_t>* out) {
   const auto idx = lv.index.subspan(first, count);
   const auto lev = lv.level.subspan(first, count);
   sc->gaps.resize(count);
@@ -198,7 +203,8 @@ std::uint8_t EncodeBlock(const LevelsView& lv, std::uint32_t begin, std::uint32_
     Histogram(sc->mags, &sc->counts, &escape_bits);
     mag_table.emplace(sc->counts);
     if (!mag_table->degenerate()) {  // Capped escapes can all fall on one symbol.
-      rans_mag_bits = 2 + mag_table->SymbolBits(sc->counts) + static_cast<double>(CountsBits(sc->counts)) +
+      rans_mag_bits = 2 + mag_table->SymbolBits(sc->counts) +
+                      static_cast<double>(CountsBits(sc->counts)) +
                       static_cast<double>(escape_bits);
     }
   }
@@ -228,7 +234,8 @@ std::uint8_t EncodeBlock(const LevelsView& lv, std::uint32_t begin, std::uint32_
   std::uint64_t gap_escape_bits = 0;
   if (sc->bucket_hist[kGapEscape] != 0) {
     for (std::uint32_t q : sc->buckets) {
-      if (q >= kGapEscape) gap_escape_bits += static_cast<std::uint64_t>(GammaBits(std::uint64_t{q} - kGapEscape + 1));
+      if (q >= kGapEscape)
+        gap_escape_bits += static_cast<std::uint64_t>(GammaBits(std::uint64_t{q} - kGapEscape + 1));
     }
   }
   const double rans_sparse_bits =
@@ -248,7 +255,8 @@ std::uint8_t EncodeBlock(const LevelsView& lv, std::uint32_t begin, std::uint32_
     Histogram(std::span(sc->zigzag).first(count), &sc->dense_counts, &escape_bits);
     sc->dense_counts[0] = len - static_cast<std::uint32_t>(count);
     dense_table.emplace(sc->dense_counts);
-    dense_bits = dense_table->CostBits(sc->dense_counts) + static_cast<double>(CountsBits(sc->dense_counts)) +
+    dense_bits = dense_table->CostBits(sc->dense_counts) +
+                 static_cast<double>(CountsBits(sc->dense_counts)) +
                  static_cast<double>(escape_bits);
   }
   std::uint8_t mode = kSparseGolomb;
@@ -258,7 +266,6 @@ std::uint8_t EncodeBlock(const LevelsView& lv, std::uint32_t begin, std::uint32_
   sc->bits.clear();
   BitWriter w(&sc->bits);
   if (single) w.Put(1u | static_cast<std::uint32_t>(mode) << 1, 3);
-  const std::size_t bits_at = out->size();
   if (mode == kDense) {
     WriteCounts(&w, sc->dense_counts);
     sc->symbols.assign(len, 0);
@@ -293,10 +300,10 @@ std::uint8_t EncodeBlock(const LevelsView& lv, std::uint32_t begin, std::uint32_
     out->insert(out->end(), sc->bits.begin(), sc->bits.end());
     if (rans_mags) {
       sc->symbols.resize(count);
-      for (std::size_t i = 0; i < count; ++i) sc->symbols[i] = static_cast<std::uint16_t>(Capped(sc->mags[i]));
+      for (std::size_t i = 0; i < count; ++i)
+        sc->symbols[i] = static_cast<std::uint16_t>(Capped(sc->mags[i]));
       RansEncode(sc->symbols, *mag_table, out);
     }
-    (void)bits_at;
     return mode;
   }
   // kSparseRans: per non-zero, bucket symbol (+ magnitude symbol) in rANS; in the bit
@@ -340,9 +347,10 @@ bool Tiles(const BitReader& r, std::size_t rans_bytes, std::size_t size) {
 
 // Decodes one block's payload (skipping `skip_bits` of prefix); writes exactly
 // `count` levels at index/level.
-Status DecodeBlock(std::span<const std::uint8_t> payload, int skip_bits, std::uint8_t mode, std::uint64_t block,
-                   std::uint32_t begin, std::uint32_t len, std::uint32_t count, std::uint32_t max_level,
-                   std::uint32_t* index, std::int32_t* level, std::vector<std::uint32_t>* counts) {
+Status DecodeBlock(std::span<const std::uint8_t> payload, int skip_bits, std::uint8_t mode,
+                   std::uint64_t block, std::uint32_t begin, std::uint32_t len, std::uint32_t count,
+                   std::uint32_t max_level, std::uint32_t* index, std::int32_t* level,
+                   std::vector<std::uint32_t>* counts) {
   BitReader r(payload);
   r.Get(skip_bits);
   const std::uint64_t max_zigzag = 2 * std::uint64_t{max_level};
@@ -365,19 +373,21 @@ Status DecodeBlock(std::span<const std::uint8_t> payload, int skip_bits, std::ui
     std::uint32_t written = 0;
     bool bad = false;
     std::size_t rans_bytes = 0;
-    const bool ok = RansDecodeTail(payload, table, len, &rans_bytes, [&](std::uint64_t i, std::uint32_t s) {
-      std::uint64_t z = s;
-      if (s == kEscape) {
-        z = r.GetGamma() - 1 + kEscape;
-        bad |= z > max_zigzag;
-        z = bad ? 0 : z;
-      }
-      const std::int32_t v = UnZigZag(static_cast<std::uint32_t>(z));
-      out_index[written] = begin + static_cast<std::uint32_t>(i);
-      out_level[written] = v;
-      written += v != 0;
-    });
-    if (!ok || bad || !Tiles(r, rans_bytes, payload.size())) return BlockError(block, "bad dense rANS stream");
+    const bool ok =
+        RansDecodeTail(payload, table, len, &rans_bytes, [&](std::uint64_t i, std::uint32_t s) {
+          std::uint64_t z = s;
+          if (s == kEscape) {
+            z = r.GetGamma() - 1 + kEscape;
+            bad |= z > max_zigzag;
+            z = bad ? 0 : z;
+          }
+          const std::int32_t v = UnZigZag(static_cast<std::uint32_t>(z));
+          out_index[written] = begin + static_cast<std::uint32_t>(i);
+          out_level[written] = v;
+          written += v != 0;
+        });
+    if (!ok || bad || !Tiles(r, rans_bytes, payload.size()))
+      return BlockError(block, "bad dense rANS stream");
     if (written != count) return BlockError(block, "non-zero count differs from the block table");
     for (std::uint32_t i = 0; i < count; ++i) {
       if (static_cast<std::uint32_t>(std::abs(out_level[i])) > max_level) {
@@ -435,15 +445,17 @@ Status DecodeBlock(std::span<const std::uint8_t> payload, int skip_bits, std::ui
     std::size_t rans_bytes = 0;
     if (mag_mode == kRansMagnitudes) {
       bool bad = false;
-      const bool ok = RansDecodeTail(payload, *mag_table, count, &rans_bytes, [&](std::uint64_t i, std::uint32_t s) {
-        std::uint64_t m = s;
-        if (s == kEscape) m = r.GetGamma() - 1 + kEscape;
-        bad |= m >= max_level;
-        level[i] *= bad ? 1 : static_cast<std::int32_t>(m + 1);
-      });
+      const bool ok = RansDecodeTail(payload, *mag_table, count, &rans_bytes,
+                                     [&](std::uint64_t i, std::uint32_t s) {
+                                       std::uint64_t m = s;
+                                       if (s == kEscape) m = r.GetGamma() - 1 + kEscape;
+                                       bad |= m >= max_level;
+                                       level[i] *= bad ? 1 : static_cast<std::int32_t>(m + 1);
+                                     });
       if (!ok || bad) return BlockError(block, "bad magnitude stream");
     }
-    if (!Tiles(r, rans_bytes, payload.size())) return BlockError(block, "bit stream length mismatch");
+    if (!Tiles(r, rans_bytes, payload.size()))
+      return BlockError(block, "bit stream length mismatch");
     return Status::Ok();
   }
   // kSparseRans.
@@ -503,14 +515,18 @@ Status DecodeBlock(std::span<const std::uint8_t> payload, int skip_bits, std::ui
 // varint (count << 2 | mode) and, unless empty, varint byte length; then the blocks,
 // each a bit stream with its rANS stream at its end. The last block's count and
 // length are what remains.
-void EncodeRans(const LevelsView& lv, const LevelCoderOptions& options, std::vector<std::uint8_t>* out) {
+void EncodeRans(const LevelsView& lv, const LevelCoderOptions& options,
+                std::vector<std::uint8_t>* out) {
   int block_log2 = options.block_log2;
-  SOTTO_CHECK(block_log2 >= kMinBlockLog2 && block_log2 <= kMaxBlockLog2) << "block_log2 " << block_log2;
+  SOTTO_CHECK(block_log2 >= kMinBlockLog2 && block_log2 <= kMaxBlockLog2)
+      << "block_log2 " << block_log2;
   const std::uint64_t nnz = lv.index.size();
   if (nnz == 0) return;
   if (options.grow_sparse_blocks && nnz * 8 < lv.n) {
-    const double want = 65536.0 * static_cast<double>(lv.n) / static_cast<double>(std::max<std::uint64_t>(nnz, 1));
-    block_log2 = std::clamp(static_cast<int>(std::ceil(std::log2(want))), block_log2, kMaxBlockLog2);
+    const double want =
+        65536.0 * static_cast<double>(lv.n) / static_cast<double>(std::max<std::uint64_t>(nnz, 1));
+    block_log2 =
+        std::clamp(static_cast<int>(std::ceil(std::log2(want))), block_log2, kMaxBlockLog2);
   }
   const std::uint64_t block = std::uint64_t{1} << block_log2;
   const std::uint64_t nblocks = (lv.n + block - 1) / block;
@@ -532,8 +548,9 @@ void EncodeRans(const LevelsView& lv, const LevelCoderOptions& options, std::vec
     const std::size_t before = body.size();
     std::uint8_t mode = kEmpty;
     if (count > 0) {
-      mode = EncodeBlock(lv, static_cast<std::uint32_t>(begin), static_cast<std::uint32_t>(end - begin), first,
-                         count, /*single=*/false, &sc, &body);
+      mode = EncodeBlock(lv, static_cast<std::uint32_t>(begin),
+                         static_cast<std::uint32_t>(end - begin), first, count, /*single=*/false,
+                         &sc, &body);
     }
     if (b + 1 < nblocks) {
       PutVarint(&table, std::uint64_t{count} << 2 | mode);
@@ -552,7 +569,8 @@ Status DecodeRans(std::span<const std::uint8_t> payload, std::uint64_t n, std::u
                   std::uint32_t max_level, std::vector<std::uint32_t>* index,
                   std::vector<std::int32_t>* level) {
   if (payload.empty()) {
-    if (nnz != 0) return Corrupted("sotto levels: empty payload for " + std::to_string(nnz) + " non-zeros");
+    if (nnz != 0)
+      return Corrupted("sotto levels: empty payload for " + std::to_string(nnz) + " non-zeros");
     index->clear();
     level->clear();
     return Status::Ok();
@@ -561,21 +579,25 @@ Status DecodeRans(std::span<const std::uint8_t> payload, std::uint64_t n, std::u
   std::vector<std::uint32_t> counts;
   if (payload[0] & 1) {  // One block.
     const auto mode = static_cast<std::uint8_t>(payload[0] >> 1 & 3);
-    if (mode == kEmpty || n > (std::uint64_t{1} << kMaxBlockLog2)) return Corrupted("sotto levels: bad single block");
+    if (mode == kEmpty || n > (std::uint64_t{1} << kMaxBlockLog2))
+      return Corrupted("sotto levels: bad single block");
     index->resize(nnz);
     level->resize(nnz);
-    return DecodeBlock(payload, 3, mode, 0, 0, static_cast<std::uint32_t>(n), static_cast<std::uint32_t>(nnz),
-                       max_level, index->data(), level->data(), &counts);
+    return DecodeBlock(payload, 3, mode, 0, 0, static_cast<std::uint32_t>(n),
+                       static_cast<std::uint32_t>(nnz), max_level, index->data(), level->data(),
+                       &counts);
   }
   ByteReader in(payload);
   const std::uint8_t first_byte = in.U8();
   const int block_log2 = (first_byte >> 1 & 15) + kMinBlockLog2;
   const std::uint8_t last_mode = first_byte >> 5 & 3;
-  if (block_log2 > kMaxBlockLog2 || (first_byte & 0x80) != 0) return Corrupted("sotto levels: bad first byte");
+  if (block_log2 > kMaxBlockLog2 || (first_byte & 0x80) != 0)
+    return Corrupted("sotto levels: bad first byte");
   const std::uint64_t block = std::uint64_t{1} << block_log2;
   const std::uint64_t nblocks = (n + block - 1) / block;
   if (nblocks < 2) return Corrupted("sotto levels: block table for a single block");
-  if (nblocks > in.remaining() + 1) return Corrupted("sotto levels: block table longer than the payload");
+  if (nblocks > in.remaining() + 1)
+    return Corrupted("sotto levels: block table longer than the payload");
   // Pass 1: the block table, validated in full before any decoding.
   struct Entry {
     std::uint8_t mode;
@@ -591,7 +613,8 @@ Status DecodeRans(std::span<const std::uint8_t> payload, std::uint64_t n, std::u
     const std::uint64_t c = word >> 2;
     e.bytes = e.mode == kEmpty ? 0 : in.Varint();
     const std::uint64_t len = std::min(block, n - b * block);
-    if (!in.ok() || c > len || (c == 0) != (e.mode == kEmpty)) return BlockError(b, "bad non-zero count");
+    if (!in.ok() || c > len || (c == 0) != (e.mode == kEmpty))
+      return BlockError(b, "bad non-zero count");
     e.count = static_cast<std::uint32_t>(c);
     total_count += c;
     total_bytes += e.bytes;
@@ -606,7 +629,8 @@ Status DecodeRans(std::span<const std::uint8_t> payload, std::uint64_t n, std::u
     e.count = static_cast<std::uint32_t>(std::min<std::uint64_t>(nnz - total_count, 0xFFFFFFFFu));
     e.bytes = in.remaining() - total_bytes;
     const std::uint64_t len = n - (nblocks - 1) * block;
-    if (nnz - total_count > len || (e.count == 0) != (e.mode == kEmpty) || (e.mode == kEmpty && e.bytes != 0)) {
+    if (nnz - total_count > len || (e.count == 0) != (e.mode == kEmpty) ||
+        (e.mode == kEmpty && e.bytes != 0)) {
       return BlockError(nblocks - 1, "bad non-zero count");
     }
   }
@@ -619,8 +643,9 @@ Status DecodeRans(std::span<const std::uint8_t> payload, std::uint64_t n, std::u
     const auto body = in.Take(e.bytes);
     const std::uint64_t begin = b * block;
     const auto len = static_cast<std::uint32_t>(std::min(block, n - begin));
-    SOTTO_RETURN_IF_ERROR(DecodeBlock(body, 0, e.mode, b, static_cast<std::uint32_t>(begin), len, e.count,
-                                      max_level, index->data() + at, level->data() + at, &counts));
+    SOTTO_RETURN_IF_ERROR(DecodeBlock(body, 0, e.mode, b, static_cast<std::uint32_t>(begin), len,
+                                      e.count, max_level, index->data() + at, level->data() + at,
+                                      &counts));
     at += e.count;
   }
   return Status::Ok();

@@ -65,10 +65,11 @@ Status DecodeLevels(LevelCoder coder, std::span<const std::uint8_t> payload, std
 // Per-coder implementations (the dispatch above calls these). Decoders share
 // DecodeLevels' contract.
 namespace detail {
-using LevelDecoder = Status(std::span<const std::uint8_t> payload, std::uint64_t n, std::uint64_t nnz,
-                            std::uint32_t max_level, std::vector<std::uint32_t>* index,
-                            std::vector<std::int32_t>* level);
-void EncodeRans(const LevelsView& levels, const LevelCoderOptions& options, std::vector<std::uint8_t>* out);
+using LevelDecoder = Status(std::span<const std::uint8_t> payload, std::uint64_t n,
+                            std::uint64_t nnz, std::uint32_t max_level,
+                            std::vector<std::uint32_t>* index, std::vector<std::int32_t>* level);
+void EncodeRans(const LevelsView& levels, const LevelCoderOptions& options,
+                std::vector<std::uint8_t>* out);
 void EncodeElias(const LevelsView& levels, std::vector<std::uint8_t>* out);
 void EncodeVsc(const LevelsView& levels, std::vector<std::uint8_t>* out);
 void EncodeFixed(const LevelsView& levels, std::vector<std::uint8_t>* out);

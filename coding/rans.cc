@@ -65,12 +65,14 @@ RansTable::RansTable(std::span<const std::uint32_t> counts) {
   }
   // Fix the sum deterministically: both ends must get the same table.
   if (sum < kRansProbScale) {
-    const auto top = static_cast<std::size_t>(std::max_element(counts.begin(), counts.end()) - counts.begin());
+    const auto top =
+        static_cast<std::size_t>(std::max_element(counts.begin(), counts.end()) - counts.begin());
     freq_[top] += static_cast<std::uint32_t>(kRansProbScale - sum);
   } else {
     std::uint64_t excess = sum - kRansProbScale;
     while (excess > 0) {
-      const auto top = static_cast<std::size_t>(std::max_element(freq_.begin(), freq_.end()) - freq_.begin());
+      const auto top =
+          static_cast<std::size_t>(std::max_element(freq_.begin(), freq_.end()) - freq_.begin());
       const std::uint64_t take = std::min<std::uint64_t>(excess, freq_[top] - 1);
       freq_[top] -= static_cast<std::uint32_t>(take);
       excess -= take;
@@ -89,7 +91,8 @@ double RansTable::SymbolBits(std::span<const std::uint32_t> counts) const {
   if (degenerate_) return 0;
   double bits = 0;
   for (std::size_t s = 0; s < counts.size(); ++s) {
-    if (counts[s] != 0) bits += counts[s] * (kRansProbBits - std::log2(static_cast<double>(freq_[s])));
+    if (counts[s] != 0)
+      bits += counts[s] * (kRansProbBits - std::log2(static_cast<double>(freq_[s])));
   }
   return bits;
 }
@@ -104,7 +107,8 @@ double RansTable::CostBits(std::span<const std::uint32_t> counts) const {
 void RansTable::BuildLookup() {
   lookup_.resize(kRansProbScale);
   for (std::uint32_t s = 0; s < alphabet(); ++s) {
-    std::fill(lookup_.begin() + cum_[s], lookup_.begin() + cum_[s + 1], static_cast<std::uint16_t>(s));
+    std::fill(lookup_.begin() + cum_[s], lookup_.begin() + cum_[s + 1],
+              static_cast<std::uint16_t>(s));
   }
 }
 
@@ -118,7 +122,8 @@ void RansEncode(std::span<const std::uint16_t> symbols, std::span<const RansTabl
                 std::vector<std::uint8_t>* out) {
   SOTTO_CHECK(!tables.empty() && tables.size() <= 2) << tables.size() << " tables";
   const bool degenerate = tables[0]->degenerate();
-  for (const RansTable* t : tables) SOTTO_CHECK(t->degenerate() == degenerate) << "mixed degenerate tables";
+  for (const RansTable* t : tables)
+    SOTTO_CHECK(t->degenerate() == degenerate) << "mixed degenerate tables";
   if (degenerate) return;
   const std::size_t n = symbols.size();
   thread_local std::vector<EncSymbol> enc[2];
@@ -137,14 +142,15 @@ void RansEncode(std::span<const std::uint16_t> symbols, std::span<const RansTabl
   out->resize(at + 2 * n + 4 * static_cast<std::size_t>(lanes));
   std::uint8_t* const base = out->data() + at;
   std::uint8_t* p = base;
-  auto step = [&](std::uint64_t& state, const EncSymbol& e) __attribute__((always_inline)) {
+  auto step = [&](std::uint64_t & state, const EncSymbol& e) __attribute__((always_inline)) {
     if (state >= e.x_max) {
       p[0] = static_cast<std::uint8_t>(state);
       p[1] = static_cast<std::uint8_t>(state >> 8);
       p += 2;
       state >>= 16;
     }
-    const auto q = static_cast<std::uint64_t>((static_cast<U128>(state) * e.rcp_freq) >> 64) >> e.rcp_shift;
+    const auto q =
+        static_cast<std::uint64_t>((static_cast<U128>(state) * e.rcp_freq) >> 64) >> e.rcp_shift;
     state = state + e.bias + q * e.cmpl_freq;
   };
   // Symbol i is on lane i % lanes with table i % ntables (both powers of two, and

@@ -156,8 +156,8 @@ bool RansDecode(std::span<const std::uint8_t> bytes, const RansTable& table, std
 // As RansDecode, for a stream at the end of `bytes` of unknown length: returns the
 // bytes it used through `consumed`.
 template <typename Sink>
-bool RansDecodeTail(std::span<const std::uint8_t> bytes, const RansTable& table, std::uint64_t count,
-                    std::size_t* consumed, Sink&& sink);
+bool RansDecodeTail(std::span<const std::uint8_t> bytes, const RansTable& table,
+                    std::uint64_t count, std::size_t* consumed, Sink&& sink);
 
 // Writes `counts`: the alphabet size, then each count in an Exp-Golomb code whose
 // order is chosen for the table.
@@ -172,8 +172,8 @@ std::uint64_t CountsBits(std::span<const std::uint32_t> counts);
 // ---- implementation of the templates ----
 
 template <typename Sink>
-bool RansDecodeTail(std::span<const std::uint8_t> bytes, const RansTable& table, std::uint64_t count,
-                    std::size_t* consumed, Sink&& sink) {
+bool RansDecodeTail(std::span<const std::uint8_t> bytes, const RansTable& table,
+                    std::uint64_t count, std::size_t* consumed, Sink&& sink) {
   *consumed = 0;
   if (table.degenerate()) {
     const std::uint32_t s = table.SymbolOfSlot(0);
@@ -186,14 +186,16 @@ bool RansDecodeTail(std::span<const std::uint8_t> bytes, const RansTable& table,
   if (lanes == 4) {
     if (table.lookup() != nullptr) {
       for (; i + 4 <= count && r.fast_ok(); i += 4) {
-        r.DecodeFour(table, [&](int l, std::uint32_t s) { sink(i + static_cast<std::uint64_t>(l), s); });
+        r.DecodeFour(table,
+                     [&](int l, std::uint32_t s) { sink(i + static_cast<std::uint64_t>(l), s); });
       }
     }
     for (; i + 4 <= count; i += 4) {
       for (int l = 0; l < 4; ++l) sink(i + static_cast<std::uint64_t>(l), r.Decode(l, table));
     }
   }
-  for (; i < count; ++i) sink(i, r.Decode(static_cast<int>(i % static_cast<std::uint64_t>(lanes)), table));
+  for (; i < count; ++i)
+    sink(i, r.Decode(static_cast<int>(i % static_cast<std::uint64_t>(lanes)), table));
   if (!r.Finish()) return false;
   *consumed = r.consumed();
   return true;

@@ -35,7 +35,8 @@ TEST_CASE("bit writer and reader round-trip mixed fields", "[coding][bits]") {
 TEST_CASE("Rice, gamma and Elias-omega codes round-trip", "[coding][bits]") {
   Rng rng(2);
   std::vector<std::uint64_t> values = {0, 1, 2, 3, 255, 256, 65535, 1u << 20, (1ull << 32) - 1};
-  for (int i = 0; i < 2000; ++i) values.push_back(rng.UniformInt(std::uint64_t{1} << rng.UniformInt(31)));
+  for (int i = 0; i < 2000; ++i)
+    values.push_back(rng.UniformInt(std::uint64_t{1} << rng.UniformInt(31)));
   for (int k : {0, 1, 5, 12}) {
     std::vector<std::uint8_t> bytes;
     BitWriter w(&bytes);
@@ -55,7 +56,8 @@ TEST_CASE("Rice, gamma and Elias-omega codes round-trip", "[coding][bits]") {
   }
 }
 
-TEST_CASE("Golomb codes round-trip for every parameter shape and beat Rice on geometric data", "[coding][bits]") {
+TEST_CASE("Golomb codes round-trip for every parameter shape and beat Rice on geometric data",
+          "[coding][bits]") {
   Rng rng(5);
   std::vector<std::uint32_t> values(5000);
   for (auto& v : values) {
@@ -82,7 +84,8 @@ TEST_CASE("Golomb codes round-trip for every parameter shape and beat Rice on ge
   REQUIRE(golomb_bits <= rice_bits);
 }
 
-TEST_CASE("the Rice parameter chosen has the smallest exact cost among its neighbours", "[coding][bits]") {
+TEST_CASE("the Rice parameter chosen has the smallest exact cost among its neighbours",
+          "[coding][bits]") {
   Rng rng(3);
   std::vector<std::uint32_t> gaps(3000);
   for (auto& g : gaps) g = static_cast<std::uint32_t>(rng.UniformInt(200));
@@ -101,7 +104,8 @@ TEST_CASE("rANS round-trips skewed, uniform and single-symbol streams", "[coding
       for (auto& s : symbols) {
         std::uint64_t v = 0;
         while (v + 1 < alphabet && rng.Uniform01() < 0.6) ++v;
-        s = static_cast<std::uint16_t>(alphabet > 100 && rng.Uniform01() < 0.1 ? rng.UniformInt(alphabet) : v);
+        s = static_cast<std::uint16_t>(
+            alphabet > 100 && rng.Uniform01() < 0.1 ? rng.UniformInt(alphabet) : v);
         ++counts[s];
       }
       RansTable table(counts);
@@ -132,7 +136,8 @@ TEST_CASE("rANS decoding rejects truncated and extended streams", "[coding][rans
   std::vector<std::uint32_t> counts = {900, 90, 10};
   RansTable table(counts);
   std::vector<std::uint16_t> symbols;
-  for (std::uint32_t s = 0; s < 3; ++s) symbols.insert(symbols.end(), counts[s], static_cast<std::uint16_t>(s));
+  for (std::uint32_t s = 0; s < 3; ++s)
+    symbols.insert(symbols.end(), counts[s], static_cast<std::uint16_t>(s));
   std::vector<std::uint8_t> bytes;
   RansEncode(symbols, table, &bytes);
   auto sink = [](std::uint64_t, std::uint32_t) {};
@@ -156,14 +161,16 @@ namespace {
 std::vector<std::uint32_t> TopKBySort(const std::vector<float>& x, std::size_t k) {
   std::vector<std::uint32_t> order(x.size());
   for (std::size_t j = 0; j < x.size(); ++j) order[j] = static_cast<std::uint32_t>(j);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](std::uint32_t a, std::uint32_t b) { return std::fabs(x[a]) > std::fabs(x[b]); });
+  std::stable_sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) {
+    return std::fabs(x[a]) > std::fabs(x[b]);
+  });
   order.resize(std::min(k, x.size()));
   std::sort(order.begin(), order.end());
   return order;
 }
 
-TEST_CASE("radix top-k selection equals a full sort, ties to the lower index", "[coding][sparsify]") {
+TEST_CASE("radix top-k selection equals a full sort, ties to the lower index",
+          "[coding][sparsify]") {
   Rng rng(21);
   for (int trial = 0; trial < 40; ++trial) {
     const std::size_t d = 1 + rng.UniformInt(trial < 30 ? 3000 : 200000);
@@ -171,9 +178,11 @@ TEST_CASE("radix top-k selection equals a full sort, ties to the lower index", "
     const int kind = trial % 4;
     for (auto& v : x) {
       if (kind == 0) v = static_cast<float>(rng.Normal());
-      if (kind == 1) v = rng.Uniform01() < 0.9 ? 0.0f : static_cast<float>(rng.Normal());  // Many zero ties.
-      if (kind == 2) v = static_cast<float>(rng.UniformInt(5)) - 2.0f;                      // Few values.
-      if (kind == 3) v = 1.0f + static_cast<float>(rng.UniformInt(1u << 20)) * 1e-7f;       // One bucket.
+      if (kind == 1)
+        v = rng.Uniform01() < 0.9 ? 0.0f : static_cast<float>(rng.Normal());  // Many zero ties.
+      if (kind == 2) v = static_cast<float>(rng.UniformInt(5)) - 2.0f;        // Few values.
+      if (kind == 3)
+        v = 1.0f + static_cast<float>(rng.UniformInt(1u << 20)) * 1e-7f;  // One bucket.
     }
     for (std::size_t k : {std::size_t{1}, d / 10 + 1, d / 2, d}) {
       std::vector<std::uint32_t> got;
@@ -184,7 +193,8 @@ TEST_CASE("radix top-k selection equals a full sort, ties to the lower index", "
   }
 }
 
-TEST_CASE("rANS with two alternating tables round-trips and reads only its own tail", "[coding][rans]") {
+TEST_CASE("rANS with two alternating tables round-trips and reads only its own tail",
+          "[coding][rans]") {
   Rng rng(8);
   for (std::size_t pairs : {1u, 7u, 9000u, 40000u}) {
     std::vector<std::uint32_t> counts_a(65, 0), counts_b(5, 0);
@@ -222,7 +232,8 @@ TEST_CASE("rANS with two alternating tables round-trips and reads only its own t
     const std::span<const std::uint8_t> cut(bytes.data() + 4, bytes.size() - 4);
     RansReader short_reader(cut, lanes);
     for (std::size_t i = 0; i < symbols.size(); ++i) {
-      short_reader.Decode(static_cast<int>(i % static_cast<std::size_t>(lanes)), i % 2 == 0 ? a : b);
+      short_reader.Decode(static_cast<int>(i % static_cast<std::size_t>(lanes)),
+                          i % 2 == 0 ? a : b);
     }
     REQUIRE_FALSE(short_reader.Finish());
   }

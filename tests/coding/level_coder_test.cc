@@ -1,3 +1,5 @@
+#include "coding/level_coder.h"
+
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -6,7 +8,6 @@
 
 #include <catch2/catch.hpp>
 
-#include "coding/level_coder.h"
 #include "common/random.h"
 #include "tests/coding/test_vectors.h"
 
@@ -16,9 +17,11 @@ namespace {
 using testing::OwnedLevels;
 using testing::RandomLevels;
 
-const LevelCoder kAllCoders[] = {LevelCoder::kRans, LevelCoder::kElias, LevelCoder::kVsc, LevelCoder::kFixed};
+const LevelCoder kAllCoders[] = {LevelCoder::kRans, LevelCoder::kElias, LevelCoder::kVsc,
+                                 LevelCoder::kFixed};
 
-void RequireRoundTrip(LevelCoder coder, const OwnedLevels& lv, int block_log2 = 18, bool grow = false) {
+void RequireRoundTrip(LevelCoder coder, const OwnedLevels& lv, int block_log2 = 18,
+                      bool grow = false) {
   std::vector<std::uint8_t> bytes;
   LevelCoderOptions options;
   options.block_log2 = block_log2;
@@ -27,13 +30,15 @@ void RequireRoundTrip(LevelCoder coder, const OwnedLevels& lv, int block_log2 = 
   std::vector<std::uint32_t> index;
   std::vector<std::int32_t> level;
   const Status st = DecodeLevels(coder, bytes, lv.n, lv.index.size(), lv.max_level, &index, &level);
-  INFO("coder " << static_cast<int>(coder) << " n " << lv.n << " nnz " << lv.index.size() << " s " << lv.max_level);
+  INFO("coder " << static_cast<int>(coder) << " n " << lv.n << " nnz " << lv.index.size() << " s "
+                << lv.max_level);
   REQUIRE(st.ok());
   REQUIRE(index == lv.index);
   REQUIRE(level == lv.level);
 }
 
-TEST_CASE("every level coder round-trips random sparse and dense level vectors", "[coding][levels]") {
+TEST_CASE("every level coder round-trips random sparse and dense level vectors",
+          "[coding][levels]") {
   std::uint64_t seed = 10;
   for (std::uint64_t n : {1ull, 2ull, 100ull, 5000ull, 70000ull}) {
     for (double density : {0.0, 0.001, 0.05, 0.3, 0.9, 1.0}) {
@@ -47,7 +52,8 @@ TEST_CASE("every level coder round-trips random sparse and dense level vectors",
   }
 }
 
-TEST_CASE("the sotto coder round-trips across block boundaries and block sizes", "[coding][levels]") {
+TEST_CASE("the sotto coder round-trips across block boundaries and block sizes",
+          "[coding][levels]") {
   const OwnedLevels lv = RandomLevels(300000, 0.2, 16, 77);
   for (int b : {10, 16, 18, 20}) RequireRoundTrip(LevelCoder::kRans, lv, b);
   // Sparse vectors get blocks up to 2^24.
@@ -60,7 +66,8 @@ TEST_CASE("the sotto coder round-trips across block boundaries and block sizes",
   mixed.max_level = 3;
   for (std::uint32_t j = 0; j < 1024; ++j) {
     mixed.index.push_back(j);
-    mixed.level.push_back(static_cast<std::int32_t>(j % 7) - 3 == 0 ? 1 : static_cast<std::int32_t>(j % 7) - 3);
+    mixed.level.push_back(
+        static_cast<std::int32_t>(j % 7) - 3 == 0 ? 1 : static_cast<std::int32_t>(j % 7) - 3);
   }
   for (std::uint32_t j = 2048; j < 3072; j += 97) {
     mixed.index.push_back(j);
@@ -69,7 +76,8 @@ TEST_CASE("the sotto coder round-trips across block boundaries and block sizes",
   RequireRoundTrip(LevelCoder::kRans, mixed, 10);
 }
 
-TEST_CASE("extreme levels survive every coder: the largest level, escapes, a single element", "[coding][levels]") {
+TEST_CASE("extreme levels survive every coder: the largest level, escapes, a single element",
+          "[coding][levels]") {
   OwnedLevels lv;
   lv.n = 4000;
   lv.max_level = 65536;
@@ -92,7 +100,8 @@ TEST_CASE("extreme levels survive every coder: the largest level, escapes, a sin
   for (LevelCoder coder : kAllCoders) RequireRoundTrip(coder, last);
 }
 
-TEST_CASE("the sotto coder is within 2% of the empirical entropy on i.i.d. levels", "[coding][levels]") {
+TEST_CASE("the sotto coder is within 2% of the empirical entropy on i.i.d. levels",
+          "[coding][levels]") {
   for (double density : {0.01, 0.1, 0.5}) {
     const OwnedLevels lv = RandomLevels(1u << 20, density, 16, 5);
     std::vector<std::uint8_t> bytes;
@@ -143,8 +152,9 @@ void RequireStatusOrValid(const std::vector<std::uint8_t>& bytes, const OwnedLev
   if (!bytes.empty()) std::memcpy(copy.get(), bytes.data(), bytes.size());
   std::vector<std::uint32_t> index;
   std::vector<std::int32_t> level;
-  const Status st = DecodeLevels(LevelCoder::kRans, std::span<const std::uint8_t>(copy.get(), bytes.size()), lv.n,
-                                 lv.index.size(), lv.max_level, &index, &level);
+  const Status st =
+      DecodeLevels(LevelCoder::kRans, std::span<const std::uint8_t>(copy.get(), bytes.size()), lv.n,
+                   lv.index.size(), lv.max_level, &index, &level);
   if (!st.ok()) {
     REQUIRE(st.code() == StatusCode::kCorrupted);
     return;
@@ -159,7 +169,8 @@ void RequireStatusOrValid(const std::vector<std::uint8_t>& bytes, const OwnedLev
   }
 }
 
-TEST_CASE("each sotto block mode round-trips, alone and among blocks, and survives damage", "[coding][levels]") {
+TEST_CASE("each sotto block mode round-trips, alone and among blocks, and survives damage",
+          "[coding][levels]") {
   for (int mode = 1; mode <= 3; ++mode) {
     for (std::uint64_t n : {30000ull, 100000ull}) {
       const OwnedLevels lv = LevelsForMode(mode, n, 40 + static_cast<std::uint64_t>(mode));
@@ -174,7 +185,8 @@ TEST_CASE("each sotto block mode round-trips, alone and among blocks, and surviv
       RequireRoundTrip(LevelCoder::kRans, lv, 20);
       RequireRoundTrip(LevelCoder::kRans, lv, 10);  // Several blocks of this mode.
       for (std::size_t cut = 0; cut < bytes.size(); cut += 1 + cut / 16) {
-        RequireStatusOrValid(std::vector<std::uint8_t>(bytes.begin(), bytes.begin() + static_cast<long>(cut)), lv);
+        RequireStatusOrValid(
+            std::vector<std::uint8_t>(bytes.begin(), bytes.begin() + static_cast<long>(cut)), lv);
       }
       auto longer = bytes;
       longer.push_back(0);
@@ -213,7 +225,8 @@ TEST_CASE("the sotto coder stays near the entropy on small messages", "[coding][
   EncodeLevels(LevelCoder::kRans, lv.view(), {}, &bytes);
   const auto k = static_cast<double>(lv.index.size());
   const double n = 100000;
-  const double entropy = k * std::log2(n / k) + (n - k) * std::log2(n / (n - k)) + k;  // + one sign bit each.
+  const double entropy =
+      k * std::log2(n / k) + (n - k) * std::log2(n / (n - k)) + k;  // + one sign bit each.
   INFO("non-zeros " << k << " bytes " << bytes.size() << " entropy bits " << entropy);
   REQUIRE(static_cast<double>(bytes.size()) * 8 <= entropy + 24);
 }
