@@ -91,12 +91,14 @@ struct MembershipOptions {
   std::size_t indirect_checks = 3;
   // Suspicion timeout = suspicion_multiplier * max(1, log10(N)) * probe_interval.
   int suspicion_multiplier = 4;
-  // Each update is piggybacked retransmit_multiplier * ceil(log10(N + 1)) times (λ).
+  // Each update is sent retransmit_multiplier * ceil(log10(N + 1)) times (λ), on
+  // probes and gossip together; the least-sent, then newest, go first (memberlist's
+  // TransmitLimitedQueue).
   int retransmit_multiplier = 4;
   // At most this many updates ride on one message.
   std::size_t max_piggyback = 8;
   // Every gossip_interval, while updates are queued, they are sent to gossip_nodes
-  // random live members in a membership_update, besides riding on probes
+  // random alive or suspect members in a membership_update, besides riding on probes
   // (memberlist: 200 ms, 3). News then spreads in about log_(gossip_nodes+1)(N)
   // gossip intervals instead of log_3(N) probe intervals. Zero disables gossip.
   // A tick is only due for gossip while updates are queued: a quiet group sends none.
@@ -105,7 +107,8 @@ struct MembershipOptions {
   // Every push_pull_interval a full-state exchange (join / join_ack, both sides
   // merge) with one random live member repairs whatever gossip missed, e.g. news
   // dropped from the piggyback queue. memberlist's LAN default is 30 s for groups of
-  // hundreds; a full state of 64 members is ~3 KB, so 10 s costs little. Zero disables.
+  // hundreds; a full state of 64 members is ~3 KB, so 10 s costs little. The first
+  // one comes after a random fraction of the interval. Zero disables.
   Clock::Duration push_pull_interval = std::chrono::seconds(10);
   // Join retries: first after join_retry_initial, doubling up to join_retry_max.
   Clock::Duration join_retry_initial = std::chrono::seconds(1);
