@@ -5,6 +5,7 @@
 // nothing else; models and algorithms only ever see the resulting Dataset.
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -38,6 +39,16 @@ inline constexpr std::int64_t kFashionMnistFeatures = 28 * 28;
 Result<Dataset> ReadIdxDataset(const std::string& images_path, const std::string& labels_path,
                                std::int64_t max_samples = -1);
 
+// As ReadIdxDataset, on the bytes of the two files (raw or gzip) already in memory;
+// `images_name` and `labels_name` stand for the paths in messages and
+// Dataset::name. ReadIdxDataset reads the files and calls this. Errors as
+// ReadIdxDataset, without kNotFound.
+Result<Dataset> ParseIdxDataset(std::span<const std::uint8_t> images,
+                                std::span<const std::uint8_t> labels,
+                                std::int64_t max_samples = -1,
+                                const std::string& images_name = "images",
+                                const std::string& labels_name = "labels");
+
 struct FashionMnist {
   Dataset train;  // 60000 samples, name "fashion-mnist/train".
   Dataset test;   // 10000 samples, name "fashion-mnist/test".
@@ -59,5 +70,15 @@ Result<FashionMnist> LoadFashionMnist(const std::string& dir = kFashionMnistDir,
 // kInvalidArgument if the content exceeds `max_bytes`.
 Result<std::string> ReadFileMaybeGzip(const std::string& path,
                                       std::int64_t max_bytes = std::int64_t{1} << 34);
+
+// Returns `bytes` gunzipped if they are gzip data (they start 1f 8b), else as they
+// are. As zlib's gzread (which the file readers used to call): concatenated gzip
+// members are joined, and bytes after the last member that do not start another
+// one are ignored. `name` prefixes messages. Errors: kCorrupted for a broken or
+// truncated gzip stream (CRC included); kInvalidArgument if the result would
+// exceed `max_bytes`.
+Result<std::string> GunzipIfCompressed(std::span<const std::uint8_t> bytes,
+                                       const std::string& name,
+                                       std::int64_t max_bytes = std::int64_t{1} << 34);
 
 }  // namespace sotto::algo

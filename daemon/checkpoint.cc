@@ -27,7 +27,7 @@ void Put(std::vector<std::uint8_t>* out, T v) {
 
 class Reader {
  public:
-  explicit Reader(const std::vector<std::uint8_t>& b) : b_(b) {}
+  explicit Reader(std::span<const std::uint8_t> b) : b_(b) {}
   template <typename T>
   bool Get(T* v) {
     if (b_.size() - pos_ < sizeof(T)) return false;
@@ -45,7 +45,7 @@ class Reader {
   std::size_t remaining() const { return b_.size() - pos_; }
 
  private:
-  const std::vector<std::uint8_t>& b_;
+  std::span<const std::uint8_t> b_;
   std::size_t pos_ = 0;
 };
 
@@ -105,14 +105,19 @@ Status WriteCheckpoint(const std::string& path, const Checkpoint& c) {
 Result<Checkpoint> ReadCheckpoint(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return NotFound("no checkpoint at '" + path + "'");
-  std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto corrupt = [&](const std::string& what) { return Corrupted("checkpoint '" + path + "': " + what); };
-  if (bytes.size() < 8 + 4 + 4 || std::memcmp(bytes.data(), kMagic, 8) != 0) return corrupt("not a sotto checkpoint (bad magic)");
+  const std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)),
+                                        std::istreambuf_iterator<char>());
+  return ParseCheckpoint(bytes, path);
+}
+
+Result<Checkpoint> ParseCheckpoint(std::span<const std::uint8_t> file, const std::string& name) {
+  auto corrupt = [&](const std::string& what) { return Corrupted("checkpoint '" + name + "': " + what); };
+  if (file.size() < 8 + 4 + 4 || std::memcmp(file.data(), kMagic, 8) != 0) return corrupt("not a sotto checkpoint (bad magic)");
   std::uint32_t stored_crc;
-  std::memcpy(&stored_crc, bytes.data() + bytes.size() - 4, 4);
-  const auto crc = static_cast<std::uint32_t>(crc32(0L, bytes.data(), static_cast<uInt>(bytes.size() - 4)));
+  std::memcpy(&stored_crc, file.data() + file.size() - 4, 4);
+  const std::span<const std::uint8_t> bytes = file.first(file.size() - 4);
+  const auto crc = static_cast<std::uint32_t>(crc32(0L, bytes.data(), static_cast<uInt>(bytes.size())));
   if (crc != stored_crc) return corrupt("CRC mismatch (torn or damaged file)");
-  bytes.resize(bytes.size() - 4);
   Reader r(bytes);
   char magic[8];
   std::uint32_t version = 0, name_len = 0, count = 0;

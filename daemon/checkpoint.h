@@ -9,6 +9,7 @@
 // floats; finally u32 CRC-32 (zlib) of everything before it.
 
 #include <cstdint>
+#include <span>
 #include <string>
 
 #include "algo/gossip_algorithm.h"
@@ -29,5 +30,9 @@ Status WriteCheckpoint(const std::string& path, const Checkpoint& checkpoint);
 // Reads and verifies a checkpoint. kNotFound when there is none; kCorrupted naming
 // what failed (magic, length, CRC) otherwise.
 Result<Checkpoint> ReadCheckpoint(const std::string& path);
+
+// As ReadCheckpoint, on the bytes of a checkpoint file; `name` stands for the path
+// in messages. ReadCheckpoint reads the file and calls this. kCorrupted as above.
+Result<Checkpoint> ParseCheckpoint(std::span<const std::uint8_t> bytes, const std::string& name);
 
 }  // namespace sotto::daemon

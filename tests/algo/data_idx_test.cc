@@ -189,6 +189,64 @@ TEST_CASE("broken idx files give errors naming the file and the problem", "[algo
   }
 }
 
+std::vector<std::uint8_t> AsBytes(const std::string& s) { return {s.begin(), s.end()}; }
+
+std::string GzipOf(const TempDir& dir, const std::string& bytes) {
+  const std::string path = dir.File("tmp.gz");
+  WriteGz(path, bytes);
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+TEST_CASE("idx bytes in memory parse as the files do", "[algo][data][idx]") {
+  TempDir dir;
+  const SmallIdx idx;
+  WriteRaw(dir.File("img"), idx.images);
+  WriteRaw(dir.File("lab"), idx.labels);
+  Result<Dataset> from_files = ReadIdxDataset(dir.File("img"), dir.File("lab"));
+  REQUIRE(from_files.ok());
+  const std::string gz_images = GzipOf(dir, idx.images);
+  Result<Dataset> from_bytes =
+      ParseIdxDataset(AsBytes(gz_images), AsBytes(idx.labels), -1, "my-images", "my-labels");
+  REQUIRE(from_bytes.ok());
+  CHECK(from_bytes->features == from_files->features);
+  CHECK(from_bytes->labels == from_files->labels);
+  CHECK(from_bytes->name == "my-images");
+  Result<Dataset> cut = ParseIdxDataset(AsBytes(idx.images.substr(0, 10)), AsBytes(idx.labels),
+                                        -1, "my-images", "my-labels");
+  REQUIRE_FALSE(cut.ok());
+  CHECK_THAT(cut.error().message(), Catch::Contains("my-images") && Catch::Contains("truncated"));
+}
+
+TEST_CASE("gunzip in memory joins members and ignores trailing bytes, as gzread does",
+          "[algo][data][idx]") {
+  TempDir dir;
+  const std::string one = GzipOf(dir, "hello "), two = GzipOf(dir, "world");
+  CHECK(*GunzipIfCompressed(AsBytes(one + two), "x") == "hello world");
+  CHECK(*GunzipIfCompressed(AsBytes(one + "garbage"), "x") == "hello ");
+  CHECK(*GunzipIfCompressed(AsBytes("plain \x1f text"), "x") == "plain \x1f text");
+  // The file reader agrees (it calls the same code on the file's bytes).
+  WriteRaw(dir.File("two.gz"), one + two + "junk");
+  CHECK(*ReadFileMaybeGzip(dir.File("two.gz")) == "hello world");
+
+  Result<std::string> truncated = GunzipIfCompressed(AsBytes(one.substr(0, one.size() - 3)), "x");
+  REQUIRE_FALSE(truncated.ok());
+  CHECK(truncated.error().code() == StatusCode::kCorrupted);
+  CHECK_THAT(truncated.error().message(), Catch::Contains("truncated"));
+  std::string bad_crc = one;
+  bad_crc[bad_crc.size() - 6] ^= 1;
+  Result<std::string> damaged = GunzipIfCompressed(AsBytes(bad_crc), "x");
+  REQUIRE_FALSE(damaged.ok());
+  CHECK(damaged.error().code() == StatusCode::kCorrupted);
+
+  Result<std::string> big = GunzipIfCompressed(AsBytes(one), "x", 5);
+  REQUIRE_FALSE(big.ok());
+  CHECK(big.error().code() == StatusCode::kInvalidArgument);
+  CHECK(GunzipIfCompressed(AsBytes(one), "x", 6).ok());
+  CHECK(GunzipIfCompressed(AsBytes("123456"), "x", 5).error().code() ==
+        StatusCode::kInvalidArgument);
+}
+
 TEST_CASE("a missing fashion-mnist directory suggests the debian package", "[algo][data][idx]") {
   TempDir dir;
   Result<FashionMnist> data = LoadFashionMnist(dir.File("absent"));

@@ -1,5 +1,6 @@
 #include <filesystem>
 #include <fstream>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,22 @@ TEST_CASE("a checkpoint round-trips exactly", "[daemon][checkpoint]") {
   CHECK(c->state.velocity.empty());
   CHECK_FALSE(std::filesystem::exists(path + ".tmp"));
   CHECK((std::filesystem::status(path).permissions() & std::filesystem::perms::others_read) == std::filesystem::perms::none);
+}
+
+TEST_CASE("a checkpoint parses from its bytes as from its file", "[daemon][checkpoint]") {
+  const std::string path = TempPath("bytes.bin");
+  REQUIRE(WriteCheckpoint(path, Sample()).ok());
+  std::ifstream in(path, std::ios::binary);
+  const std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)),
+                                        std::istreambuf_iterator<char>());
+  auto c = ParseCheckpoint(bytes, "in-memory");
+  REQUIRE(c.ok());
+  CHECK(c->round == 1234);
+  CHECK(c->state.model == Sample().state.model);
+  auto cut = ParseCheckpoint(std::span(bytes).first(bytes.size() - 1), "in-memory");
+  REQUIRE_FALSE(cut.ok());
+  CHECK(cut.error().code() == StatusCode::kCorrupted);
+  CHECK(cut.error().message().find("checkpoint 'in-memory'") != std::string::npos);
 }
 
 TEST_CASE("a damaged checkpoint is refused with the reason, never half-loaded", "[daemon][checkpoint]") {
