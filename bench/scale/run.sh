@@ -6,6 +6,9 @@
 #   - CPU seconds per round and rounds per second (from /proc/PID/stat and status),
 #   - how long until every member knows a newly started member (from the
 #     "membership: ID joined" line each node logs; checked with `sotto members`),
+#     and where that time goes: the seed it joined through, the median member,
+#   - how long after launch every daemon listens and every view is complete
+#     (N-1 "joined" lines per node),
 #   - how long until every member marks a SIGKILLed member dead, against the
 #     suspicion formula 4·max(1,log10 N)·probe_interval (+ probe timing),
 # and then `sotto lab` with 1024 virtual nodes (rounds per second).
@@ -13,6 +16,9 @@
 #
 #   bench/scale/run.sh [--sizes "16 32 64"] [--sotto build/release/sotto] [--out bench/results]
 #                      [--window 10] [--min-round-ms 0] [--lab-nodes 1024] [--no-lab] [--joins 3] [--kills 2]
+#                      [--notes TEXT]
+# --no-lab keeps the "lab" figures of an existing OUT/scale.json. Membership timings
+# use the daemon's default MembershipOptions (net/membership.h).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
@@ -30,6 +36,7 @@ JOINS=3            # new members started one after the other (each timed)
 KILLS=2            # members SIGKILLed one after the other (each timed)
 LAB=1
 REPLOT=0           # --replot: only redraw OUT/scale.png from OUT/scale.json
+NOTES=""           # free text stored as "notes" in scale.json (no double quotes)
 while [ $# -gt 0 ]; do
   case "$1" in
     --sizes) SIZES=$2; shift 2 ;;
@@ -42,7 +49,8 @@ while [ $# -gt 0 ]; do
     --kills) KILLS=$2; shift 2 ;;
     --no-lab) LAB=0; shift ;;
     --replot) REPLOT=1; shift ;;
-    -h|--help) sed -n 2,16p "$0"; exit 0 ;;
+    --notes) NOTES=${2//\"/\'}; shift 2 ;;
+    -h|--help) sed -n 2,21p "$0"; exit 0 ;;
     *) echo "bench/scale: unknown argument $1" >&2; exit 64 ;;
   esac
 done
@@ -90,10 +98,39 @@ json_num() { awk -v k="\"$1\":" '$1 == k {v = $2; sub(/,$/, "", v); print v; exi
 # Status of member ID in `sotto members --json` output on stdin.
 member_status() { awk -v id="\"$1\"," '$1 == "\"id\":" {f = ($2 == id)} f && $1 == "\"status\":" {v = $2; gsub(/[",]/, "", v); print v; exit}'; }
 
-# Starts a watcher that writes the time at which log $1 first shows "membership: $2 $3" into $4.
-watch_event() {
-  ( timeout 60 tail -s 0.1 -n +1 -F "$1" 2>/dev/null | grep -m1 -F "membership: $2 $3" >/dev/null && now > "$4" ) &
+# Starts a watcher that appends "TIME LINE" to $2 for each line of log $1 that contains
+# $3 (default: a "membership: ... joined" line). Started before the newcomer is spawned:
+# a watcher started after it listens would stamp what it reads late whenever spawning
+# 64 watchers takes seconds (load). The newcomer's "listening" line is stamped the
+# same way, so both ends of a join time carry the same reading delay.
+watch_joins() {
+  local pat=${3:-" joined ("}
+  ( timeout 120 tail -s 0.1 -n +1 -F "$1" 2>/dev/null | while IFS= read -r line; do
+      case "$line" in *"$pat"*|"scale-bench: "*) echo "$(now) $line" >> "$2" ;; esac
+    done ) &
   WATCH+=($!)
+}
+
+# Starts a watcher that writes the time at which log $1 has shown $2 "membership: ... joined"
+# lines (a complete view of $2 + 1 members at startup) into $3.
+watch_view() {
+  ( timeout 300 tail -s 0.1 -n +1 -F "$1" 2>/dev/null | {
+      k=0
+      while IFS= read -r line; do
+        case "$line" in *"membership: "*" joined ("*) k=$((k + 1)) ;; *) continue ;; esac
+        [ "$k" -ge "$2" ] && { now > "$3"; break; }
+      done; } ) &
+  WATCH+=($!)
+}
+
+# Times in files $2.. relative to $1: "max count min median" (max null unless all $3.. exist).
+spread() {
+  local t=$1; shift
+  local n=$#
+  cat "$@" 2>/dev/null | awk -v t="$t" '{print $1 - t}' | sort -g | awk -v n="$n" '
+    {v[NR] = $1} END {if (NR == 0) {print "null 0 null null"; exit}
+      med = (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2)
+      printf "%s %d %.3f %.3f\n", (NR < n ? "null" : sprintf("%.3f", v[NR])), NR, v[1], med}'
 }
 
 # start_node DIR SHARD SHARDS MIN_MEMBERS [JOIN] -> pid in $STARTED
@@ -163,6 +200,8 @@ log "wrote $OUT/scale.json and $OUT/scale.png"
 }
 if [ "$REPLOT" = 1 ]; then plot_results; exit 0; fi
 
+# The lab figures of the last run, kept when this one skips the lab (--no-lab).
+OLD_LAB=$(grep -m1 '^  "lab": ' "$OUT/scale.json" 2>/dev/null | sed 's/^  "lab": //')
 ROWS=()
 for N in $SIZES; do
   log "N=$N: starting $N daemons"
@@ -170,6 +209,7 @@ for N in $SIZES; do
   D=$WORK/n$N
   mkdir -p "$D"
   pid=(); ep=(); id=()
+  for ((i = 0; i < N; i++)); do mkdir -p "$D/node-$i"; watch_view "$D/node-$i/node.log" $((N - 1)) "$D/node-$i/view.t"; done
   start_node "$D/node-0" 0 "$N" "$N"
   pid[0]=$STARTED
   read -r ep[0] id[0] < <(wait_listen "$D/node-0/node.log" 60) || { log "node 0 did not start"; cat "$D/node-0/node.log" >&2; exit 1; }
@@ -180,6 +220,8 @@ for N in $SIZES; do
   for ((i = 1; i < N; i++)); do
     read -r ep[i] id[i] < <(wait_listen "$D/node-$i/node.log" 300) || { log "node $i did not start"; exit 1; }
   done
+  t_all_listen=$(now)
+  all_listen_s=$(awk -v a="$t_launch" -v b="$t_all_listen" 'BEGIN {printf "%.1f", b - a}')
   # Wait until every node trains: all N have started (round >= 1), which needs every
   # node's membership view to hold all N members (min_members = N). Timed from launch.
   t0=$SECONDS; ready=0; full=0
@@ -197,6 +239,11 @@ for N in $SIZES; do
   all_training_s=$(awk -v a="$t_launch" -v b="$(now)" 'BEGIN {printf "%.1f", b - a}')
   [ "$ready" -eq "$N" ] || all_training_s=null
   log "N=$N: $ready/$N nodes training, $full/$N complete views, $all_training_s s after launch"
+  views=(); for ((i = 0; i < N; i++)); do views+=("$D/node-$i/view.t"); done
+  read -r views_s views_count views_first_s views_median_s < <(spread "$t_launch" "${views[@]}")
+  for p in "${WATCH[@]}"; do pkill -P "$p" 2>/dev/null; kill "$p" 2>/dev/null; done
+  WATCH=()
+  log "N=$N: all listening ${all_listen_s} s after launch; complete views (from the joined lines): $views_count/$N, first ${views_first_s} s, median ${views_median_s} s, last ${views_s} s after launch"
   sleep 3   # settle
 
   # Steady state: rounds and CPU over WINDOW seconds.
@@ -234,34 +281,49 @@ for N in $SIZES; do
   log "N=$N: $rps rounds/s per node (slowest $rps_min), $cpu_round CPU s/round, $cpu_frac cores/daemon, RSS mean $rss_mean MB max $rss_max MB (peak $hwm_max), model $model_mb MB, data $data_mb MB, $susp suspect events so far"
 
   # Join: JOINS more members, one after the other, each through a different member.
-  newpids=(); newdirs=(); JT=(); JS=(); JC=(); JV=()
+  newpids=(); newdirs=(); JT=(); JS=(); JC=(); JV=(); JSEED=(); JMED=()
   for ((rep = 1; rep <= JOINS; rep++)); do
     J=$D/node-new$rep
     mkdir -p "$J"
-    : > "$J/node.log"
-    for ((i = 0; i < N; i++)); do rm -f "$D/node-$i/joined.t"; done
+    echo "scale-bench: watching" > "$J/node.log"
+    for ((i = 0; i < N; i++)); do
+      rm -f "$D/node-$i/joined.t" "$D/node-$i/joined.log"
+      watch_joins "$D/node-$i/node.log" "$D/node-$i/joined.log"
+    done
+    watch_joins "$J/node.log" "$J/listen.log" "listening on "
+    # Spawn once that watcher has read the marker line: it then reads in real time.
+    for ((k = 0; k < 600; k++)); do [ -s "$J/listen.log" ] && break; sleep 0.1; done
     t_spawn=$(now)
-    start_node "$J" 0 "$N" 1 "${ep[$(((N / 2 + rep) % N))]}"
+    seed=$(((N / 2 + rep) % N))
+    start_node "$J" 0 "$N" 1 "${ep[seed]}"
     newpids+=("$STARTED"); newdirs+=("$J")
     read -r new_ep new_id < <(wait_listen "$J/node.log" 60) || { log "new node did not start"; exit 1; }
     t_listen=$(now)
-    for ((i = 0; i < N; i++)); do watch_event "$D/node-$i/node.log" "$new_id" joined "$D/node-$i/joined.t"; done
+    for ((k = 0; k < 50; k++)); do grep -q 'listening on ' "$J/listen.log" && break; sleep 0.1; done
+    t=$(awk '/listening on / {print $1; exit}' "$J/listen.log"); [ -n "$t" ] && t_listen=$t
     t0=$SECONDS
     while [ $((SECONDS - t0)) -lt 30 ]; do
-      k=0; for ((i = 0; i < N; i++)); do [ -s "$D/node-$i/joined.t" ] && k=$((k + 1)); done
-      [ "$k" -eq "$N" ] && break
+      k=$(grep -l -F "membership: $new_id joined" "$D"/node-*/joined.log 2>/dev/null | wc -l)
+      [ "$k" -ge "$N" ] && break
       sleep 0.2
+    done
+    for ((i = 0; i < N; i++)); do
+      grep -m1 -F "membership: $new_id joined" "$D/node-$i/joined.log" 2>/dev/null | awk '{print $1}' > "$D/node-$i/joined.t"
     done
     join_known=$(cat "$D"/node-*/joined.t 2>/dev/null | awk -v t="$t_listen" -v n="$N" '{d = $1 - t; if (d > m) m = d; c++; s += d} END {if (c < n) print "null", c + 0, (c ? s / c : "null"); else printf "%.3f %d %.3f\n", m, c, s / c}')
     read -r join_all join_count join_mean <<< "$join_known"
+    # Where the time goes: the seed it joined through, then the spread to the others.
+    seed_s=$(awk -v t="$t_listen" '{printf "%.3f", $1 - t}' "$D/node-$seed/joined.t" 2>/dev/null); seed_s=${seed_s:-null}
+    jfiles=(); for ((i = 0; i < N; i++)); do jfiles+=("$D/node-$i/joined.t"); done
+    read -r _ _ join_first join_median < <(spread "$t_listen" "${jfiles[@]}")
     join_from_spawn=$(awk -v a="$t_spawn" -v b="$t_listen" -v m="$join_all" 'BEGIN {if (m == "null") print "null"; else printf "%.3f", m + b - a}')
     # Confirm with the members view of every node.
     alive_view=0
     for ((i = 0; i < N; i++)); do
       [ "$("$BIN" members --json --data-dir "$D/node-$i" 2>/dev/null | member_status "$new_id")" = alive ] && alive_view=$((alive_view + 1))
     done
-    log "N=$N: join $rep: new member $new_id known by $join_count/$N after ${join_all} s (from its 'listening' line; ${join_from_spawn} s from spawn; mean over nodes $join_mean s), members --json alive on $alive_view/$N"
-    JT+=("$join_all"); JS+=("$join_from_spawn"); JC+=("$join_count"); JV+=("$alive_view")
+    log "N=$N: join $rep: new member $new_id known by $join_count/$N after ${join_all} s (from its 'listening' line; ${join_from_spawn} s from spawn; mean over nodes $join_mean s; seed $seed_s s, first $join_first s, median $join_median s), members --json alive on $alive_view/$N"
+    JSEED+=("$seed_s"); JMED+=("$join_median"); JT+=("$join_all"); JS+=("$join_from_spawn"); JC+=("$join_count"); JV+=("$alive_view")
     for p in "${WATCH[@]}"; do pkill -P "$p" 2>/dev/null; kill "$p" 2>/dev/null; done
     WATCH=()
     sleep 1
@@ -282,7 +344,10 @@ for N in $SIZES; do
     for d in "${others[@]}"; do rm -f "$d/dead.t" "$d/suspect.t"; done
     # One watcher per node (tail uses inotify; a user has 128 instances by default, -s 0.1 if it polls).
     for d in "${others[@]}"; do
-      ( timeout 90 tail -s 0.1 -n 0 -F "$d/node.log" 2>/dev/null | while IFS= read -r line; do
+      # From the first line after those already written: a tail that starts late under
+      # load still reads every line written since (-n 0 would skip them).
+      from=$(($(wc -l < "$d/node.log") + 1))
+      ( timeout 90 tail -s 0.1 -n "+$from" -F "$d/node.log" 2>/dev/null | while IFS= read -r line; do
           case "$line" in
             *"membership: $vid suspect"*) [ -e "$d/suspect.t" ] || now > "$d/suspect.t" ;;
             *"membership: $vid dead"*) now > "$d/dead.t"; break ;;
@@ -290,7 +355,7 @@ for N in $SIZES; do
         done ) &
       WATCH+=($!)
     done
-    sleep 0.5
+    sleep 2   # Every watcher's tail is running (spawning 66 takes a while under load).
     t_kill=$(now)
     kill -KILL "${pid[victim]}"
     wait "${pid[victim]}" 2>/dev/null
@@ -299,6 +364,9 @@ for N in $SIZES; do
       k=0; for d in "${others[@]}"; do [ -s "$d/dead.t" ] && k=$((k + 1)); done
       [ "$k" -eq "${#others[@]}" ] && break
       sleep 0.2
+    done
+    for d in "${others[@]}"; do  # Say what a member that did not log the death logged instead.
+      [ -s "$d/dead.t" ] || log "N=$N: kill $rep: $d never logged $vid dead; its last lines on it: $(grep -F "$vid" "$d/node.log" | tail -3 | tr '\n' '|')"
     done
     detect=$(cat "${others[@]/%//dead.t}" 2>/dev/null | awk -v t="$t_kill" -v n="${#others[@]}" '{d = $1 - t; if (c == 0 || d < lo) lo = d; if (d > m) m = d; c++} END {if (c < n) printf "null %d %s\n", c + 0, (c ? lo : "null"); else printf "%.3f %d %.3f\n", m, c, lo}')
     read -r detect_all detect_count detect_first <<< "$detect"
@@ -334,21 +402,23 @@ for N in $SIZES; do
   stop_pids "${alive_pids[@]}" "${newpids[@]}"
   PIDS=()
   PIDS=()
-  ROWS+=("$(printf '{"nodes": %d, "parameters": %s, "model_mb": %s, "data_mb_per_node": %s, "rss_target_mb": %s, "rss_mb_mean": %s, "rss_mb_max": %s, "rss_peak_mb_max": %s, "rss_minus_data_mb_mean": %s, "cpu_seconds_per_round": %s, "cores_per_daemon": %s, "rounds_per_second": %s, "rounds_per_second_slowest": %s, "join_known_by_all_s": %s, "join_known_by_all_max_s": %s, "join_trials_s": %s, "join_known_count": %s, "join_known_from_spawn_s": %s, "join_alive_in_members_json": %s, "kill_first_suspect_s": %s, "kill_first_dead_s": %s, "kill_all_dead_s": %s, "kill_all_dead_max_s": %s, "kill_trials_s": %s, "kill_dead_count": %s, "kill_observers": %s, "kill_dead_in_members_json": %s, "suspicion_timeout_formula_s": %s, "formula_plus_probe_s": %s, "false_suspicions": %d, "min_membership_view": %s, "nodes_seeing_fewer_than_n": %s, "nodes_without_progress": %s, "fraction_rounds_timed_out": %s, "launch_to_all_training_s": %s}' \
+  ROWS+=("$(printf '{"nodes": %d, "parameters": %s, "model_mb": %s, "data_mb_per_node": %s, "rss_target_mb": %s, "rss_mb_mean": %s, "rss_mb_max": %s, "rss_peak_mb_max": %s, "rss_minus_data_mb_mean": %s, "cpu_seconds_per_round": %s, "cores_per_daemon": %s, "rounds_per_second": %s, "rounds_per_second_slowest": %s, "join_known_by_all_s": %s, "join_known_by_all_max_s": %s, "join_trials_s": %s, "join_known_count": %s, "join_known_from_spawn_s": %s, "join_alive_in_members_json": %s, "join_seed_knows_s": %s, "join_median_node_s": %s, "kill_first_suspect_s": %s, "kill_first_dead_s": %s, "kill_all_dead_s": %s, "kill_all_dead_max_s": %s, "kill_trials_s": %s, "kill_dead_count": %s, "kill_observers": %s, "kill_dead_in_members_json": %s, "suspicion_timeout_formula_s": %s, "formula_plus_probe_s": %s, "false_suspicions": %d, "min_membership_view": %s, "nodes_seeing_fewer_than_n": %s, "nodes_without_progress": %s, "fraction_rounds_timed_out": %s, "launch_to_all_training_s": %s, "launch_to_all_listening_s": %s, "launch_to_views_complete_s": %s, "launch_to_views_complete_median_s": %s, "views_complete_count": %s}' \
     "$N" "$params" "$model_mb" "$data_mb" "$(awk -v m="$model_mb" 'BEGIN {printf "%.2f", 4 * m + 30}')" \
     "$rss_mean" "$rss_max" "$hwm_max" "$(awk -v a="$rss_mean" -v b="$data_mb" 'BEGIN {printf "%.2f", a - b}')" \
-    "$cpu_round" "$cpu_frac" "$rps" "$rps_min" "$join_med" "$join_all" "$(lst "${JT[@]}")" "$(lst "${JC[@]}")" "$(lst "${JS[@]}")" "$(lst "${JV[@]}")" \
+    "$cpu_round" "$cpu_frac" "$rps" "$rps_min" "$join_med" "$join_all" "$(lst "${JT[@]}")" "$(lst "${JC[@]}")" "$(lst "${JS[@]}")" "$(lst "${JV[@]}")" "$(lst "${JSEED[@]}")" "$(lst "${JMED[@]}")" \
     "$(lst "${KS[@]}")" "$(lst "${KF[@]}")" "$detect_med" "$detect_all" "$(lst "${KT[@]}")" "$(lst "${KC[@]}")" "$(lst "${KO[@]}")" "$(lst "${KV[@]}")" "$(lst "${KFORM[@]}")" \
-    "$(awk -v f="${KFORM[0]}" 'BEGIN {printf "%.3f", f + 1.5}')" "$susp_total" "$min_view" "$short_view" "$stalled" "$timeout_frac" "$all_training_s")")
+    "$(awk -v f="${KFORM[0]}" 'BEGIN {printf "%.3f", f + 1.5}')" "$susp_total" "$min_view" "$short_view" "$stalled" "$timeout_frac" "$all_training_s" "$all_listen_s" "$views_s" "$views_median_s" "$views_count")")
   # Write partial results after every size.
   { printf '{\n  "benchmark": "scale",\n  "date": "%s",\n  "host_cores": %d,\n  "loadavg_at_end": "%s",\n' "$(date -u +%FT%TZ)" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)"
-    printf '  "setup": "sotto node daemons on 127.0.0.1, malcom top-1%%+dither s=4, ring, synthetic %d features (binary softmax), %d samples in all (4/5 train, sharded), batch %d, %d test rows, min_round_ms %s, probe_interval 1000 ms, probe_timeout 500 ms, suspicion_multiplier 4",\n' "$FEATURES" "$SAMPLES" "$BATCH" "$MAX_TEST" "$MIN_ROUND_MS"
+    printf '  "setup": "sotto node daemons on 127.0.0.1, malcom top-1%%+dither s=4, ring, synthetic %d features (binary softmax), %d samples in all (4/5 train, sharded), batch %d, %d test rows, min_round_ms %s, membership defaults (net/membership.h): probe_interval 1000 ms, probe_timeout 500 ms, suspicion_multiplier 4, gossip to 3 members every 200 ms, push-pull every 10 s",\n' "$FEATURES" "$SAMPLES" "$BATCH" "$MAX_TEST" "$MIN_ROUND_MS"
+    [ -n "$NOTES" ] && printf '  "notes": "%s",\n' "$NOTES"
     printf '  "mesh": [\n'; (IFS=$'\n'; echo "${ROWS[*]}") | sed 's/^/    /; $!s/$/,/'; printf '  ]\n}\n'; } > "$WORK/scale.partial.json"
   cp "$WORK/scale.partial.json" "$OUT/scale.json"
   rm -rf "$D"
 done
 
-LABJSON=null
+LABJSON=${OLD_LAB:-null}
+[ "$LAB" = 1 ] || log "lab: skipped (--no-lab); keeping the previous lab figures: $LABJSON"
 if [ "$LAB" = 1 ]; then
   log "lab: $LAB_NODES virtual nodes, synthetic-malcom, 100000 samples, 100 rounds"
   lab_t0=$(now)
