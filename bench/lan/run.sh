@@ -1,17 +1,30 @@
 #!/usr/bin/env bash
 # LAN benchmark (issue 10, "where compression pays"): 8 `sotto node` daemons, each
 # in its own network namespace, connected through veth pairs to a bridge in a
-# "switch" namespace. Every veth end is shaped with `tc ... tbf` to RATE, so each
-# node has RATE up and RATE down (like hosts on a switched LAN). For each RATE in
-# RATES (default 10 and 100 Mbit/s) it trains softmax on Fashion-MNIST with
-# D-PSGD, CHOCO-SGD (top-1 %) and MALCOM-PSGD until the nodes' mean test accuracy
-# reaches TARGET (0.82), and reports time to accuracy, bytes and the achieved link
-# utilisation (bytes through the tbf qdiscs / (time · rate)).
-# Writes OUT/lan.json and OUT/lan.png. Needs root (or CAP_NET_ADMIN + netns),
-# iproute2, bash, awk, gnuplot; without permission it says so and exits 0.
+# "switch" namespace. Every veth end is shaped with `tc ... tbf`, so each node has
+# its rate up and down (like hosts on a switched LAN). For each link setting in
+# RATES -- a number (every node at that many Mbit/s) or "A/B" (mixed: even-indexed
+# nodes at A, odd-indexed nodes at B Mbit/s) -- it trains Fashion-MNIST with each
+# variant in ALGS until the nodes' mean test accuracy reaches the target (TARGET for
+# softmax, TARGET_MLP for variants with --model.kind mlp), and reports time to
+# accuracy, bytes and the achieved link utilisation (bytes through the tbf qdiscs /
+# (time · rate)), for mixed settings separately for the slow and the fast links.
+# Variants: dpsgd dpsgd_t100 choco malcom; malcom_k<P> (MALCOM, top-k P %, e.g.
+# malcom_k5; P may be 0.5 as malcom_k0.5); malcom_adaptive (--gossip.adaptive true);
+# a suffix _mlp (MLP, lr 0.1) on any of them (dpsgd_mlp, malcom_mlp, malcom_k5_mlp);
+# or your own: --variant 'NAME=FLAGS' (the base is NAME up to the first "_"; FLAGS,
+# any `sotto node` flags, come after the base's and win). A variant whose flags the
+# binary does not know (`sotto node --help`) is recorded as "unsupported", not run.
+# Writes OUT/NAME.json and OUT/NAME.png (NAME: lan). Needs root (or CAP_NET_ADMIN +
+# netns), iproute2, bash, awk, jq, gnuplot; without permission it says so and exits 0.
 #
-#   bench/lan/run.sh [--rates "10 100"] [--algs "dpsgd dpsgd_t100 choco malcom"] [--target 0.82]
-#                    [--timeout 150] [--sotto build/release/sotto] [--out bench/results]
+#   bench/lan/run.sh [--rates "10 100"] [--mixed "10 100"] [--algs "dpsgd dpsgd_t100 choco malcom"]
+#                    [--variant 'NAME=FLAGS']... [--target 0.82] [--target-mlp 0.85]
+#                    [--timeout 150] [--cap 'VARIANT@RATE=SECONDS']... [--name lan] [--append]
+#                    [--sotto build/release/sotto] [--out bench/results] [--note TEXT] [--repeat 1] [--replot]
+#   --mixed "A B" is --rates A/B; --append keeps the runs already in OUT/NAME.json
+#   (replacing those of the same variant, rates and repeat); --cap sets one run's time
+#   limit; --repeat N runs each N times (the table lists all, the plot shows the mean).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
@@ -20,30 +33,44 @@ OUT=$src/bench/results
 RATES="10 100"
 ALGS="dpsgd dpsgd_t100 choco malcom"
 TARGET=0.82
+TARGET_MLP=0.85
 TIMEOUT=150      # seconds per run, after all nodes train
 NODES=8
 EVAL_EVERY=25
-REPLOT=0         # --replot: only recompute the ratios and the plot from OUT/lan.json
+NAME=lan
+APPEND=0
+REPEATS=1        # --repeat N: N runs of every variant and setting (the plot shows their mean)
+NOTE=""          # --note TEXT: stored as "notes" in the JSON
+REPLOT=0         # --replot: only recompute the ratios and the plot from OUT/NAME.json
+declare -A VARIANT_FLAGS=() CAPS=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --rates) RATES=$2; shift 2 ;;
+    --mixed) RATES=$(echo $2 | tr ' ' /); shift 2 ;;
     --algs) ALGS=$2; shift 2 ;;
+    --variant) VARIANT_FLAGS[${2%%=*}]=${2#*=}; shift 2 ;;
     --target) TARGET=$2; shift 2 ;;
+    --target-mlp) TARGET_MLP=$2; shift 2 ;;
     --timeout) TIMEOUT=$2; shift 2 ;;
+    --cap) CAPS[${2%%=*}]=${2#*=}; shift 2 ;;
+    --name) NAME=$2; shift 2 ;;
+    --append) APPEND=1; shift ;;
     --sotto) SOTTO=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     --replot) REPLOT=1; shift ;;
-    -h|--help) sed -n 2,15p "$0"; exit 0 ;;
+    --note) NOTE=$2; shift 2 ;;
+    --repeat) REPEATS=$2; shift 2 ;;
+    -h|--help) sed -n 2,27p "$0"; exit 0 ;;
     *) echo "bench/lan: unknown argument $1" >&2; exit 64 ;;
   esac
 done
 log() { printf '[lan %s] %s\n' "$(date +%T)" "$*" >&2; }
 now() { date +%s.%N; }
-[ -x "$SOTTO" ] || { echo "bench/lan: no sotto binary at $SOTTO (cmake --build build/release --target sotto)" >&2; exit 69; }
-for tool in ip tc gnuplot; do
-  command -v "$tool" > /dev/null || { echo "bench/lan: $tool not found (apt-get install iproute2 gnuplot-nox): skipping the LAN benchmark" >&2; exit 0; }
+[ "$REPLOT" = 1 ] || [ -x "$SOTTO" ] || { echo "bench/lan: no sotto binary at $SOTTO (cmake --build build/release --target sotto)" >&2; exit 69; }
+for tool in ip tc gnuplot jq; do
+  command -v "$tool" > /dev/null || { echo "bench/lan: $tool not found (apt-get install iproute2 gnuplot-nox jq): skipping the LAN benchmark" >&2; exit 0; }
 done
-report() {
+report_lan() {
 # The 0.3x check, per rate: MALCOM time / D-PSGD time. D-PSGD as configured (1 s
 # deadline) may not reach the target (daemon issue, see the report); then the ratio is
 # an upper bound (MALCOM / timeout), and we also compare with D-PSGD at a 100 ms
@@ -105,6 +132,45 @@ nr=$(echo $RATES | wc -w)
 gnuplot "$WORK/lan.gp" || log "gnuplot failed"
 log "wrote $OUT/lan.json and $OUT/lan.png"
 }
+# Any other NAME: a table on stderr and three panels, variants clustered by link setting.
+report_generic() {
+  local j=$OUT/$NAME.json links nl k
+  jq -r '.runs[] | [.label + (if (.repeat // 1) > 1 then " #\(.repeat)" else "" end), .link, .status, (.seconds_to_target // "-"), (.mb_sent_per_node // "-"),
+      (.utilisation_slow_up // .utilisation_up_mean // "-"), (.utilisation_fast_up // "-"), (.mean_test_accuracy // "-")] | @tsv' "$j" |
+    awk -F'\t' 'BEGIN {printf "%-34s %-7s %-22s %8s %9s %9s %9s %7s\n", "variant", "Mbit/s", "status", "s", "MB/node", "u(slow)", "u(fast)", "acc"}
+      {printf "%-34s %-7s %-22s %8s %9s %9s %9s %7s\n", $1, $2, $3, $4, $5, $6, $7, $8}' >&2
+  links=$(jq -r '[.runs[].link] | reduce .[] as $l ([]; if index([$l]) then . else . + [$l] end) | .[]' "$j")
+  nl=$(echo "$links" | wc -l)
+  jq -r --arg links "$links" '($links | split("\n")) as $L | .runs as $R
+    | ([$R[].label] | reduce .[] as $a ([]; if index([$a]) then . else . + [$a] end)) as $A
+    | def mean(f): (map(f | select(. != null)) | if length > 0 then add / length else "NaN" end);
+      $A[] as $a | [($a | @json)] + ([$L[] as $l | [$R[] | select(.label == $a and .link == $l and .status != "unsupported" and .status != "failed")]
+        | if length == 0 then ["NaN", "NaN", "NaN", "NaN"]
+          else [mean(.seconds_to_target // .seconds_from_launch), mean(.mb_sent_per_node),
+                mean(.utilisation_slow_up // .utilisation_up_mean), mean(.utilisation_fast_up)] end] | add)
+    | map(tostring) | join(" ")' "$j" > "$WORK/$NAME.dat"
+  {
+    echo "set terminal pngcairo noenhanced size 1500,520 font ',10'"
+    echo "set output '$OUT/$NAME.png'"
+    echo "set multiplot layout 1,3 title 'sotto LAN ($NAME): $NODES nodes in network namespaces, tbf-shaped links (A/B: even nodes A, odd nodes B Mbit/s), Fashion-MNIST to $TARGET (softmax) / $TARGET_MLP (MLP)'"
+    echo "set style data histograms; set style histogram clustered gap 1; set style fill solid 0.8 border -1; set boxwidth 0.9"
+    echo "set grid y; set xtics scale 0 rotate by -25 font ',9'; set bmargin 7; set key top left font ',9'"
+    echo "set title 'time to accuracy (mean of repeats; not reached: until stopped)'; set ylabel 'seconds'; set yrange [0:*]"
+    printf "plot "; k=0; for l in $links; do printf "%s'$WORK/$NAME.dat' using %d:xtic(1) title '%s Mbit/s'" "$([ $k -gt 0 ] && echo ', ')" $((2 + 4 * k)) "$l"; k=$((k + 1)); done; echo
+    echo "set title 'MB sent per node (to target, or until stopped)'; set ylabel 'MB (log)'; set logscale y; set yrange [*:*]"
+    printf "plot "; k=0; for l in $links; do printf "%s'$WORK/$NAME.dat' using %d:xtic(1) title '%s Mbit/s'" "$([ $k -gt 0 ] && echo ', ')" $((3 + 4 * k)) "$l"; k=$((k + 1)); done; echo
+    echo "unset logscale y; set title 'link utilisation (node upload / its link rate)'; set ylabel 'fraction of link rate'; set yrange [0:*]"
+    printf "plot "; k=0; for l in $links; do
+      case "$l" in
+        */*) printf "%s'$WORK/$NAME.dat' using %d:xtic(1) title '%s links of %s', '' using %d title '%s links of %s'" "$([ $k -gt 0 ] && echo ', ')" $((4 + 4 * k)) "${l%%/*}" "$l" $((5 + 4 * k)) "${l#*/}" "$l" ;;
+        *) printf "%s'$WORK/$NAME.dat' using %d:xtic(1) title '%s Mbit/s'" "$([ $k -gt 0 ] && echo ', ')" $((4 + 4 * k)) "$l" ;;
+      esac; k=$((k + 1)); done; echo
+    echo "unset multiplot"
+  } > "$WORK/$NAME.gp"
+  gnuplot "$WORK/$NAME.gp" || log "gnuplot failed"
+  log "wrote $j and $OUT/$NAME.png"
+}
+report() { if [ "$NAME" = lan ]; then report_lan; else report_generic; fi; }
 if [ "$REPLOT" = 1 ]; then WORK=$(mktemp -d /tmp/sotto-lan.XXXXXX); OUT=$(cd "$OUT" && pwd); report; rm -rf "$WORK"; exit 0; fi
 P="sl$(($$ % 100000))"       # prefix of our namespaces and interfaces (unique per run)
 SW=${P}sw
@@ -149,16 +215,23 @@ for ((i = 0; i < NODES; i++)); do
   ip -n "$SW" link set "${P}b$i" up
 done
 # Both ends of every veth are shaped: node egress (upload) and switch egress (download).
-shape() {  # shape RATE_MBIT
-  local r=$1 i burst
-  burst=$((r * 1000000 / 8 / 100))                   # 10 ms at the rate
-  [ "$burst" -lt 15000 ] && burst=15000
+# A link setting is "R" (every node at R Mbit/s) or "A/B" (even-indexed nodes at A,
+# odd-indexed at B: the daemons place nodes on a hash ring of their ids, so which
+# rates end up adjacent is recorded per run, from each node's neighbours).
+node_rate() {  # node_rate SETTING I
+  case "$1" in */*) if [ $(($2 % 2)) -eq 0 ]; then echo "${1%%/*}"; else echo "${1#*/}"; fi ;; *) echo "$1" ;; esac
+}
+shape() {  # shape SETTING
+  local i r burst
   for ((i = 0; i < NODES; i++)); do
+    r=$(node_rate "$1" "$i")
+    burst=$((r * 1000000 / 8 / 100))                   # 10 ms at the rate
+    [ "$burst" -lt 15000 ] && burst=15000
     tc -n "${P}n$i" qdisc replace dev "${P}a$i" root tbf rate "${r}mbit" burst "$burst" latency 100ms || return 1
     tc -n "$SW" qdisc replace dev "${P}b$i" root tbf rate "${r}mbit" burst "$burst" latency 100ms || return 1
   done
 }
-# Sum of bytes sent through the shaped qdiscs: "UP DOWN MAXPORT" (MAXPORT: the busiest direction of any port).
+# Bytes sent through the shaped qdiscs, one line per node: "UP DOWN".
 qdisc_bytes() {
   local i up down
   for ((i = 0; i < NODES; i++)); do
@@ -187,26 +260,110 @@ COMMON=(--data.source fashion-mnist --data.max_test 2000 --model.kind softmax
   --algorithm.lr 0.2 --algorithm.batch_size 32 --algorithm.sampler reshuffle
   --gossip.topology ring --gossip.rounds 100000
   --gossip.eval_every "$EVAL_EVERY" --gossip.checkpoint_every 1000000 --node.seed 1)
-alg_flags() {  # the settings of bench/mesh (README "bits to accuracy")
+base_flags() {  # the settings of bench/mesh (README "bits to accuracy")
   case "$1" in
     dpsgd) echo "--algorithm.name dpsgd --algorithm.l1 0 --gossip.round_timeout_ms 1000" ;;
-    # The same with a 100 ms round deadline: bounds the cost of the D-PSGD message drops
-    # (early residuals rejected with "dpsgd: not in a round"; see the report in lan.json).
+    # The same with a 100 ms round deadline (it bounded the cost of a D-PSGD message-drop
+    # bug of the daemon, since fixed: see lan_10mbit_after_dpsgd_fix.json).
     dpsgd_t100) echo "--algorithm.name dpsgd --algorithm.l1 0 --gossip.round_timeout_ms 100" ;;
     choco) echo "--algorithm.name choco --algorithm.compressor topk:0.01;coder=fp32 --algorithm.consensus_step 0.04 --algorithm.l1 0 --gossip.round_timeout_ms 1000" ;;
     malcom) echo "--algorithm.name malcom --algorithm.compressor chain:topk:0.01+dither:s=4 --algorithm.consensus_step 0.05 --algorithm.l1 1e-5 --gossip.round_timeout_ms 1000" ;;
   esac
 }
+# MLP (784-256-128-10, 235k parameters): lr 0.1 as in configs/lab/b2a-mlp-*.toml; a
+# 5 s round deadline, since one raw D-PSGD model (0.94 MB) takes 0.75 s at 10 Mbit/s.
+# Evaluated every 50 rounds (the 2000-image test pass costs about as much as 25 MLP steps).
+MLP_FLAGS="--model.kind mlp --algorithm.lr 0.1 --gossip.round_timeout_ms 5000 --gossip.eval_every 50"
+alg_flags() {  # the `sotto node` flags of variant $1 (empty: unknown variant)
+  local v=$1 base mlp="" f
+  [ -n "${VARIANT_FLAGS[$v]+x}" ] && { f=$(base_flags "${v%%_*}"); [ -n "$f" ] && echo "$f ${VARIANT_FLAGS[$v]}"; return; }
+  case "$v" in *_mlp) mlp=" $MLP_FLAGS"; v=${v%_mlp} ;; esac
+  case "$v" in
+    dpsgd|dpsgd_t100|choco|malcom) f=$(base_flags "$v") ;;
+    malcom_k*) f="$(base_flags malcom) --algorithm.compressor chain:topk:$(awk -v p="${v#malcom_k}" 'BEGIN {print p / 100}')+dither:s=4" ;;
+    malcom_adaptive) f="$(base_flags malcom) --gossip.adaptive true" ;;
+    choco_adaptive) f="$(base_flags choco) --gossip.adaptive true" ;;
+    *) return ;;
+  esac
+  echo "$f$mlp"
+}
 alg_label() {
-  case "$1" in dpsgd) echo "D-PSGD (fp32)" ;; dpsgd_t100) echo "D-PSGD, 100 ms deadline" ;; choco) echo "CHOCO-SGD (top-1%, index+float)" ;; malcom) echo "MALCOM-PSGD" ;; esac
+  local v=$1 m=""
+  case "$v" in *_mlp) m=" MLP"; v=${v%_mlp} ;; esac
+  case "$v" in
+    dpsgd) echo "D-PSGD (fp32)$m" ;; dpsgd_t100) echo "D-PSGD, 100 ms deadline$m" ;;
+    choco) echo "CHOCO-SGD (top-1%, index+float)$m" ;; malcom) echo "MALCOM-PSGD$m" ;;
+    malcom_k*) echo "MALCOM top-${v#malcom_k}%$m" ;;
+    malcom_adaptive) echo "MALCOM adaptive top-k$m" ;; choco_adaptive) echo "CHOCO adaptive top-k$m" ;;
+    *) echo "$1" ;;
+  esac
+}
+# The flags of $@ that `sotto node --help` does not list (a daemon without the option).
+NODE_HELP=$("$BIN" node --help 2>&1)
+unknown_flags() {
+  local f
+  for f in "$@"; do
+    case "$f" in --*) echo "$NODE_HELP" | awk -v t="$f" '{for (i = 1; i <= NF; i++) {x = $i; sub(/,$/, "", x); if (x == t) ok = 1}} END {exit !ok}' || printf '%s ' "$f" ;; esac
+  done
+}
+# Per-node facts at the end of a run: one JSON object per line (jq -c).
+node_facts() {  # node_facts DIR SETTING
+  local i out
+  for ((i = 0; i < NODES; i++)); do
+    out=$("$BIN" status --json --data-dir "$1/node-$i" 2> /dev/null | jq -c --argjson i "$i" --argjson r "$(node_rate "$2" "$i")" '
+      {index: $i, rate_mbit: $r, id: .id, round: .round, test_accuracy: .test_accuracy,
+       mb_sent: ((.bytes_sent // 0) / 1e6 * 10000 | round / 10000), rounds_timed_out: .rounds_timed_out,
+       neighbours: [.neighbours[]?.endpoint | capture("10\\.77\\.0\\.(?<h>[0-9]+):") | (.h | tonumber) - 1],
+       adaptive_density: (.adaptive.density // null), adaptive_changes: (.adaptive.changes // null)}' 2> /dev/null)
+    [ -n "$out" ] && echo "$out" ||
+      printf '{"index": %d, "rate_mbit": %s, "id": null}\n' "$i" "$(node_rate "$2" "$i")"
+  done
+}
+write_json() {
+  { printf '{\n  "benchmark": "%s",\n  "date": "%s",\n  "host_cores": %d,\n' "$NAME" "$(date -u +%FT%TZ)" "$(nproc)"
+    printf '  "setup": "%d sotto node daemons, one network namespace each, veth to a bridge in a switch namespace, tc tbf on both ends of every veth (the node rate up and down, burst 10 ms, latency 100 ms); a mixed setting A/B puts even-indexed nodes at A and odd-indexed nodes at B Mbit/s; Fashion-MNIST (softmax, or MLP 784-256-128-10), iid shards, ring, batch 32, lr 0.2 (MLP 0.1), eval every %d rounds on 2000 test images; time from all nodes training until the mean test accuracy of all nodes >= the target. Utilisation: bytes through a qdisc / (window x that link rate); slow/fast: the mean over the nodes at the lower/higher rate of a mixed setting.",\n' "$NODES" "$EVAL_EVERY"
+    printf '  "target_accuracy": %s,\n  "target_accuracy_mlp": %s,\n' "$TARGET" "$TARGET_MLP"
+    [ -n "${LOAD_NOTE:-}" ] && printf '  "load": "%s",\n' "$LOAD_NOTE"
+    [ -n "$NOTE" ] && printf '  "notes": "%s",\n' "$NOTE"
+    printf '  "runs": [\n'
+    (IFS=$'\n'; echo "${ROWS[*]}") | sed 's/^ *//; s/,$//; s/^/    /; $!s/$/,/'
+    printf '  ]\n}\n'; } > "$OUT/$NAME.json"
 }
 
 ROWS=()
+if [ "$APPEND" = 1 ] && [ -f "$OUT/$NAME.json" ]; then
+  mapfile -t ROWS < <(grep '^    {"algorithm"' "$OUT/$NAME.json" | sed 's/^ *//; s/,$//')
+fi
+LOAD_NOTE="load average (1 min) at the start of each run is in the run's load_1min; 2 cores shared with other agents' builds and tests"
 for RATE in $RATES; do
   shape "$RATE" || { echo "bench/lan: tc tbf not permitted / not available: skipping" >&2; exit 0; }
+  node_rates=$(for ((i = 0; i < NODES; i++)); do node_rate "$RATE" "$i"; done | paste -sd,)
+  mixed=0; case "$RATE" in */*) mixed=1 ;; esac
+  rate_num=$([ $mixed = 1 ] && echo null || echo "$RATE")
+  slow=$(echo "$node_rates" | tr , '\n' | sort -n | head -1)
+  for ((REP = 1; REP <= REPEATS; REP++)); do
   for ALG in $ALGS; do
-    D=$WORK/$ALG-$RATE
-    read -r -a AF <<< "$(alg_flags "$ALG")"
+    D=$WORK/$ALG-${RATE//\//_}
+    FLAGS=$(alg_flags "$ALG")
+    [ -z "$FLAGS" ] && { echo "bench/lan: unknown variant $ALG (see --help, or define it with --variant '$ALG=FLAGS')" >&2; exit 64; }
+    read -r -a AF <<< "$FLAGS"
+    tgt=$TARGET; case " $FLAGS " in *" --model.kind mlp "*) tgt=$TARGET_MLP ;; esac
+    cap=${CAPS[$ALG@$RATE]:-$TIMEOUT}
+    load1=$(cut -d' ' -f1 /proc/loadavg)
+    binary="$("$BIN" --version 2> /dev/null | head -1), sha256 $(sha256sum "$BIN" | cut -c1-12)"
+    # Drop an earlier row of the same variant, setting and repeat (--append).
+    for k in "${!ROWS[@]}"; do
+      case "${ROWS[$k]}" in *"\"algorithm\": \"$ALG\","*"\"link\": \"$RATE\","*"\"repeat\": $REP,"*) unset 'ROWS[k]' ;; esac
+    done
+    ROWS=("${ROWS[@]}")
+    row_head=$(printf '{"algorithm": "%s", "label": "%s", "link": "%s", "repeat": %d, "rate_mbit": %s, "node_rates_mbit": [%s], "target_accuracy": %s, "timeout_s": %s, "load_1min": %s, "binary": "%s"' \
+      "$ALG" "$(alg_label "$ALG")" "$RATE" "$REP" "$rate_num" "$node_rates" "$tgt" "$cap" "$load1" "$binary")
+    missing=$(unknown_flags "${AF[@]}")
+    if [ -n "$missing" ]; then
+      log "$ALG @ $RATE Mbit/s: unsupported: this sotto does not know ${missing% } (sotto node --help)"
+      ROWS+=("$row_head, \"status\": \"unsupported\", \"reached\": false, \"seconds_to_target\": null, \"why\": \"sotto node does not know ${missing% }\", \"flags\": \"$FLAGS\"}")
+      write_json; continue
+    fi
     pids=()
     t_launch=$(now)
     for ((i = 0; i < NODES; i++)); do
@@ -220,11 +377,14 @@ for RATE in $RATES; do
       [ "$i" -eq 0 ] && sleep 0.5
     done
     # Training starts everywhere when the last node has joined (min_members = NODES):
-    # poll the last node closely, then check the others.
-    t0=$SECONDS; t_train=""
+    # poll the last node closely, then check the others. A node that exits here is a
+    # config the daemon rejects (status "unsupported" if it names an unknown key).
+    t0=$SECONDS; t_train=""; dead=0
     while [ $((SECONDS - t0)) -lt 90 ]; do
       # (status says "training" already while waiting for min_members: wait for round >= 1)
       if [ "$(status_line "$D/node-$((NODES - 1))" | awk '{print ($4 == "training" && $1 >= 1) ? "go" : "wait"}')" = go ]; then t_train=$(now); break; fi
+      dead=0; for p in "${pids[@]}"; do kill -0 "$p" 2> /dev/null || dead=$((dead + 1)); done
+      [ "$dead" -gt 0 ] && break
       sleep 0.05
     done
     while [ -n "$t_train" ] && [ $((SECONDS - t0)) -lt 90 ]; do
@@ -232,20 +392,28 @@ for RATE in $RATES; do
       [ "$k" -eq "$NODES" ] && break
       sleep 0.2
     done
-    if [ -z "$t_train" ]; then log "$ALG @ ${RATE} Mbit/s: nodes did not all start training in 90 s"; fi
+    if [ -z "$t_train" ]; then
+      why=$(cat "$D"/node-*/node.log 2> /dev/null | grep -iE 'unknown|not expected|invalid|error' | head -1 | tr -d '"\\' | cut -c1-200)
+      st=failed; case "$why" in *nknown*|*"not expected"*) st=unsupported ;; esac
+      log "$ALG @ $RATE Mbit/s: nodes did not all start training ($dead exited): $st: $why"
+      for p in "${pids[@]}"; do kill -KILL "$p" 2> /dev/null; wait "$p" 2> /dev/null; done
+      PIDS=()
+      ROWS+=("$row_head, \"status\": \"$st\", \"reached\": false, \"seconds_to_target\": null, \"why\": \"$why\", \"flags\": \"$FLAGS\"}")
+      write_json; rm -rf "$D"; continue
+    fi
     q0=$(qdisc_bytes); drops0=$(qdisc_drops)
-    reached=0; t_hit=""; acc=null; rounds=null; sent=null; last_print=0
+    reached=0; t_hit=""; acc=null; rounds=null; sent=null; last_print=0; facts=""
     t0=$SECONDS
-    while [ -n "$t_train" ] && [ $((SECONDS - t0)) -lt "$TIMEOUT" ]; do
+    while [ $((SECONDS - t0)) -lt "$cap" ]; do
       sleep 0.5
-      snap=$(for ((i = 0; i < NODES; i++)); do status_line "$D/node-$i"; done)
-      t_snap=$(now)
-      read -r nacc acc rounds sent <<< "$(echo "$snap" | awk '$2 != "null" && $2 != "-" {n++; a += $2} $1 != "-" {r += $1; b += $3; m++}
-        END {printf "%d %s %s %s\n", n, (n ? a / n : "null"), (m ? r / m : "null"), (m ? b / m : "null")}')"
-      if [ $((SECONDS - last_print)) -ge 10 ] 2> /dev/null; then log "$ALG @ ${RATE} Mbit/s: $((SECONDS - t0)) s, round $rounds, accuracy $acc ($nacc/$NODES), sent $sent B/node"; last_print=$SECONDS; fi
-      if [ "$nacc" -eq "$NODES" ] && awk -v a="$acc" -v t="$TARGET" 'BEGIN {exit !(a >= t)}'; then reached=1; t_hit=$t_snap; break; fi
+      snap=$(node_facts "$D" "$RATE")
+      t_snap=$(now); facts=$snap
+      read -r nacc acc rounds sent <<< "$(echo "$snap" | jq -rs '(map(select(.test_accuracy != null)) | length) as $n | map(select(.id != null)) as $u
+        | "\($n) \(if $n > 0 then (map(.test_accuracy // 0) | add) / $n * 1e6 | round / 1e6 else null end) \(if ($u | length) > 0 then ($u | map(.round) | add) / ($u | length) * 100 | round / 100 else null end) \(if ($u | length) > 0 then ($u | map(.mb_sent) | add) / ($u | length) * 1e6 else null end)"')"
+      if [ $((SECONDS - last_print)) -ge 10 ] 2> /dev/null; then log "$ALG @ $RATE Mbit/s: $((SECONDS - t0)) s, round $rounds, accuracy $acc ($nacc/$NODES), sent $sent B/node"; last_print=$SECONDS; fi
+      if [ "$nacc" -eq "$NODES" ] && awk -v a="$acc" -v t="$tgt" 'BEGIN {exit !(a >= t)}'; then reached=1; t_hit=$t_snap; break; fi
       dead=0; for p in "${pids[@]}"; do kill -0 "$p" 2> /dev/null || dead=$((dead + 1)); done
-      [ "$dead" -gt 0 ] && { log "$ALG @ ${RATE} Mbit/s: $dead node(s) exited early (logs: $D)"; tail -3 "$D"/node-*/node.log >&2; break; }
+      [ "$dead" -gt 0 ] && { log "$ALG @ $RATE Mbit/s: $dead node(s) exited early (logs: $D)"; tail -3 "$D"/node-*/node.log >&2; break; }
     done
     [ -z "$t_hit" ] && t_hit=$(now)
     q1=$(qdisc_bytes); drops1=$(qdisc_drops)
@@ -256,25 +424,36 @@ for RATE in $RATES; do
       kill -KILL "$p" 2> /dev/null; wait "$p" 2> /dev/null
     done
     PIDS=()
-    train_s=$(awk -v a="${t_train:-0}" -v b="$t_hit" 'BEGIN {printf "%.2f", b - a}')
+    train_s=$(awk -v a="$t_train" -v b="$t_hit" 'BEGIN {printf "%.2f", b - a}')
     launch_s=$(awk -v a="$t_launch" -v b="$t_hit" 'BEGIN {printf "%.2f", b - a}')
-    # Link utilisation over the training window: qdisc bytes / (window · rate), per port direction.
-    util=$(paste <(echo "$q0") <(echo "$q1") | awk -v t="$train_s" -v r="$RATE" '
-      {u = ($3 - $1) * 8 / (t * r * 1e6); d = ($4 - $2) * 8 / (t * r * 1e6); su += u; sd += d; if (u > m) m = u; if (d > m) m = d; bu += $3 - $1; n++}
-      END {printf "%.4f %.4f %.4f %.0f", su / n, sd / n, m, bu / n}')
-    read -r util_up util_down util_max wire_bytes <<< "$util"
+    # Link utilisation over the training window: qdisc bytes / (window · that node's rate),
+    # per port direction; all nodes, and the slow / fast nodes of a mixed setting.
+    util=$(paste <(echo "$q0") <(echo "$q1") <(echo "$node_rates" | tr , '\n') | awk -v t="$train_s" -v slow="$slow" '
+      {u = ($3 - $1) * 8 / (t * $5 * 1e6); d = ($4 - $2) * 8 / (t * $5 * 1e6); su += u; sd += d; if (u > m) m = u; if (d > m) m = d; bu += $3 - $1; n++
+       c = ($5 == slow) ? "s" : "f"; cu[c] += u; cd[c] += d; cn[c]++}
+      function f(x, k) { return cn[k] ? sprintf("%.4f", x / cn[k]) : "null" }
+      END {printf "%.4f %.4f %.4f %.0f %s %s %s %s", su / n, sd / n, m, bu / n, f(cu["s"], "s"), f(cd["s"], "s"), f(cu["f"], "f"), f(cd["f"], "f")}')
+    read -r util_up util_down util_max wire_bytes us_up us_down uf_up uf_down <<< "$util"
+    [ $mixed = 1 ] || { us_up=null; us_down=null; uf_up=null; uf_down=null; }
     mb_node=$(awk -v b="$sent" 'BEGIN {if (b == "null") print "null"; else printf "%.4f", b / 1e6}')
-    log "$ALG @ ${RATE} Mbit/s: $( [ $reached = 1 ] && echo reached || echo 'did NOT reach') $TARGET: mean accuracy $acc after $train_s s training ($launch_s s from launch), round $rounds, $mb_node MB sent/node, link utilisation up $util_up down $util_down (busiest $util_max), drops $((drops1 - drops0))"
-    ROWS+=("$(printf '{"algorithm": "%s", "label": "%s", "rate_mbit": %s, "reached": %s, "mean_test_accuracy": %s, "seconds_to_target": %s, "seconds_from_launch": %s, "rounds": %s, "mb_sent_per_node": %s, "wire_mb_per_node": %.4f, "utilisation_up_mean": %s, "utilisation_down_mean": %s, "utilisation_busiest_port": %s, "qdisc_drops": %d, "flags": "%s"}' \
-      "$ALG" "$(alg_label "$ALG")" "$RATE" "$([ $reached = 1 ] && echo true || echo false)" "$acc" \
-      "$([ $reached = 1 ] && echo "$train_s" || echo null)" "$launch_s" "$rounds" "$mb_node" \
-      "$(awk -v b="$wire_bytes" 'BEGIN {print b / 1e6}')" "$util_up" "$util_down" "$util_max" "$((drops1 - drops0))" "$(alg_flags "$ALG")")")
-    { printf '{\n  "benchmark": "lan",\n  "date": "%s",\n  "host_cores": %d,\n' "$(date -u +%FT%TZ)" "$(nproc)"
-      printf '  "setup": "%d sotto node daemons, one network namespace each, veth to a bridge in a switch namespace, tc tbf on both ends of every veth (RATE up and down per node, burst 10 ms, latency 100 ms); Fashion-MNIST softmax, iid shards, ring, batch 32, lr 0.2, eval every %d rounds on 2000 test images; time from all nodes training until the mean test accuracy of all nodes >= %s",\n' "$NODES" "$EVAL_EVERY" "$TARGET"
-      printf '  "target_accuracy": %s,\n  "runs": [\n' "$TARGET"
-      (IFS=$'\n'; echo "${ROWS[*]}") | sed 's/^/    /; $!s/$/,/'
-      printf '  ]\n}\n'; } > "$OUT/lan.json"
+    mb_class=$(echo "$facts" | jq -rs --argjson s "$slow" '[map(select(.rate_mbit == $s) | .mb_sent // 0), map(select(.rate_mbit != $s) | .mb_sent // 0)]
+      | map(if length > 0 then (add / length * 10000 | round / 10000) else null end) | "\(.[0]) \(.[1])"')
+    read -r mb_slow mb_fast <<< "$mb_class"
+    [ $mixed = 1 ] || { mb_slow=null; mb_fast=null; }
+    # The ring the daemons built (from each node's two neighbours), as node indices and rates.
+    ring=$(echo "$facts" | jq -cs 'sort_by(.index) as $n | if ($n | length) == 0 or any($n[]; (.neighbours // [] | length) != 2) then null
+      else reduce range(1; $n | length) as $k ([0]; . as $r | . + [($n[$r[-1]].neighbours - [($r[-2] // -1)])[0]]) end')
+    ring_rates=$(echo "$facts" | jq -cs --argjson r "$ring" 'sort_by(.index) as $n | if $r == null then null else [$r[] | $n[.].rate_mbit] end')
+    log "$ALG @ $RATE Mbit/s: ring order $ring, rates $ring_rates"
+    log "$ALG @ $RATE Mbit/s: $( [ $reached = 1 ] && echo reached || echo 'did NOT reach') $tgt: mean accuracy $acc after $train_s s training ($launch_s s from launch), round $rounds, $mb_node MB sent/node (slow nodes $mb_slow, fast $mb_fast), link utilisation up $util_up down $util_down (busiest $util_max; slow links up $us_up down $us_down, fast links up $uf_up down $uf_down), drops $((drops1 - drops0))"
+    ROWS+=("$row_head$(printf ', "status": "%s", "reached": %s, "mean_test_accuracy": %s, "seconds_to_target": %s, "seconds_from_launch": %s, "rounds": %s, "mb_sent_per_node": %s, "mb_sent_slow_nodes": %s, "mb_sent_fast_nodes": %s, "wire_mb_per_node": %.4f, "utilisation_up_mean": %s, "utilisation_down_mean": %s, "utilisation_busiest_port": %s, "utilisation_slow_up": %s, "utilisation_slow_down": %s, "utilisation_fast_up": %s, "utilisation_fast_down": %s, "qdisc_drops": %d, "flags": "%s", "ring_order": %s, "ring_rates_mbit": %s, "nodes": [%s]}' \
+      "$([ $reached = 1 ] && echo reached || echo "not reached in $cap s")" "$([ $reached = 1 ] && echo true || echo false)" "$acc" \
+      "$([ $reached = 1 ] && echo "$train_s" || echo null)" "$launch_s" "$rounds" "$mb_node" "$mb_slow" "$mb_fast" \
+      "$(awk -v b="$wire_bytes" 'BEGIN {print b / 1e6}')" "$util_up" "$util_down" "$util_max" "$us_up" "$us_down" "$uf_up" "$uf_down" \
+      "$((drops1 - drops0))" "$FLAGS" "$ring" "$ring_rates" "$(echo "$facts" | paste -sd, | sed 's/,/, /g; s/:/: /g')")")
+    write_json
     rm -rf "$D"
+  done
   done
 done
 
