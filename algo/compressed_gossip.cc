@@ -57,14 +57,28 @@ Status CompressedGossip::SetCompressor(const std::string& spec) {
 }
 
 void CompressedGossip::SetWeights(NeighbourWeights weights) {
-  mixed_ = x_hat_;  // Re-base: see GossipAlgorithm::SetWeights.
   IndexWeights(std::move(weights));
+  Recompute();  // See GossipAlgorithm::SetWeights.
 }
 
 void CompressedGossip::IndexWeights(NeighbourWeights weights) {
   weights_ = std::move(weights);
   weight_of_.clear();
   for (const auto& [peer, w] : weights_.neighbours) weight_of_[peer] = static_cast<float>(w);
+  std::erase_if(copies_, [&](const auto& kv) { return weight_of_.count(kv.first) == 0; });
+  for (const auto& [peer, w] : weights_.neighbours) {
+    if (!copies_.count(peer)) copies_.emplace(peer, x_hat_);  // Unknown: stands in as equal to ours.
+  }
+}
+
+void CompressedGossip::Recompute() {
+  const auto self_w = static_cast<float>(weights_.self);
+  for (std::size_t k = 0; k < x_hat_.size(); ++k) mixed_[k] = self_w * x_hat_[k];
+  for (const auto& [peer, w] : weights_.neighbours) {
+    const std::vector<float>& copy = copies_.at(peer);
+    const auto wf = static_cast<float>(w);
+    for (std::size_t k = 0; k < copy.size(); ++k) mixed_[k] += wf * copy[k];
+  }
 }
 
 AlgorithmState CompressedGossip::SaveState() const {
@@ -89,6 +103,8 @@ Status CompressedGossip::LoadState(const AlgorithmState& state) {
   x_ = state.model;
   x_hat_ = state.public_copy.empty() ? state.model : state.public_copy;
   mixed_ = state.mixed.empty() ? x_hat_ : state.mixed;
+  // The copies are not part of the state: they stand in as x_hat_i until re-weighted.
+  for (auto& [peer, copy] : copies_) copy = x_hat_;
   if (!state.velocity.empty()) velocity_ = state.velocity;
   return Status::Ok();
 }
@@ -136,7 +152,11 @@ Status CompressedGossip::Absorb(PeerId from, std::span<const std::uint8_t> bytes
   SOTTO_RETURN_IF_ERROR(coding::DecodeAdd(bytes, limits_, decoded_)
                             .WithContext("message from peer " + std::to_string(from.value())));
   const float w = it->second;
-  for (std::size_t k = 0; k < x_.size(); ++k) mixed_[k] += w * decoded_[k];
+  std::vector<float>& copy = copies_.at(from);
+  for (std::size_t k = 0; k < x_.size(); ++k) {
+    copy[k] += decoded_[k];
+    mixed_[k] += w * decoded_[k];
+  }
   return Status::Ok();
 }
 

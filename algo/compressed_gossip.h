@@ -9,10 +9,10 @@
 //   z = x^{t+1/2} + gamma (sum_j w_ij x_hat_j - x_hat_i)
 //   x^{t+1} = prox_{eta_t lambda ||.||_1}(z)        (MALCOM, kBeforeCompression; none for CHOCO)
 //
-// Memory: x_i, x_hat_i and s_i = sum_j w_ij x_hat_j (3 model vectors, not one per
-// neighbour), plus two scratch vectors for the codec. The price: s_i cannot be
-// re-weighted when the neighbourhood changes; SetWeights() re-bases it (see
-// GossipAlgorithm::SetWeights).
+// Memory: x_i, x_hat_i, s_i = sum_j w_ij x_hat_j and this node's copy of every
+// neighbour's x_hat_j (3 + degree model vectors), plus two scratch vectors for the
+// codec. The copies let SetWeights() recompute s_i exactly for the neighbours that
+// stay; a new neighbour's copy starts as x_hat_i (see GossipAlgorithm::SetWeights).
 
 #include <memory>
 #include <unordered_map>
@@ -48,13 +48,15 @@ class CompressedGossip final : public GossipAlgorithm {
  private:
   CompressedGossip(const GossipOptions& options, PeerId self, std::int64_t dimension,
                    NeighbourWeights weights, std::unique_ptr<coding::Compressor> compressor);
-  void IndexWeights(NeighbourWeights weights);  // Sets weights_ and weight_of_.
+  void IndexWeights(NeighbourWeights weights);  // Sets weights_, weight_of_ and copies_.
+  void Recompute();                             // mixed_ from x_hat_ and copies_.
   void UpdateScale();                           // scale_ for compressor_.
 
   GossipOptions options_;
   PeerId self_;
   NeighbourWeights weights_;
   std::unordered_map<PeerId, float> weight_of_;
+  std::unordered_map<PeerId, std::vector<float>> copies_;  // x_hat_j as absorbed here.
   std::unique_ptr<coding::Compressor> compressor_;
   float scale_ = 1.0f;
   coding::DecodeLimits limits_;

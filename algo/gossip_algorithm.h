@@ -94,12 +94,14 @@ class GossipAlgorithm {
   virtual std::span<const float> model() const = 0;
   // Sets x_i (initialisation, checkpoint restore). Public copies stay as they are.
   virtual void SetModel(std::span<const float> x) = 0;
-  // Replaces this node's mixing weights (membership change). Compressed gossip
-  // cannot re-weight its running sum s_i without the neighbours' copies, so it
-  // re-bases: s_i = x_hat_i, i.e. it treats every neighbour's public copy as equal to
-  // its own from here on and adds their later messages with the new weights. The
-  // disagreement forgotten that way is the consensus error at the moment of the
-  // change; gossip shrinks it again.
+  // Replaces this node's mixing weights (membership change). Compressed gossip keeps
+  // its copy of each neighbour's public model x_hat_j, so for neighbours that stay it
+  // recomputes s_i = w_ii x_hat_i + sum_j w_ij x_hat_j exactly. A new neighbour's
+  // copy is unknown: it starts as x_hat_i (treated as equal to our own) and follows
+  // the neighbour's later messages, so the difference x_hat_j - x_hat_i at the moment
+  // of the change stays in that copy as an offset until the link is re-made.
+  // (Without copies, re-basing s_i := x_hat_i would freeze the whole neighbourhood's
+  // disagreement into s_i for good.)
   virtual void SetWeights(NeighbourWeights weights) = 0;
 
   // Whether a message for an earlier round must still be absorbed (compressed

@@ -241,3 +241,44 @@ TEST_CASE("a weight change re-bases the running sum", "[algo][gossip]") {
 
 }  // namespace
 }  // namespace sotto::algo
+
+namespace sotto::algo {
+namespace {
+
+TEST_CASE("a weight change recomputes the running sum from the copies of the neighbours that stay",
+          "[algo][gossip]") {
+  GossipOptions o;
+  o.algorithm = "choco";
+  o.compressor = "identity";
+  GradientOracle zero = [](std::span<const float>, std::span<float> g) {
+    std::fill(g.begin(), g.end(), 0.0f);
+    return 0.0;
+  };
+  auto a = MakeGossipAlgorithm(o, PeerId(0), 3, NeighbourWeights{0.5, {{PeerId(1), 0.25}, {PeerId(2), 0.25}}}).value();
+  auto b = MakeGossipAlgorithm(o, PeerId(1), 3, NeighbourWeights{0.5, {{PeerId(0), 0.5}}}).value();
+  auto c = MakeGossipAlgorithm(o, PeerId(2), 3, NeighbourWeights{0.5, {{PeerId(0), 0.5}}}).value();
+  a->SetModel(std::vector<float>{2, 2, 2});
+  b->SetModel(std::vector<float>{4, 4, 4});
+  c->SetModel(std::vector<float>{8, 8, 8});
+  for (auto* n : {a.get(), b.get(), c.get()}) REQUIRE(n->LocalStep(zero, RoundId(0)).ok());
+  REQUIRE(a->Absorb(PeerId(1), b->message()).ok());
+  REQUIRE(a->Absorb(PeerId(2), c->message()).ok());
+  CHECK(a->SaveState().mixed[0] == Approx(0.5 * 2 + 0.25 * 4 + 0.25 * 8));
+  // c leaves: s = 0.5 x_hat_a + 0.5 x_hat_b exactly (re-basing to x_hat_a would give 2).
+  a->SetWeights(NeighbourWeights{0.5, {{PeerId(1), 0.5}}});
+  CHECK(a->SaveState().mixed[0] == Approx(3.0));
+  // A later residual of b moves the same copy on.
+  b->SetModel(std::vector<float>{6, 6, 6});
+  REQUIRE(b->LocalStep(zero, RoundId(1)).ok());
+  REQUIRE(a->Absorb(PeerId(1), b->message()).ok());
+  CHECK(a->SaveState().mixed[1] == Approx(0.5 * 2 + 0.5 * 6));
+  // A newcomer d: its copy starts as x_hat_a (unknown); b's copy is kept.
+  a->SetWeights(NeighbourWeights{0.5, {{PeerId(1), 0.25}, {PeerId(3), 0.25}}});
+  CHECK(a->SaveState().mixed[2] == Approx(0.5 * 2 + 0.25 * 6 + 0.25 * 2));
+  // Messages from a departed neighbour are refused and change nothing.
+  CHECK_FALSE(a->Absorb(PeerId(2), c->message()).ok());
+  CHECK(a->SaveState().mixed[2] == Approx(0.5 * 2 + 0.25 * 6 + 0.25 * 2));
+}
+
+}  // namespace
+}  // namespace sotto::algo
