@@ -246,7 +246,7 @@ void IdxSeeds() {
   for (const auto& [name, bytes] : std::vector<std::pair<std::string, Bytes>>{
            {"raw", text}, {"gzip", Gzip(text)}, {"two_members", two_members},
            {"trailing", trailing}, {"idx_gzip", Gzip(images)}}) {
-    Write("gzip", name, Prefixed(20, bytes));  // Limit 2^20 bytes.
+    Write("gzip", name, Prefixed(16, bytes));  // Limit 2^16 bytes.
   }
 }
 
