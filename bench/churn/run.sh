@@ -11,7 +11,7 @@
 # may rebuild while it runs) and records the git commit.
 # Writes OUT/churn.json and OUT/churn.png; exit 1 if a claim fails, 2 if a run broke.
 #
-#   bench/churn/run.sh [--quick] [--build build/release] [--out bench/results] [bench_churn flags...]
+#   bench/churn/run.sh [--quick] [--build build/release] [--out bench/results] [--config F] [bench_churn flags...]
 # --quick: 8 nodes, 600 rounds, 2 kills, 1 join (writes churn_quick.json/png unless --name).
 # Needs gnuplot for the PNG. About 4 minutes (--quick: about 1.5 minutes) on 2 cores.
 set -u
@@ -19,6 +19,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
 BUILD=$src/build/release
 OUT=$src/bench/results
+CONFIG=$src/configs/mesh-local.toml   # --config: the one matching the binary
+COMMIT=                               # --commit: what the binary was built from (default: this checkout)
 ARGS=()
 NAME=
 QUICK=0
@@ -26,6 +28,8 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --build) BUILD=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
+    --config) CONFIG=$2; shift 2 ;;
+    --commit) COMMIT=$2; shift 2 ;;
     --name) NAME=$2; shift 2 ;;
     --quick) QUICK=1; ARGS+=(--quick); shift ;;
     -h|--help) sed -n 2,18p "$0"; exit 0 ;;
@@ -48,8 +52,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 cp "$BUILD/sotto" "$WORK/sotto"
 cp "$BUILD/bench/churn/bench_churn" "$WORK/bench_churn"
-commit=$(git -C "$src" describe --always --dirty 2>/dev/null || echo unknown)
-"$WORK/bench_churn" --sotto "$WORK/sotto" --config "$src/configs/mesh-local.toml" --out "$OUT" --name "$NAME" \
+commit=${COMMIT:-$(git -C "$src" describe --always --dirty 2>/dev/null || echo unknown)}
+"$WORK/bench_churn" --sotto "$WORK/sotto" --config "$CONFIG" --out "$OUT" --name "$NAME" \
   --work "$WORK/run" --commit "$commit" "${ARGS[@]}" &
 driver=$!
 wait "$driver"

@@ -139,8 +139,8 @@ int main(int argc, char** argv) {
   for (const auto& s : samples) rss_max = std::max(rss_max, s.rss_kb);
   const Sample* at_start = last_before(0.0);
   const Sample* at_end = last_before(seconds);
-  // Growth over the last 20 s of the flood (its second half when shorter).
-  const double growth_window = std::min(20.0, seconds / 2);
+  // Growth over the last 20 s of the flood (its last two thirds when shorter).
+  const double growth_window = std::min(20.0, seconds * 2 / 3);
   const Sample* at_end_minus_20 = last_before(seconds - growth_window);
   const Sample* final_sample = last_before(1e9);
   const Sample* first = samples.empty() ? nullptr : &samples.front();

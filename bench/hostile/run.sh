@@ -10,12 +10,14 @@
 # over the last 20 s of the flood <= 20 MB, rounds advance, rejections are counted.
 # Writes OUT/hostile.json and OUT/hostile.png; exit 1 if a claim fails.
 #
-#   bench/hostile/run.sh [--seconds 30] [--build build/release] [--out bench/results] [sotto_rogue flags...]
+#   bench/hostile/run.sh [--seconds 30] [--build build/release] [--out bench/results] [--config F] [sotto_rogue flags...]
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
 BUILD=$src/build/release
 OUT=$src/bench/results
+CONFIG=$src/configs/mesh-local.toml   # --config: the one matching the binary
+COMMIT=                               # --commit: what the binary was built from (default: this checkout)
 SECONDS_FLOOD=30
 NAME=hostile
 ARGS=()
@@ -23,6 +25,8 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --build) BUILD=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
+    --config) CONFIG=$2; shift 2 ;;
+    --commit) COMMIT=$2; shift 2 ;;
     --seconds) SECONDS_FLOOD=$2; shift 2 ;;
     --name) NAME=$2; shift 2 ;;
     -h|--help) sed -n 2,14p "$0"; exit 0 ;;
@@ -67,7 +71,7 @@ for i in 0 1 2; do
   D=$WORK/node-$i
   mkdir -p "$D"
   join=(); [ "$i" -gt 0 ] && join=(--node.join "${EP[0]}")
-  "$WORK/sotto" node --config "$src/configs/mesh-local.toml" --node.listen 'tcp://127.0.0.1:*' --node.data_dir "$D" \
+  "$WORK/sotto" node --config "$CONFIG" --node.listen 'tcp://127.0.0.1:*' --node.data_dir "$D" \
     --gossip.shard "$i" --gossip.shards 3 --gossip.min_members 3 --gossip.rounds 0 --gossip.min_round_ms 20 \
     --gossip.eval_every 100 "${join[@]}" > "$D/node.log" 2>&1 &
   PIDS+=($!)
@@ -82,7 +86,7 @@ while [ $((SECONDS - t0)) -lt 60 ]; do
 done
 dim=$("$WORK/sotto" status --json --data-dir "$WORK/node-0" 2>/dev/null | json_num parameters)
 log "mesh of 3 training (victim ${EP[0]}, $dim parameters); flooding node 0 for $SECONDS_FLOOD s"
-commit=$(git -C "$src" describe --always --dirty 2>/dev/null || echo unknown)
+commit=${COMMIT:-$(git -C "$src" describe --always --dirty 2>/dev/null || echo unknown)}
 "$WORK/sotto_rogue" --target "${EP[0]}" --seconds "$SECONDS_FLOOD" --dimension "${dim:-7850}" \
   --watch-pid "${PIDS[0]}" --watch-control "$WORK/node-0/control.sock" --mesh-pid "${PIDS[1]}" --mesh-pid "${PIDS[2]}" \
   --out-json "$OUT/$NAME.json" --png "$OUT/$NAME.png" --commit "$commit" "${ARGS[@]}"
