@@ -366,7 +366,7 @@ for N in $SIZES; do
       sleep 0.2
     done
     for d in "${others[@]}"; do  # Say what a member that did not log the death logged instead.
-      [ -s "$d/dead.t" ] || log "N=$N: kill $rep: $d never logged $vid dead; its last lines on it: $(grep -F "$vid" "$d/node.log" | tail -3 | tr '\n' '|')"
+      [ -s "$d/dead.t" ] || log "N=$N: kill $rep: $d never logged $vid dead; its last lines on it: $(grep -F "$vid" "$d/node.log" | tail -3 | tr '\n' '|') its last lines: $(tail -2 "$d/node.log" | tr '\n' '|') members --json: $("$BIN" members --json --data-dir "$d" 2>&1 | member_status "$vid")"
     done
     detect=$(cat "${others[@]/%//dead.t}" 2>/dev/null | awk -v t="$t_kill" -v n="${#others[@]}" '{d = $1 - t; if (c == 0 || d < lo) lo = d; if (d > m) m = d; c++} END {if (c < n) printf "null %d %s\n", c + 0, (c ? lo : "null"); else printf "%.3f %d %.3f\n", m, c, lo}')
     read -r detect_all detect_count detect_first <<< "$detect"
