@@ -191,6 +191,7 @@ class Node {
   void SaveCheckpoint();
 
   // Joining mid-training: pull the model from a neighbour.
+  void AwaitModel();  // Start training only with a neighbour's model (or after 5 s).
   void RequestModel();
   void ServeModel(PeerId to, const std::string& endpoint);
   void OnModelChunk(const net::Envelope& e);
@@ -220,6 +221,7 @@ class Node {
   std::unique_ptr<net::Transport> transport_;
   net::FaultyTransport* faulty_ = nullptr;  // transport_ itself when [faults] asks for any.
   std::unique_ptr<net::Membership> membership_;
+  std::unique_ptr<net::Discovery> discovery_;  // When [discovery] is on; reset when Run() returns.
   PeerId self_;
   std::string endpoint_;
   int exit_code_ = kExitOk;
@@ -418,6 +420,9 @@ Status Node::Init() {
   mo.probe_timeout = Millis(config_.probe_timeout_ms);
   mo.suspicion_multiplier = config_.suspicion_multiplier;
   mo.indirect_checks = static_cast<std::size_t>(config_.indirect_checks);
+  mo.gossip_interval = Millis(config_.gossip_interval_ms);
+  mo.gossip_nodes = static_cast<std::size_t>(config_.gossip_nodes);
+  mo.push_pull_interval = Millis(config_.push_pull_interval_ms);
   mo.rng_seed = self_.value();
   membership_ = std::make_unique<net::Membership>(self_, endpoint_, mo);
   std::printf("sotto node: listening on %s id %s control %s\n", endpoint_.c_str(), HexId(self_).c_str(),
@@ -433,7 +438,10 @@ int Node::Run() {
   membership_->Join(config_.join, clock_.Now());
   // LAN discovery (net/discovery.h): join members of our mesh heard by beacon. Its thread
   // posts here, and it stops (joins the thread) when Run() returns, before io_ is gone.
-  std::unique_ptr<net::Discovery> discovery;
+  struct StopDiscovery {
+    std::unique_ptr<net::Discovery>& d;
+    ~StopDiscovery() { d.reset(); }
+  } stop_discovery{discovery_};
   if (config_.discovery.enabled) {
     auto options = MakeDiscoveryOptions(config_, self_.value());
     auto made = options ? net::Discovery::Create(*options, self_, endpoint_)
@@ -446,6 +454,7 @@ int Node::Run() {
         if (shutting_down_ || live) return;
         spdlog::info("discovery: {} at {} (beacon from {}): joining through it", HexId(b.id), b.endpoint, from);
         membership_->JoinThrough(b.endpoint, clock_.Now());
+        if (!training_started_ && !awaiting_model_) AwaitModel();  // Like --join: pull the mesh's model.
         Flush();
       });
     };
@@ -454,7 +463,7 @@ int Node::Run() {
     };
     const Status started = made ? (*made)->Start(std::move(h)) : made.error();
     if (started.ok()) {
-      discovery = std::move(*made);
+      discovery_ = std::move(*made);
       spdlog::info("discovery: mesh '{}'{}, beacons on udp port {}", config_.discovery.mesh,
                    options->secret.empty() ? " (no secret)" : " (HMAC-SHA256)", config_.discovery.port);
     } else {
@@ -463,20 +472,22 @@ int Node::Run() {
       asio::post(io_, [this] { Shutdown("discovery failed"); });
     }
   }
-  if (!config_.join.empty() && !training_started_) {
-    awaiting_model_ = true;  // Pull the current model once we know a neighbour.
-    join_timer_.expires_after(Millis(5000));
-    join_timer_.async_wait([this](const boost::system::error_code& ec) {
-      if (ec || !awaiting_model_) return;
-      spdlog::warn("join: no model received in 5 s: training from the initial model");
-      awaiting_model_ = false;
-      MaybeStartRound();
-    });
-  }
+  if (!config_.join.empty() && !training_started_) AwaitModel();
   Flush();
   MaybeStartRound();
   io_.run();
   return exit_code_;
+}
+
+void Node::AwaitModel() {
+  awaiting_model_ = true;  // Pull the current model once we know a neighbour.
+  join_timer_.expires_after(Millis(5000));
+  join_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || !awaiting_model_) return;
+    spdlog::warn("join: no model received in 5 s: training from the initial model");
+    awaiting_model_ = false;
+    MaybeStartRound();
+  });
 }
 
 void Node::Send(PeerId to, net::Envelope e) {
@@ -1184,6 +1195,13 @@ json Node::StatusJson() const {
   j["histograms"] = {{"round_duration", round_hist_.ToJson()}, {"gradient", gradient_hist_.ToJson()},
                      {"encode", encode_hist_.ToJson()}, {"decode", decode_hist_.ToJson()},
                      {"mix", mix_hist_.ToJson()}};
+  if (discovery_) {
+    const auto d = discovery_->counters();
+    j["discovery"] = {{"beacons_sent", d.beacons_sent}, {"beacons_accepted", d.beacons_accepted},
+                      {"datagrams_received", d.datagrams_received}, {"rejected", d.rejected},
+                      {"rejected_by_reason", d.rejected_by_reason}, {"peers_heard", d.peers_heard},
+                      {"fast", d.fast}, {"last_reject_reason", d.last_reject_reason}};
+  }
   if (faulty_ != nullptr) {
     const auto f = faulty_->fault_counters();
     j["faults"] = {{"dropped", f.dropped}, {"duplicated", f.duplicated}, {"delayed", f.delayed},

@@ -89,6 +89,9 @@ Result<NodeConfig> Read(TomlReader& reader) {
   SOTTO_RETURN_IF_ERROR(reader.Get("membership", "probe_timeout_ms", &c.probe_timeout_ms));
   SOTTO_RETURN_IF_ERROR(reader.Get("membership", "suspicion_multiplier", &c.suspicion_multiplier));
   SOTTO_RETURN_IF_ERROR(reader.Get("membership", "indirect_checks", &c.indirect_checks));
+  SOTTO_RETURN_IF_ERROR(reader.Get("membership", "gossip_interval_ms", &c.gossip_interval_ms));
+  SOTTO_RETURN_IF_ERROR(reader.Get("membership", "gossip_nodes", &c.gossip_nodes));
+  SOTTO_RETURN_IF_ERROR(reader.Get("membership", "push_pull_interval_ms", &c.push_pull_interval_ms));
   SOTTO_RETURN_IF_ERROR(reader.Get("gossip", "topology", &c.topology));
   SOTTO_RETURN_IF_ERROR(reader.Get("gossip", "round_timeout_ms", &c.round_timeout_ms));
   SOTTO_RETURN_IF_ERROR(reader.Get("gossip", "min_round_ms", &c.min_round_ms));
@@ -154,6 +157,9 @@ Result<NodeConfig> Read(TomlReader& reader) {
   }
   if (c.suspicion_multiplier < 1) return bad("[membership].suspicion_multiplier", "must be >= 1");
   if (c.indirect_checks < 0) return bad("[membership].indirect_checks", "must be >= 0");
+  if (c.gossip_interval_ms < 0) return bad("[membership].gossip_interval_ms", "must be >= 0 (0: off)");
+  if (c.gossip_nodes < 0) return bad("[membership].gossip_nodes", "must be >= 0");
+  if (c.push_pull_interval_ms < 0) return bad("[membership].push_pull_interval_ms", "must be >= 0 (0: off)");
   for (const auto& [key, p] : {std::pair{"drop", c.faults.drop}, std::pair{"duplicate", c.faults.duplicate},
                                 std::pair{"delay", c.faults.delay}, std::pair{"reorder", c.faults.reorder}}) {
     if (!(p >= 0 && p <= 1)) return bad(std::string("[faults].") + key, "want a probability in [0, 1]");

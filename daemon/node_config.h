@@ -31,6 +31,9 @@ struct NodeConfig {
   std::int64_t probe_timeout_ms = 500;
   int suspicion_multiplier = 4;
   int indirect_checks = 3;
+  std::int64_t gossip_interval_ms = 200;     // News goes to gossip_nodes members this often (0: off).
+  int gossip_nodes = 3;
+  std::int64_t push_pull_interval_ms = 10000;  // Full-state sync with a random member (0: off).
   // [gossip]
   std::string topology = "ring";             // View-based: ring, exp, regular:d=4, complete.
   std::int64_t round_timeout_ms = 2000;      // Mix with what arrived after this long.
