@@ -150,11 +150,11 @@ report_generic() {
                 mean(.utilisation_slow_up // .utilisation_up_mean), mean(.utilisation_fast_up)] end] | add)
     | map(tostring) | join(" ")' "$j" > "$WORK/$NAME.dat"
   {
-    echo "set terminal pngcairo noenhanced size 1500,520 font ',10'"
+    echo "set terminal pngcairo noenhanced size 1600,640 font ',10'"
     echo "set output '$OUT/$NAME.png'"
     echo "set multiplot layout 1,3 title 'sotto LAN ($NAME): $NODES nodes in network namespaces, tbf-shaped links (A/B: even nodes A, odd nodes B Mbit/s), Fashion-MNIST to $TARGET (softmax) / $TARGET_MLP (MLP)'"
     echo "set style data histograms; set style histogram clustered gap 1; set style fill solid 0.8 border -1; set boxwidth 0.9"
-    echo "set grid y; set xtics scale 0 rotate by -25 font ',9'; set bmargin 7; set key top left font ',9'"
+    echo "set grid y; set xtics scale 0 rotate by -40 font ',8'; set bmargin 12; set key top right font ',9'"
     echo "set title 'time to accuracy (mean of repeats; not reached: until stopped)'; set ylabel 'seconds'; set yrange [0:*]"
     printf "plot "; k=0; for l in $links; do printf "%s'$WORK/$NAME.dat' using %d:xtic(1) title '%s Mbit/s'" "$([ $k -gt 0 ] && echo ', ')" $((2 + 4 * k)) "$l"; k=$((k + 1)); done; echo
     echo "set title 'MB sent per node (to target, or until stopped)'; set ylabel 'MB (log)'; set logscale y; set yrange [*:*]"
@@ -294,7 +294,7 @@ alg_label() {
     dpsgd) echo "D-PSGD (fp32)$m" ;; dpsgd_t100) echo "D-PSGD, 100 ms deadline$m" ;;
     choco) echo "CHOCO-SGD (top-1%, index+float)$m" ;; malcom) echo "MALCOM-PSGD$m" ;;
     malcom_k*) echo "MALCOM top-${v#malcom_k}%$m" ;;
-    malcom_adaptive) echo "MALCOM adaptive top-k$m" ;; choco_adaptive) echo "CHOCO adaptive top-k$m" ;;
+    malcom_adaptive) echo "MALCOM adaptive top-k$m" ;; malcom_adaptive_min1) echo "MALCOM adaptive, min top-1%$m" ;; choco_adaptive) echo "CHOCO adaptive top-k$m" ;;
     *) echo "$1" ;;
   esac
 }
@@ -314,7 +314,10 @@ node_facts() {  # node_facts DIR SETTING
       {index: $i, rate_mbit: $r, id: .id, round: .round, test_accuracy: .test_accuracy,
        mb_sent: ((.bytes_sent // 0) / 1e6 * 10000 | round / 10000), rounds_timed_out: .rounds_timed_out,
        neighbours: [.neighbours[]?.endpoint | capture("10\\.77\\.0\\.(?<h>[0-9]+):") | (.h | tonumber) - 1],
-       adaptive_density: (.adaptive.density // null), adaptive_changes: (.adaptive.changes // null)}' 2> /dev/null)
+       adaptive_density: (.adaptive.density // null), adaptive_changes: (.adaptive.changes // null),
+       rejected_residuals: .rejected_residuals, late_or_duplicate_residuals: .late_or_duplicate_residuals,
+       resends_requested: .resends_requested, resends_recovered: .resends_recovered,
+       dropped_backpressure: .dropped_backpressure, consensus_distance: .consensus_distance}' 2> /dev/null)
     [ -n "$out" ] && echo "$out" ||
       printf '{"index": %d, "rate_mbit": %s, "id": null}\n' "$i" "$(node_rate "$2" "$i")"
   done
