@@ -67,7 +67,8 @@ stale() {
 # The library: every layer below daemon/, plus the daemon/ files the parsers need.
 # An archive, so a target links only the objects it uses.
 lib_sources=("$root"/common/*.cc "$root"/coding/*.cc "$root"/topology/*.cc "$root"/algo/*.cc
-             "$root"/net/envelope.cc "$root"/net/membership.cc "$root"/net/zmq_curve.cc)
+             "$root"/net/envelope.cc "$root"/net/membership.cc "$root"/net/zmq_curve.cc
+             "$root"/net/discovery.cc)
 for f in toml_reader lab_config node_config fed_lab_command lab_command checkpoint cli \
          plot_command; do
   lib_sources+=("$root/daemon/$f.cc")
