@@ -273,11 +273,14 @@ base_flags() {  # the settings of bench/mesh (README "bits to accuracy")
 # MLP (784-256-128-10, 235k parameters): lr 0.1 as in configs/lab/b2a-mlp-*.toml; a
 # 5 s round deadline, since one raw D-PSGD model (0.94 MB) takes 0.75 s at 10 Mbit/s.
 # Evaluated every 50 rounds (the 2000-image test pass costs about as much as 25 MLP steps).
+# MALCOM on the MLP uses consensus step 0.02: with the lab's 0.05 the daemons peak at 0.81
+# near round 1400 and then fall (0.45 by round 8000; bench/results/lan_mlp.json, malcom_mlp_g05).
 MLP_FLAGS="--model.kind mlp --algorithm.lr 0.1 --gossip.round_timeout_ms 5000 --gossip.eval_every 50"
+MLP_MALCOM_FLAGS="--algorithm.consensus_step 0.02"
 alg_flags() {  # the `sotto node` flags of variant $1 (empty: unknown variant)
   local v=$1 base mlp="" f
   [ -n "${VARIANT_FLAGS[$v]+x}" ] && { f=$(base_flags "${v%%_*}"); [ -n "$f" ] && echo "$f ${VARIANT_FLAGS[$v]}"; return; }
-  case "$v" in *_mlp) mlp=" $MLP_FLAGS"; v=${v%_mlp} ;; esac
+  case "$v" in *_mlp) mlp=" $MLP_FLAGS"; v=${v%_mlp}; case "$v" in malcom*) mlp="$mlp $MLP_MALCOM_FLAGS" ;; esac ;; esac
   case "$v" in
     dpsgd|dpsgd_t100|choco|malcom) f=$(base_flags "$v") ;;
     malcom_k*) f="$(base_flags malcom) --algorithm.compressor chain:topk:$(awk -v p="${v#malcom_k}" 'BEGIN {print p / 100}')+dither:s=4" ;;
@@ -416,7 +419,7 @@ for RATE in $RATES; do
       if [ $((SECONDS - last_print)) -ge 10 ] 2> /dev/null; then log "$ALG @ $RATE Mbit/s: $((SECONDS - t0)) s, round $rounds, accuracy $acc ($nacc/$NODES), sent $sent B/node"; last_print=$SECONDS; fi
       if [ "$nacc" -eq "$NODES" ] && awk -v a="$acc" -v t="$tgt" 'BEGIN {exit !(a >= t)}'; then reached=1; t_hit=$t_snap; break; fi
       dead=0; for p in "${pids[@]}"; do kill -0 "$p" 2> /dev/null || dead=$((dead + 1)); done
-      [ "$dead" -gt 0 ] && { log "$ALG @ $RATE Mbit/s: $dead node(s) exited early (logs: $D)"; tail -3 "$D"/node-*/node.log >&2; break; }
+      [ "$dead" -gt 0 ] && { log "$ALG @ $RATE Mbit/s: $dead node(s) exited early (logs: $D)"; tail -n 3 "$D"/node-*/node.log >&2; keep=$(mktemp -d /tmp/sotto-lan-logs.XXXXXX); for ((i = 0; i < NODES; i++)); do cp "$D/node-$i/node.log" "$keep/node-$i.log" 2> /dev/null; done; log "node logs kept in $keep"; break; }
     done
     [ -z "$t_hit" ] && t_hit=$(now)
     q1=$(qdisc_bytes); drops1=$(qdisc_drops)
