@@ -58,6 +58,7 @@ using Millis = std::chrono::milliseconds;
 
 constexpr std::size_t kModelChunkBytes = 1 << 20;
 constexpr std::size_t kMaxPendingResiduals = 4096;
+constexpr std::uint64_t kMaxRoundLead = 1 << 20;  // Rounds a neighbour may be ahead of us.
 // Residual streams (compressed gossip only; see Node::OnResidualEnvelope): how many
 // missing messages a receiver tracks per sender, how far back it asks, how often
 // it repeats a resend request, and how much of its own recent output a sender keeps.
@@ -184,7 +185,7 @@ class Node {
   void OnResendMessage(PeerId from, const net::Envelope& e);
   void RequestResends(PeerId from, StreamState& st);
   void OnResidual(PeerId from, RoundId round, std::vector<std::uint8_t> bytes, bool resent = false);
-  void AbsorbNow(const PendingResidual& r);
+  bool AbsorbNow(const PendingResidual& r);  // False (counted) when the bytes do not decode.
   void RejectResidual(const char* kind, std::string why);
   void CheckRoundComplete();
   void FinishRound();
@@ -239,7 +240,6 @@ class Node {
   bool finished_logged_ = false;
   RoundId round_;
   std::atomic<std::uint64_t> samples_seen_{0};  // Written by the worker.
-  std::uint64_t max_seen_round_ = 0;  // Newest round any neighbour sent: a node behind catches up.
   Clock::TimePoint round_started_{};
   bool round_sent_ = false;  // The message of round_ has gone out.
 
@@ -501,7 +501,10 @@ void Node::OnEnvelope(PeerId from, net::Envelope e) {
   }
   if (net::Membership::IsMembershipMessage(e.type)) {
     const auto s = membership_->HandleEnvelope(e, clock_.Now());
-    if (!s.ok()) spdlog::debug("membership: from {}: {}", HexId(from), s.ToString());
+    if (!s.ok()) {
+      ++rejects_by_kind_["bad_membership_message"];
+      spdlog::debug("membership: from {}: {}", HexId(from), s.ToString());
+    }
     Flush();
     return;
   }
@@ -898,19 +901,29 @@ void Node::OnResidual(PeerId from, RoundId round, std::vector<std::uint8_t> byte
     pending_.push_back({from, round, std::move(bytes)});
     return;
   }
-  next = round.value() + 1;
-  max_seen_round_ = std::max(max_seen_round_, round.value());
   if (round < round_ && !late_ok) {  // D-PSGD mixes current models only.
+    next = round.value() + 1;
     ++residuals_late_;
     return;
   }
+  // A round far ahead of ours is a lie (or a bug): it would drag our round counter,
+  // and through our messages the mesh's, out of range. A fresh node accepts any.
+  if (round_.value() > 0 && round.value() > round_.value() + kMaxRoundLead) {
+    RejectResidual("implausible_round", "residual from " + HexId(from) + " claims round " +
+                                            std::to_string(round.value()) + ", we are at " +
+                                            std::to_string(round_.value()));
+    return;
+  }
   // Compressed gossip absorbs every residual exactly once, whatever its round, so
-  // every holder's copy of the sender stays the same.
+  // every holder's copy of the sender stays the same. A residual that does not
+  // decode is dropped (counted) but still counts as the sender's message of that
+  // round: waiting for another would only stall the round to its deadline.
+  next = round.value() + 1;
   AbsorbNow({from, round, std::move(bytes)});
   CheckRoundComplete();
 }
 
-void Node::AbsorbNow(const PendingResidual& r) {
+bool Node::AbsorbNow(const PendingResidual& r) {
   const auto t = std::chrono::steady_clock::now();
   const auto s = algo_->Absorb(r.from, r.bytes);
   decode_hist_.Observe(SecondsSince(t));
@@ -918,6 +931,7 @@ void Node::AbsorbNow(const PendingResidual& r) {
     RejectResidual("bad_residual", s.ToString());
     spdlog::debug("gossip: dropped residual from {}: {}", HexId(r.from), s.ToString());
   }
+  return s.ok();
 }
 
 void Node::RejectResidual(const char* kind, std::string why) {
@@ -943,8 +957,18 @@ void Node::FinishRound() {
   mix_hist_.Observe(SecondsSince(t));
   round_hist_.Observe(std::chrono::duration<double>(clock_.Now() - round_started_).count());
   // A node that fell behind (restart, stall) jumps to its neighbours' round: the
-  // round number only keys the dither and pairs messages with rounds.
-  round_ = RoundId(std::max(round_.value() + 1, max_seen_round_));
+  // round number only keys the dither and pairs messages with rounds. To the
+  // slowest neighbour's, so one neighbour (lying, or itself off) cannot drag it.
+  std::optional<std::uint64_t> behind;
+  for (const auto& [id, ep] : neighbour_endpoints_) {
+    const auto it = last_round_from_.find(id);
+    if (it == last_round_from_.end() || it->second == 0) {  // Not heard from everyone yet: no jump.
+      behind.reset();
+      break;
+    }
+    behind = std::min(behind.value_or(it->second - 1), it->second - 1);
+  }
+  round_ = RoundId(std::max(round_.value() + 1, behind.value_or(0)));
   round_sent_ = false;
   if (config_.checkpoint_every > 0 && round_.value() % static_cast<std::uint64_t>(config_.checkpoint_every) == 0) {
     SaveCheckpoint();
