@@ -297,7 +297,8 @@ alg_label() {
     dpsgd) echo "D-PSGD (fp32)$m" ;; dpsgd_t100) echo "D-PSGD, 100 ms deadline$m" ;;
     choco) echo "CHOCO-SGD (top-1%, index+float)$m" ;; malcom) echo "MALCOM-PSGD$m" ;;
     malcom_k*) echo "MALCOM top-${v#malcom_k}%$m" ;;
-    malcom_adaptive) echo "MALCOM adaptive top-k$m" ;; malcom_adaptive_min1) echo "MALCOM adaptive, min top-1%$m" ;; choco_adaptive) echo "CHOCO adaptive top-k$m" ;;
+    malcom_adaptive) echo "MALCOM adaptive top-k$m" ;; malcom_adaptive_min1) echo "MALCOM adaptive, min top-1%$m" ;;
+    malcom_adaptive_t1000) echo "MALCOM adaptive, target 1000 ms$m" ;; choco_adaptive) echo "CHOCO adaptive top-k$m" ;;
     *) echo "$1" ;;
   esac
 }
