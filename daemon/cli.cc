@@ -68,6 +68,7 @@ int RunCli(int argc, char** argv) {
   AddAlias(node, "--listen", "node.listen", &node_overrides);
   AddAlias(node, "--data-dir", "node.data_dir", &node_overrides);
   AddAlias(node, "--log-level", "node.log_level", &node_overrides);
+  AddAlias(node, "--metrics", "node.metrics", &node_overrides);
   node->add_flag_function("--discover", [&node_overrides](std::int64_t) { node_overrides["discovery.enabled"] = "true"; },
                           "Find members on the LAN by UDP beacons; same as --discovery.enabled true");
   AddConfigFlags(node, NodeConfigKeys(), &node_overrides);
