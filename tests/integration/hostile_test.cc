@@ -102,7 +102,13 @@ TEST_CASE("a node flooded with hostile messages stays up, bounded and training, 
   REQUIRE(rss.size() >= 8);
   INFO("VmRSS samples (kB): first " << rss.front() << ", after 1 s " << rss[4] << ", last " << rss.back());
   CHECK(rss.back() > 0);
+#if defined(__SANITIZE_ADDRESS__)
+  // Under ASan freed memory waits in its quarantine (up to 256 MB) before reuse, so RSS
+  // grows with the flood's churn of buffers; the release build checks the bound.
+  WARN("ASan build: RSS growth not checked (" << (rss.back() - rss[4]) << " kB)");
+#else
   CHECK(rss.back() - rss[4] < 40 * 1024);
+#endif
   // Training goes on during and after the flood.
   CHECK(Round(after) > Round(before) + 20);
   const std::uint64_t r = Round(after);
