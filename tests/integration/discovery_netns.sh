@@ -81,13 +81,15 @@ common=(--discover --discovery.mesh lab --node.log_level debug
         --algorithm.compressor dither:s=16 --algorithm.batch_size 16 --gossip.eval_every 0
         --gossip.checkpoint_every 0 --gossip.min_round_ms 50)
 # A and B wait for each other (min_members 2); C has another secret and trains alone.
-in_a "$sotto" node "${common[@]}" --listen tcp://10.77.9.1:7000 --data-dir "$dir/a" \
+# nsenter is started directly in the background (not through in_a/in_b, whose subshell
+# would be the pid in $!): it execs sotto, so $! is the node itself and cleanup stops it.
+nsenter -t "$pa" -n -- "$sotto" node "${common[@]}" --listen tcp://10.77.9.1:7000 --data-dir "$dir/a" \
   --discovery.secret "$secret" --gossip.min_members 2 > "$dir/a.log" 2>&1 &
 nodes+=($!)
-in_b "$sotto" node "${common[@]}" --listen tcp://10.77.9.2:7000 --data-dir "$dir/b" \
+nsenter -t "$pb" -n -- "$sotto" node "${common[@]}" --listen tcp://10.77.9.2:7000 --data-dir "$dir/b" \
   --discovery.secret "$secret" --gossip.min_members 2 > "$dir/b.log" 2>&1 &
 nodes+=($!)
-in_a "$sotto" node "${common[@]}" --listen tcp://10.77.9.1:7001 --data-dir "$dir/c" \
+nsenter -t "$pa" -n -- "$sotto" node "${common[@]}" --listen tcp://10.77.9.1:7001 --data-dir "$dir/c" \
   --discovery.secret "$other" --discovery.broadcast 10.77.9.255 > "$dir/c.log" 2>&1 &
 nodes+=($!)
 
