@@ -190,34 +190,40 @@ Result<NodeConfig> Read(TomlReader& reader) {
 
 }  // namespace
 
-std::optional<double> TopKFraction(const std::string& spec) {
+namespace {
+
+// [begin, end) of the number after the first "topk:" in `spec` (empty when it is
+// "topk:k=N"), or nullopt without a "topk:".
+std::optional<std::pair<std::size_t, std::size_t>> TopKNumberSpan(const std::string& spec) {
   const auto at = spec.find("topk:");
   if (at == std::string::npos) return std::nullopt;
-  const std::size_t start = at + 5;
-  std::size_t end = start;
+  const std::size_t begin = at + 5;
+  std::size_t end = begin;
   while (end < spec.size() && (std::isdigit(static_cast<unsigned char>(spec[end])) || spec[end] == '.' ||
                                spec[end] == 'e' || spec[end] == '-')) {
     ++end;
   }
-  if (end == start) return std::nullopt;  // topk:k=N names a count, not a fraction.
+  return std::pair{begin, end};
+}
+
+}  // namespace
+
+std::optional<double> TopKFraction(const std::string& spec) {
+  const auto span = TopKNumberSpan(spec);
+  if (!span || span->first == span->second) return std::nullopt;  // topk:k=N names a count, not a fraction.
+  const std::string number = spec.substr(span->first, span->second - span->first);
   char* parsed_end = nullptr;
-  const std::string number = spec.substr(start, end - start);
   const double f = std::strtod(number.c_str(), &parsed_end);
   if (parsed_end != number.c_str() + number.size() || !(f > 0 && f <= 1)) return std::nullopt;
   return f;
 }
 
 std::string WithTopKFraction(const std::string& spec, double fraction) {
-  const auto at = spec.find("topk:");
-  if (at == std::string::npos) return spec;
-  std::size_t end = at + 5;
-  while (end < spec.size() && (std::isdigit(static_cast<unsigned char>(spec[end])) || spec[end] == '.' ||
-                               spec[end] == 'e' || spec[end] == '-')) {
-    ++end;
-  }
+  const auto span = TopKNumberSpan(spec);
+  if (!span) return spec;
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.4g", fraction);
-  return spec.substr(0, at + 5) + buf + spec.substr(end);
+  return spec.substr(0, span->first) + buf + spec.substr(span->second);
 }
 
 double NextAdaptiveDensity(double density, double slowest_ms, double target_ms, double min, double max) {
