@@ -35,6 +35,8 @@ CompressedGossip::CompressedGossip(const GossipOptions& options, PeerId self,
   decoded_.assign(d, 0.0f);
   if (options_.momentum > 0) velocity_.assign(d, 0.0f);
   limits_.max_dimension = d;
+  base_consensus_step_ = options_.consensus_step;
+  base_delta_ = compressor_->Delta(d);
   UpdateScale();
   IndexWeights(std::move(weights));
 }
@@ -53,6 +55,10 @@ Status CompressedGossip::SetCompressor(const std::string& spec) {
   compressor_ = std::move(compressor).value();
   options_.compressor = spec;
   UpdateScale();
+  const double delta = compressor_->Delta(x_.size());
+  options_.consensus_step = base_delta_ > 0 && delta < base_delta_
+                                ? base_consensus_step_ * delta / base_delta_
+                                : base_consensus_step_;
   return Status::Ok();
 }
 

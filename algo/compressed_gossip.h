@@ -41,6 +41,7 @@ class CompressedGossip final : public GossipAlgorithm {
   Status Absorb(PeerId from, std::span<const std::uint8_t> bytes) override;
   void Mix() override;
   Status SetCompressor(const std::string& spec) override;
+  double consensus_step() const override { return options_.consensus_step; }
 
   // The scale applied to the compressor's output (1 / (1 + omega) or 1).
   float scale() const { return scale_; }
@@ -59,6 +60,8 @@ class CompressedGossip final : public GossipAlgorithm {
   std::unordered_map<PeerId, std::vector<float>> copies_;  // x_hat_j as absorbed here.
   std::unique_ptr<coding::Compressor> compressor_;
   float scale_ = 1.0f;
+  double base_consensus_step_ = 0;  // gamma_0 and delta_0 of the configured compressor,
+  double base_delta_ = 0;           // for SetCompressor.
   coding::DecodeLimits limits_;
   std::vector<float> x_;
   std::vector<float> x_hat_;      // This node's public copy.

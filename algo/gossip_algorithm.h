@@ -128,11 +128,17 @@ class GossipAlgorithm {
   virtual void Mix() = 0;
 
   // Switches the compressor for the next LocalStep (adaptive compression). Messages
-  // are self-describing, so receivers need not know. kInvalidArgument for a bad spec;
-  // also for algorithms that send raw models (D-PSGD).
+  // are self-describing, so receivers need not know. Compressed gossip also moves its
+  // consensus step with the compressor's contraction delta: gamma = gamma_0 *
+  // min(1, delta / delta_0), gamma_0 and delta_0 those of the configured compressor
+  // (CHOCO's admissible gamma is proportional to delta; a fixed gamma tuned for top-1 %
+  // drives the models apart at top-0.1 %). kInvalidArgument for a bad spec; also for
+  // algorithms that send raw models (D-PSGD).
   virtual Status SetCompressor(const std::string& spec) {
     return InvalidArgument(name() + " sends raw models: no compressor to change (to " + spec + ")");
   }
+  // The consensus step gamma in use (1 for algorithms that average exactly).
+  virtual double consensus_step() const { return 1.0; }
 };
 
 // Builds the algorithm named in `options` for a model of `dimension` parameters at

@@ -202,12 +202,19 @@ std::string PrometheusText(const json& status) {
   Family density("sotto_adaptive_density", "gauge", "Top-k fraction chosen by adaptive compression.");
   Family slowest("sotto_adaptive_slowest_delivery_seconds", "gauge",
                  "Average delivery time (send to ack) of the slowest neighbour link.");
+  Family excess("sotto_adaptive_slowest_excess_seconds", "gauge",
+                "Delivery time beyond its base round trip of the slowest neighbour link, at the last decision.");
+  Family gamma("sotto_adaptive_consensus_step", "gauge", "Consensus step after the last change of the top-k fraction.");
   if (const json& a = Get(status, "adaptive"); a.is_object()) {
     density.Add(Get(a, "density"));
     if (const json& ms = Get(a, "slowest_delivery_ms"); ms.is_number()) slowest.Add(ms.get<double>() / 1000.0);
+    if (const json& ms = Get(a, "slowest_excess_ms"); ms.is_number()) excess.Add(ms.get<double>() / 1000.0);
+    gamma.Add(Get(a, "consensus_step"));
   }
   density.Write(&out);
   slowest.Write(&out);
+  excess.Write(&out);
+  gamma.Write(&out);
 
   // Traffic by peer and message type.
   static constexpr const char* kTraffic[][3] = {

@@ -120,19 +120,38 @@ struct SentResidual {
   std::chrono::steady_clock::time_point sent_at;
 };
 
-// Adaptive compression: the sender asks for an ack of every residual, and keeps an
-// average of each link's delivery time (send -> ack, so both clocks are its own).
-// After each step it moves the top-k fraction F by sqrt(target / slowest link's
-// time), damped to [0.7, 1.2] per round and clamped to [min, max]: the message
-// grows while every link delivers it within the target and shrinks when one cannot.
-// The target defaults to the local step's own time, so communication and
-// computation take about as long as each other. One F for all links: every
-// neighbour must receive the same message (their copies of x̂ must agree).
+// Adaptive compression: the sender asks for an ack of every residual and keeps, per
+// neighbour link, an average of the delivery time (send -> ack, both on its own
+// clock) and the link's base round trip (the lowest delivery time seen, creeping up
+// slowly so a changed route is learnt). What a message costs on a link is the excess
+// of its delivery time over the base: queueing and transmission, the part a smaller
+// message shortens; the base (latency, the receiver's wake-up) no compression can
+// remove. After each step the top-k fraction F moves by NextAdaptiveDensity(slowest
+// link's excess, target), but at most once per kAdaptHoldRounds rounds and only once
+// every link has acked kAdaptMinSamples messages of the current F (so each change is
+// judged by its own effect, not by the queue the previous F left). The target
+// defaults to the local step's own time, so communication and computation take
+// about as long as each other. One F for all links: every neighbour must receive the
+// same message (their copies of x̂ must agree). The algorithm scales its consensus
+// step with F's contraction (GossipAlgorithm::SetCompressor).
+constexpr std::uint64_t kAdaptHoldRounds = 16;
+constexpr std::uint64_t kAdaptMinSamples = 4;
+
+struct LinkDelay {
+  double delivery_ms = 0;       // EWMA over acks of messages sent at the current F.
+  std::uint64_t samples = 0;    // Acks since the last change of F.
+  double base_ms = -1;          // Lowest delivery seen (creeps up 0.2 % of the gap per ack).
+};
+
 struct AdaptiveState {
   double density = 0;
-  std::unordered_map<PeerId, double> delivery_ms;  // EWMA per neighbour.
-  double step_ms = 0;                              // EWMA of the local step.
+  std::unordered_map<PeerId, LinkDelay> links;
+  double step_ms = 0;                // EWMA of the local step.
+  double slowest_excess_ms = 0;      // At the last decision.
+  std::uint64_t rounds_since_change = 0;
+  std::uint64_t first_seq = 0;       // First message sent at the current F.
   std::uint64_t changes = 0;
+  double consensus_step = 0;         // The algorithm's, after the last change.
 };
 
 // What the worker reports after a training step.
@@ -402,7 +421,10 @@ Status Node::Init() {
   model_->Initialize(x0, init_rng);
   algo_->SetModel(x0);
   SOTTO_RETURN_IF_ERROR(StartTransport());
-  if (config_.adaptive) adaptive_.density = TopKFraction(config_.training.gossip.compressor).value_or(0.01);
+  if (config_.adaptive) {
+    adaptive_.density = TopKFraction(config_.training.gossip.compressor).value_or(0.01);
+    adaptive_.consensus_step = config_.training.gossip.consensus_step;
+  }
   std::random_device entropy;  // Our residual stream's id: new at every start.
   while (stream_id_ == 0) stream_id_ = (std::uint64_t{entropy()} << 32) | entropy();
   // The algorithm keys its dither by the node id: rebuild it now that we know it.
@@ -785,24 +807,36 @@ void Node::OnResidualEnvelope(PeerId from, net::Envelope e) {
 void Node::Adapt(double step_ms) {
   auto& a = adaptive_;
   a.step_ms = a.step_ms == 0 ? step_ms : a.step_ms + 0.1 * (step_ms - a.step_ms);
-  double slowest = 0;
+  std::erase_if(a.links, [&](const auto& kv) { return !neighbour_endpoints_.count(kv.first); });
+  if (++a.rounds_since_change < kAdaptHoldRounds) return;
+  double excess = -1;
   for (const auto& [id, ep] : neighbour_endpoints_) {
-    const auto it = a.delivery_ms.find(id);
-    if (it != a.delivery_ms.end()) slowest = std::max(slowest, it->second);
+    const auto it = a.links.find(id);
+    if (it == a.links.end() || it->second.samples < kAdaptMinSamples) return;  // Not judged yet.
+    excess = std::max(excess, it->second.delivery_ms - it->second.base_ms);
   }
-  std::erase_if(a.delivery_ms, [&](const auto& kv) { return !neighbour_endpoints_.count(kv.first); });
-  if (slowest <= 0) return;  // No acks yet.
+  if (excess < 0) return;  // No neighbours.
+  a.slowest_excess_ms = excess;
   const double target = config_.adaptive_target_ms > 0 ? static_cast<double>(config_.adaptive_target_ms)
                                                         : std::max(1.0, a.step_ms);
-  const double next = NextAdaptiveDensity(a.density, slowest, target, config_.adaptive_min_density,
+  const double next = NextAdaptiveDensity(a.density, excess, target, config_.adaptive_min_density,
                                           config_.adaptive_max_density);
-  if (std::abs(next - a.density) < 0.02 * a.density) return;
+  if (next == a.density) return;
   const auto s = algo_->SetCompressor(WithTopKFraction(config_.training.gossip.compressor, next));
   if (!s.ok()) {
     spdlog::error("adaptive: {}", s.ToString());
     return;
   }
+  spdlog::debug("adaptive: top-k fraction {:.4g} -> {:.4g} (slowest link {:.2f} ms over its base, target {:.2f} "
+                "ms), consensus step {:.4g}", a.density, next, excess, target, algo_->consensus_step());
   a.density = next;
+  a.consensus_step = algo_->consensus_step();
+  a.rounds_since_change = 0;
+  a.first_seq = next_seq_;
+  for (auto& [id, link] : a.links) {
+    link.samples = 0;
+    link.delivery_ms = 0;
+  }
   ++a.changes;
 }
 
@@ -832,10 +866,12 @@ void Node::OnResendMessage(PeerId from, const net::Envelope& e) {
     if (seqs.size() != 1 || stream != stream_id_ || !config_.adaptive) return;
     const auto it = std::find_if(sent_history_.begin(), sent_history_.end(),
                                  [&](const SentResidual& r) { return r.seq == seqs[0]; });
-    if (it == sent_history_.end()) return;
+    if (it == sent_history_.end() || std::find(it->to.begin(), it->to.end(), from) == it->to.end()) return;
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - it->sent_at).count();
-    auto [d, fresh] = adaptive_.delivery_ms.try_emplace(from, ms);
-    if (!fresh) d->second += 0.25 * (ms - d->second);
+    LinkDelay& link = adaptive_.links[from];
+    link.base_ms = link.base_ms < 0 || ms < link.base_ms ? ms : link.base_ms + 0.002 * (ms - link.base_ms);
+    if (it->seq < adaptive_.first_seq) return;  // Sent at an earlier F.
+    link.delivery_ms = link.samples++ == 0 ? ms : link.delivery_ms + 0.25 * (ms - link.delivery_ms);
     return;
   }
   if (e.body[0] == kResendRefused) {
@@ -1176,9 +1212,10 @@ json Node::StatusJson() const {
   j["resends_recovered"] = resends_recovered_;
   if (config_.adaptive) {
     double slowest = 0;
-    for (const auto& [id, ms] : adaptive_.delivery_ms) slowest = std::max(slowest, ms);
+    for (const auto& [id, link] : adaptive_.links) slowest = std::max(slowest, link.delivery_ms);
     j["adaptive"] = {{"density", adaptive_.density}, {"step_ms", adaptive_.step_ms},
-                     {"slowest_delivery_ms", slowest}, {"changes", adaptive_.changes},
+                     {"slowest_delivery_ms", slowest}, {"slowest_excess_ms", adaptive_.slowest_excess_ms},
+                     {"consensus_step", adaptive_.consensus_step}, {"changes", adaptive_.changes},
                      {"compressor", WithTopKFraction(config_.training.gossip.compressor, adaptive_.density)}};
   }
   j["rounds_timed_out"] = rounds_timed_out_;

@@ -226,9 +226,10 @@ std::string WithTopKFraction(const std::string& spec, double fraction) {
   return spec.substr(0, span->first) + buf + spec.substr(span->second);
 }
 
-double NextAdaptiveDensity(double density, double slowest_ms, double target_ms, double min, double max) {
-  const double factor = std::clamp(std::sqrt(target_ms / slowest_ms), 0.7, 1.2);
-  return std::clamp(density * factor, min, max);
+double NextAdaptiveDensity(double density, double excess_ms, double target_ms, double min, double max) {
+  const double ratio = target_ms / std::max(excess_ms, 0.01 * target_ms);
+  if (ratio > 0.8 && ratio < 1.25) return std::clamp(density, min, max);
+  return std::clamp(density * std::clamp(ratio, 0.5, 1.25), min, max);
 }
 
 Result<NodeConfig> LoadNodeConfig(const std::string& path, const ConfigOverrides& overrides) {

@@ -81,10 +81,13 @@ std::optional<double> TopKFraction(const std::string& spec);
 std::string WithTopKFraction(const std::string& spec, double fraction);
 
 // Adaptive compression's control law (daemon/node.cc): the next top-k fraction when
-// the slowest neighbour link delivered in `slowest_ms` against `target_ms`:
-// density * sqrt(target / slowest), the factor held to [0.7, 1.2], the result to
-// [min, max]. Requires slowest_ms > 0, target_ms > 0.
-double NextAdaptiveDensity(double density, double slowest_ms, double target_ms, double min, double max);
+// the slowest neighbour link took `excess_ms` beyond its base round trip to deliver
+// (the time the message itself costs on the link) against `target_ms`. The ratio
+// r = target / excess (excess floored at 1 % of the target) moves the fraction by r
+// held to [0.5, 1.25] -- shrink fast, grow slowly -- except inside the dead band
+// 0.8 < r < 1.25, where it stays; the result is held to [min, max]. Requires
+// target_ms > 0.
+double NextAdaptiveDensity(double density, double excess_ms, double target_ms, double min, double max);
 
 Result<NodeConfig> LoadNodeConfig(const std::string& path, const ConfigOverrides& overrides = {});
 Result<NodeConfig> ParseNodeConfig(std::string_view text, const std::string& source_name,

@@ -7,6 +7,7 @@
 
 #include "algo/compressed_gossip.h"
 #include "algo/gossip_algorithm.h"
+#include "coding/compressor.h"
 #include "common/random.h"
 #include "topology/graph.h"
 #include "topology/mixing_weights.h"
@@ -128,6 +129,55 @@ TEST_CASE("compressed gossip preserves the mean and reaches consensus", "[algo][
   CHECK(g.ConsensusDistance() < 1e-3 * d0);
   const auto mean = g.Mean();
   for (std::size_t k = 0; k < mean.size(); ++k) CHECK(mean[k] == Approx(mean0[k]).margin(1e-3));
+}
+
+TEST_CASE("the consensus step follows the compressor's delta when the compressor changes",
+          "[algo][gossip]") {
+  GossipOptions options;
+  options.algorithm = "malcom";
+  options.compressor = "chain:topk:0.01+dither:s=4";
+  options.consensus_step = 0.05;
+  const std::int64_t d = 7850;
+  auto node = MakeGossipAlgorithm(options, PeerId(1), d, NeighbourWeights{0.5, {{PeerId(2), 0.5}}}).value();
+  const auto delta = [&](const std::string& spec) {
+    return coding::MakeCompressor(spec).value()->Delta(static_cast<std::size_t>(d));
+  };
+  CHECK(node->consensus_step() == 0.05);
+  REQUIRE(node->SetCompressor("chain:topk:0.001+dither:s=4").ok());
+  const double expect = 0.05 * delta("chain:topk:0.001+dither:s=4") / delta(options.compressor);
+  CHECK(node->consensus_step() == Approx(expect));
+  CHECK(node->consensus_step() < 0.02);
+  REQUIRE(node->SetCompressor("chain:topk:0.25+dither:s=4").ok());
+  CHECK(node->consensus_step() == 0.05);  // Never above the configured step.
+  REQUIRE(node->SetCompressor(options.compressor).ok());
+  CHECK(node->consensus_step() == 0.05);
+  CHECK_FALSE(node->SetCompressor("topk:2").ok());
+  CHECK(node->consensus_step() == 0.05);  // A bad spec changes nothing.
+}
+
+TEST_CASE("compressed gossip reaches consensus while every node changes its compressor each round",
+          "[algo][gossip]") {
+  GossipOptions options;
+  options.algorithm = "malcom";
+  options.compressor = "chain:topk:0.01+dither:s=4";
+  options.consensus_step = 0.05;
+  GossipOnly fixed(options, "ring", 8, 2000), changing(options, "ring", 8, 2000);
+  const double d0 = changing.ConsensusDistance();
+  Rng rng(5);
+  for (int t = 0; t < 400; ++t) {
+    for (auto& node : changing.nodes) {  // Each node its own top-k fraction in [0.001, 0.25].
+      const double f = 0.001 * std::pow(250.0, rng.Uniform01());
+      REQUIRE(node->SetCompressor("chain:topk:" + std::to_string(f) + "+dither:s=4").ok());
+    }
+    changing.Round(static_cast<std::uint64_t>(t));
+    fixed.Round(static_cast<std::uint64_t>(t));
+  }
+  INFO("consensus distance " << d0 << " -> fixed top-1% " << fixed.ConsensusDistance() << ", changing "
+                             << changing.ConsensusDistance());
+  // The public copies stay consistent across changes, so the changing mesh contracts
+  // like a mesh with the mean of the fractions, far below where it started.
+  CHECK(changing.ConsensusDistance() < 0.05 * d0);
+  CHECK(changing.ConsensusDistance() < 2 * fixed.ConsensusDistance());
 }
 
 TEST_CASE("malformed and foreign messages change nothing", "[algo][gossip]") {

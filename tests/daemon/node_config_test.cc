@@ -85,10 +85,15 @@ TEST_CASE("adaptive compression: top-k fraction in specs, control law, config ch
   CHECK_FALSE(TopKFraction("topk:1.5").has_value());
   CHECK(WithTopKFraction("chain:topk:0.01+dither:s=4", 0.0375) == "chain:topk:0.0375+dither:s=4");
   CHECK(WithTopKFraction("topk:0.01;coder=rans", 0.2) == "topk:0.2;coder=rans");
-  // Links faster than the target: grow by at most 1.2x; slower: shrink by sqrt(ratio), at most 0.7x.
-  CHECK(NextAdaptiveDensity(0.01, 1.0, 100.0, 0.001, 0.25) == Approx(0.012));
-  CHECK(NextAdaptiveDensity(0.01, 16.0, 4.0, 0.001, 0.25) == Approx(0.007));
-  CHECK(NextAdaptiveDensity(0.01, 5.0, 4.0, 0.001, 0.25) == Approx(0.01 * std::sqrt(0.8)));
+  // Links that deliver well within the target: grow by 1.25x; slower: shrink by the
+  // ratio, at most 2x; close to the target (0.8 < ratio < 1.25): stay.
+  CHECK(NextAdaptiveDensity(0.01, 1.0, 100.0, 0.001, 0.25) == Approx(0.0125));
+  CHECK(NextAdaptiveDensity(0.01, 0.0, 100.0, 0.001, 0.25) == Approx(0.0125));  // No excess at all.
+  CHECK(NextAdaptiveDensity(0.01, 16.0, 4.0, 0.001, 0.25) == Approx(0.005));
+  CHECK(NextAdaptiveDensity(0.01, 6.0, 4.0, 0.001, 0.25) == Approx(0.01 * 4.0 / 6.0));
+  CHECK(NextAdaptiveDensity(0.01, 4.5, 4.0, 0.001, 0.25) == 0.01);  // Dead band.
+  CHECK(NextAdaptiveDensity(0.01, 3.5, 4.0, 0.001, 0.25) == 0.01);
+  CHECK(NextAdaptiveDensity(0.01, 3.0, 4.0, 0.001, 0.25) == Approx(0.0125));
   CHECK(NextAdaptiveDensity(0.24, 1.0, 100.0, 0.001, 0.25) == 0.25);   // Clamped to max ...
   CHECK(NextAdaptiveDensity(0.0011, 100.0, 1.0, 0.001, 0.25) == 0.001);  // ... and to min.
   auto error = [](const ConfigOverrides& o) {
