@@ -245,6 +245,8 @@ void Membership::Leave(Clock::TimePoint now) {
   left_ = true;
   probe_.reset();
   relays_.clear();
+  verify_queue_.clear();
+  verifies_.clear();
 }
 
 Status Membership::HandleEnvelope(const Envelope& envelope, Clock::TimePoint now) {
@@ -295,6 +297,13 @@ Status Membership::HandleEnvelope(const Envelope& envelope, Clock::TimePoint now
     case MessageType::kAck: {
       if (probe_ && probe_->seq == body.seq && probe_->target == body.target) {
         probe_.reset();  // Probe succeeded (directly or through a relay).
+        break;
+      }
+      const auto verify = std::find_if(verifies_.begin(), verifies_.end(), [&](const Probe& p) {
+        return p.seq == body.seq && p.target == body.target;
+      });
+      if (verify != verifies_.end()) {
+        verifies_.erase(verify);
         break;
       }
       auto relay = relays_.find(body.seq);
@@ -354,12 +363,19 @@ void Membership::ApplyUpdate(const Update& u, Clock::TimePoint now, bool merge) 
       SetState(m, MemberState::kAlive, u.incarnation, now);
       break;
     case MemberState::kSuspect:
+      // Older news of failure (a merge's "dead" included) loses to our newer
+      // incarnation, but may still be true: check for ourselves.
+      if (u.incarnation < m.incarnation && m.state == MemberState::kAlive) RequestVerify(m, now);
       if (!IsLive(m.state) || u.incarnation < m.incarnation) return;
       if (m.state == MemberState::kSuspect && u.incarnation == m.incarnation) return;
       SetState(m, MemberState::kSuspect, u.incarnation, now);
       break;
     case MemberState::kDead:
     case MemberState::kLeft:
+      if (state == MemberState::kDead && u.incarnation < m.incarnation &&
+          m.state == MemberState::kAlive) {
+        RequestVerify(m, now);
+      }
       if (!IsLive(m.state) || u.incarnation < m.incarnation) return;
       SetState(m, state, u.incarnation, now);
       break;
@@ -530,10 +546,73 @@ void Membership::FinishProbe(Clock::TimePoint now) {
   if (!probe_) return;
   const PeerId target = probe_->target;
   probe_.reset();
+  SuspectUnanswered(target, now);
+}
+
+void Membership::SuspectUnanswered(PeerId target, Clock::TimePoint now) {
   auto it = members_.find(target);
   if (it == members_.end() || it->second.state != MemberState::kAlive) return;
   ApplyUpdate(Update{target, it->second.endpoint, MemberState::kSuspect, it->second.incarnation},
               now, /*merge=*/false);
+}
+
+void Membership::SendIndirect(Probe& p) {
+  p.indirect_sent = true;
+  auto target = members_.find(p.target);
+  if (target == members_.end()) return;
+  for (PeerId helper : RandomMembers(options_.indirect_checks, p.target, false)) {
+    Send(helper, members_[helper].endpoint, MessageType::kPingReq, p.seq, p.target,
+         target->second.endpoint, {});
+  }
+}
+
+void Membership::RequestVerify(const Member& m, Clock::TimePoint now) {
+  // Rate limits: conflicting news tends to arrive many times over (gossip repeats
+  // it, every push-pull carries it), and one probe per interval answers all of it.
+  if (options_.max_verify_probes == 0 || left_) return;
+  if (probe_ && probe_->target == m.id) return;  // Our round-robin probe is on it.
+  const auto last = last_verify_.find(m.id);
+  if (last != last_verify_.end() && now < last->second + options_.probe_interval) return;
+  const auto same = [&m](const auto& entry) { return entry.first == m.id; };
+  if (std::any_of(verify_queue_.begin(), verify_queue_.end(), same)) return;
+  if (std::any_of(verifies_.begin(), verifies_.end(),
+                  [&m](const Probe& p) { return p.target == m.id; })) {
+    return;
+  }
+  verify_queue_.emplace_back(m.id, now);
+}
+
+void Membership::StartVerifies(Clock::TimePoint now) {
+  while (!verify_queue_.empty() && verifies_.size() < options_.max_verify_probes) {
+    const PeerId id = verify_queue_.front().first;
+    verify_queue_.erase(verify_queue_.begin());
+    auto it = members_.find(id);
+    // Settled meanwhile: suspected (its timer runs), dead, gone, or being probed.
+    if (it == members_.end() || it->second.state != MemberState::kAlive) continue;
+    if (probe_ && probe_->target == id) continue;
+    verifies_.push_back(Probe{id, next_seq_++, now, false});
+    last_verify_[id] = now;
+    Send(id, it->second.endpoint, MessageType::kPing, verifies_.back().seq, id, "", {});
+  }
+}
+
+void Membership::TickVerifies(Clock::TimePoint now) {
+  // The same life cycle as a round-robin probe: direct ping, ping-reqs after
+  // probe_timeout, suspicion if nothing answered within probe_interval.
+  std::vector<PeerId> unanswered;
+  std::erase_if(verifies_, [&](const Probe& p) {
+    if (now < p.sent + options_.probe_interval) return false;
+    unanswered.push_back(p.target);
+    return true;
+  });
+  for (PeerId target : unanswered) SuspectUnanswered(target, now);
+  for (Probe& p : verifies_) {
+    if (!p.indirect_sent && now >= p.sent + options_.probe_timeout) SendIndirect(p);
+  }
+  std::erase_if(last_verify_, [&](const auto& entry) {
+    return now >= entry.second + options_.probe_interval;
+  });
+  StartVerifies(now);
 }
 
 void Membership::Tick(Clock::TimePoint now) {
@@ -546,14 +625,7 @@ void Membership::Tick(Clock::TimePoint now) {
   std::erase_if(relays_, [now](const auto& entry) { return entry.second.expires <= now; });
 
   if (probe_ && !probe_->indirect_sent && now >= probe_->sent + options_.probe_timeout) {
-    probe_->indirect_sent = true;
-    auto target = members_.find(probe_->target);
-    if (target != members_.end()) {
-      for (PeerId helper : RandomMembers(options_.indirect_checks, probe_->target, false)) {
-        Send(helper, members_[helper].endpoint, MessageType::kPingReq, probe_->seq,
-             probe_->target, target->second.endpoint, {});
-      }
-    }
+    SendIndirect(*probe_);
   }
   if (probe_ && now >= probe_->sent + options_.probe_interval) FinishProbe(now);
   if (now >= next_probe_) {
@@ -562,6 +634,7 @@ void Membership::Tick(Clock::TimePoint now) {
     next_probe_ += options_.probe_interval;
     if (next_probe_ <= now) next_probe_ = now + options_.probe_interval;  // Long pause.
   }
+  TickVerifies(now);
 
   const Clock::Duration suspicion =
       SuspicionTimeout(options_.suspicion_multiplier, LiveCount(), options_.probe_interval);
@@ -615,6 +688,13 @@ Clock::TimePoint Membership::NextDeadline() const {
   if (probe_) {
     next = std::min(next, probe_->indirect_sent ? probe_->sent + options_.probe_interval
                                                 : probe_->sent + options_.probe_timeout);
+  }
+  for (const Probe& p : verifies_) {
+    next = std::min(next, p.indirect_sent ? p.sent + options_.probe_interval
+                                          : p.sent + options_.probe_timeout);
+  }
+  if (!verify_queue_.empty() && verifies_.size() < options_.max_verify_probes) {
+    next = std::min(next, verify_queue_.front().second);  // At once.
   }
   const Clock::Duration suspicion =
       SuspicionTimeout(options_.suspicion_multiplier, LiveCount(), options_.probe_interval);

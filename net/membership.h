@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "common/clock.h"
@@ -110,6 +111,16 @@ struct MembershipOptions {
   // hundreds; a full state of 64 members is ~3 KB, so 10 s costs little. The first
   // one comes after a random fraction of the interval. Zero disables.
   Clock::Duration push_pull_interval = std::chrono::seconds(10);
+  // A suspect or dead report about a member we hold alive at a newer incarnation is
+  // conflicting news. SWIM lets the newer incarnation win, so the report changes
+  // nothing, but the member may have failed after it refuted: with round-robin
+  // probing we would find out only when our turn to probe it comes, up to N probe
+  // intervals later (bench/scale at 64: observers that heard a refutation late
+  // waited over 60 s). So such a member is probed directly at the next tick, ahead
+  // of the round-robin order, at most once per probe_interval, and if it does not
+  // answer the usual suspicion runs at the incarnation we hold. At most this many
+  // of these probes are outstanding at once (more wait their turn); zero disables.
+  std::size_t max_verify_probes = 4;
   // Join retries: first after join_retry_initial, doubling up to join_retry_max.
   Clock::Duration join_retry_initial = std::chrono::seconds(1);
   Clock::Duration join_retry_max = std::chrono::seconds(30);
@@ -182,9 +193,9 @@ class Membership {
   // body and kInvalidArgument for a non-membership type; the state is then unchanged.
   Status HandleEnvelope(const Envelope& envelope, Clock::TimePoint now);
 
-  // Runs due timers: probes, indirect probes, gossip, push-pull, suspicion expiry,
-  // join retries, reconnects, reaping. Calling it more often than NextDeadline() is
-  // harmless.
+  // Runs due timers: probes (round-robin and verification), indirect probes, gossip,
+  // push-pull, suspicion expiry, join retries, reconnects, reaping. Calling it more
+  // often than NextDeadline() is harmless.
   void Tick(Clock::TimePoint now);
 
   // The earliest time Tick() has something to do.
@@ -241,6 +252,17 @@ class Membership {
             PeerId target, const std::string& target_endpoint, std::vector<Update> updates);
   void StartProbe(Clock::TimePoint now);
   void FinishProbe(Clock::TimePoint now);
+  // Asks a few alive members (ping-req) to probe `p.target` for us; marks it sent.
+  void SendIndirect(Probe& p);
+  // A probe of `target` went unanswered: suspect it, if still alive.
+  void SuspectUnanswered(PeerId target, Clock::TimePoint now);
+  // Queues a verification probe of `m` (see MembershipOptions::max_verify_probes)
+  // unless one is queued, running, or ran within the last probe interval.
+  void RequestVerify(const Member& m, Clock::TimePoint now);
+  // Sends queued verification probes, up to the limit.
+  void StartVerifies(Clock::TimePoint now);
+  // Times out running verification probes and starts queued ones.
+  void TickVerifies(Clock::TimePoint now);
   void SendJoins(Clock::TimePoint now);
   void SetJoined(Clock::TimePoint now);
   // Whether gossip is on, news is queued and someone is there to hear it.
@@ -273,6 +295,11 @@ class Membership {
   std::optional<Probe> probe_;
   std::uint64_t next_seq_ = 1;
   std::unordered_map<std::uint64_t, Relay> relays_;  // By the seq of our relayed ping.
+  // Verification probes (conflicting news, see max_verify_probes): queued with the
+  // time they were asked for, running, and when each member was last verified.
+  std::vector<std::pair<PeerId, Clock::TimePoint>> verify_queue_;
+  std::vector<Probe> verifies_;
+  std::unordered_map<PeerId, Clock::TimePoint> last_verify_;
 
   Clock::TimePoint next_gossip_{};
   Clock::TimePoint next_push_pull_{};
