@@ -373,12 +373,16 @@ for N in $SIZES; do
     first_suspect=$(cat "${others[@]/%//suspect.t}" 2>/dev/null | awk -v t="$t_kill" '{d = $1 - t; if (c == 0 || d < lo) lo = d; c++} END {if (c) printf "%.3f", lo; else print "null"}')
     # Suspicion timeout as the daemon computes it (net/membership.cc), with the members alive at the time.
     formula=$(awk -v n=$((${#others[@]} + 1)) 'BEGIN {l = log(n) / log(10); if (l < 1) l = 1; printf "%.3f", 4 * l * 1.0}')
-    dead_view=0
+    dead_view=0 view_failed=0
     for d in "${others[@]}"; do
-      s=$("$BIN" members --json --data-dir "$d" 2>/dev/null | member_status "$vid")
+      # A failed `sotto members` (timeout under load) is not a view of the victim: count it apart.
+      if ! view=$("$BIN" members --json --data-dir "$d" 2>/dev/null) || [ -z "$view" ]; then
+        view_failed=$((view_failed + 1)); continue
+      fi
+      s=$(member_status "$vid" <<< "$view")
       { [ "$s" = dead ] || [ -z "$s" ]; } && dead_view=$((dead_view + 1))
     done
-    log "N=$N: kill $rep: $vid: first suspect after $first_suspect s, first dead $detect_first s, all $detect_count/${#others[@]} dead after $detect_all s (suspicion timeout $formula s + probe 1 s interval + 0.5 s timeout); members --json: dead/absent on $dead_view"
+    log "N=$N: kill $rep: $vid: first suspect after $first_suspect s, first dead $detect_first s, all $detect_count/${#others[@]} dead after $detect_all s (suspicion timeout $formula s + probe 1 s interval + 0.5 s timeout); members --json: dead/absent on $dead_view (no answer from $view_failed)"
     KT+=("$detect_all"); KF+=("$detect_first"); KS+=("$first_suspect"); KC+=("$detect_count"); KO+=("${#others[@]}"); KV+=("$dead_view"); KFORM+=("$formula")
     for p in "${WATCH[@]}"; do pkill -P "$p" 2>/dev/null; kill "$p" 2>/dev/null; done
     WATCH=()
