@@ -62,6 +62,27 @@ Status CompressedGossip::SetCompressor(const std::string& spec) {
   return Status::Ok();
 }
 
+std::span<const float> CompressedGossip::NeighbourCopy(PeerId peer) const {
+  const auto it = copies_.find(peer);
+  if (it == copies_.end()) return {};
+  return it->second;
+}
+
+Status CompressedGossip::SetNeighbourCopy(PeerId peer, std::span<const float> copy) {
+  const auto it = copies_.find(peer);
+  if (it == copies_.end()) {
+    return InvalidArgument(options_.algorithm + ": peer " + std::to_string(peer.value()) + " is not a neighbour of peer " +
+                           std::to_string(self_.value()));
+  }
+  if (copy.size() != x_.size()) {
+    return InvalidArgument(options_.algorithm + ": copy of peer " + std::to_string(peer.value()) + " has " +
+                           std::to_string(copy.size()) + " elements, want " + std::to_string(x_.size()));
+  }
+  it->second.assign(copy.begin(), copy.end());
+  Recompute();
+  return Status::Ok();
+}
+
 void CompressedGossip::SetWeights(NeighbourWeights weights) {
   IndexWeights(std::move(weights));
   Recompute();  // See GossipAlgorithm::SetWeights.

@@ -42,6 +42,10 @@ class CompressedGossip final : public GossipAlgorithm {
   void Mix() override;
   Status SetCompressor(const std::string& spec) override;
   double consensus_step() const override { return options_.consensus_step; }
+  double compressor_delta() const override { return compressor_->Delta(x_.size()); }
+  std::span<const float> NeighbourCopy(PeerId peer) const override;
+  std::span<const float> PublicCopy() const override { return x_hat_; }
+  Status SetNeighbourCopy(PeerId peer, std::span<const float> copy) override;
 
   // The scale applied to the compressor's output (1 / (1 + omega) or 1).
   float scale() const { return scale_; }

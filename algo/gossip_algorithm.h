@@ -137,8 +137,25 @@ class GossipAlgorithm {
   virtual Status SetCompressor(const std::string& spec) {
     return InvalidArgument(name() + " sends raw models: no compressor to change (to " + spec + ")");
   }
-  // The consensus step gamma in use (1 for algorithms that average exactly).
+  // The consensus step gamma in use (1 for algorithms that average exactly), and the
+  // contraction delta of the compressor in use (1: exact).
   virtual double consensus_step() const { return 1.0; }
+  virtual double compressor_delta() const { return 1.0; }
+
+  // Compressed gossip: this node's copy of neighbour `peer`'s public model x_hat_j
+  // (empty for a non-neighbour, or for algorithms without copies), and its own x_hat_i.
+  virtual std::span<const float> NeighbourCopy(PeerId peer) const {
+    (void)peer;
+    return {};
+  }
+  virtual std::span<const float> PublicCopy() const { return {}; }
+  // Replaces the copy of neighbour `peer`'s x_hat_j by `copy` (the neighbour's own, sent
+  // when the link was made, so the copy is exact instead of a stand-in) and recomputes
+  // s_i. kInvalidArgument for a non-neighbour, a wrong size, or an algorithm without copies.
+  virtual Status SetNeighbourCopy(PeerId peer, std::span<const float> copy) {
+    (void)copy;
+    return InvalidArgument(name() + " keeps no copies of its neighbours (peer " + std::to_string(peer.value()) + ")");
+  }
 };
 
 // Builds the algorithm named in `options` for a model of `dimension` parameters at

@@ -89,6 +89,7 @@ struct PendingResidual {
   RoundId round;
   std::vector<std::uint8_t> bytes;
   bool resent = false;  // A message that was missing from its sender's stream.
+  bool copy = false;    // Not a residual: the sender's whole x_hat (raw floats), see kCopy.
 };
 
 // Bodies of the daemon's residual-stream messages (little-endian u64s):
@@ -101,6 +102,18 @@ struct PendingResidual {
 constexpr std::uint8_t kResendRequest = 'N';
 constexpr std::uint8_t kResendRefused = 'S';
 constexpr std::uint8_t kDeliveryAck = 'A';  // 'A' + stream + seq: "got it" (adaptive compression).
+// Exact copies on new links. A receiver's copy of a neighbour's x_hat is the sum of
+// the residuals it absorbed, so a link made mid-training (a join, a restart, a view
+// that lagged) starts with a stand-in that is off by everything the neighbour sent
+// before, for good -- and offsets that do not cancel around a cycle make the models
+// drift apart without bound. So when a sender adds a neighbour it sends it its x_hat
+// ('C' + stream + S, payload: the floats, zlib): x_hat as of its residual S, the
+// newest it broadcast; the receiver replaces its copy and continues the stream after
+// S (messages on one link arrive in order, so every residual <= S came before). A
+// receiver that adds a neighbour asks for the same ('P' + stream): the neighbour may
+// have been sending to it already, while it was not yet listening.
+constexpr std::uint8_t kCopy = 'C';
+constexpr std::uint8_t kCopyRequest = 'P';
 constexpr std::uint64_t kWantAck = 1;       // Flag in a residual body's third word.
 
 // What a receiver knows of one sender's residual stream.
@@ -167,6 +180,17 @@ struct StepResult {
   std::vector<std::uint8_t> message;
 };
 
+// FNV-1a of a vector's bytes, as 16 hex digits: lets tests (and operators) check
+// that a node's copy of a neighbour's x_hat is bit for bit the neighbour's own.
+std::string Fingerprint(std::span<const float> v) {
+  std::uint64_t h = 14695981039346656037ull;
+  const auto* b = reinterpret_cast<const std::uint8_t*>(v.data());
+  for (std::size_t k = 0; k < 4 * v.size(); ++k) h = (h ^ b[k]) * 1099511628211ull;
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
 double SecondsSince(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
@@ -204,6 +228,11 @@ class Node {
   void OnResendMessage(PeerId from, const net::Envelope& e);
   void RequestResends(PeerId from, StreamState& st);
   void OnResidual(PeerId from, RoundId round, std::vector<std::uint8_t> bytes, bool resent = false);
+  void OnPending(PendingResidual p);                // A residual or a copy that waited for the worker.
+  void SendCopy(PeerId to);                         // Our x_hat (see kCopy); after the step if computing.
+  void OnCopy(PeerId from, const net::Envelope& e, std::uint64_t stream, std::uint64_t seq);
+  void ApplyCopy(const PendingResidual& p);
+  void ExchangeCopies(const std::vector<PeerId>& peers);  // Send ours and ask for theirs.
   bool AbsorbNow(const PendingResidual& r);  // False (counted) when the bytes do not decode.
   void RejectResidual(const char* kind, std::string why);
   void CheckRoundComplete();
@@ -275,6 +304,10 @@ class Node {
   std::size_t sent_history_bytes_ = 0;
   std::unordered_map<PeerId, StreamState> streams_;
   std::uint64_t resends_requested_ = 0, resends_served_ = 0, resends_recovered_ = 0;
+  std::set<PeerId> copy_owed_;  // Neighbours to send our x_hat once the step is done.
+  std::unordered_map<PeerId, std::chrono::steady_clock::time_point> copy_served_at_;  // Rate limit of 'P'.
+  std::set<PeerId> copy_deferred_;  // 'P' answered when its second is over.
+  std::uint64_t copies_sent_ = 0, copies_applied_ = 0, copies_ignored_ = 0;
   AdaptiveState adaptive_;
   void Adapt(double step_ms);
 
@@ -430,6 +463,14 @@ Status Node::Init() {
   // The algorithm keys its dither by the node id: rebuild it now that we know it.
   SOTTO_ASSIGN_OR_RETURN(algo_, algo::MakeGossipAlgorithm(config_.training.gossip, self_, dimension_, alone));
   algo_->SetModel(x0);
+  // Compressed gossip drifts apart when gamma is far above the compressor's delta
+  // (sotto lab, softmax, top-0.1 %: gamma = 75 delta grew the consensus distance
+  // without bound, 16 delta converged; bench/scale's 64 daemons at 270 delta hit NaN).
+  if (const double delta = algo_->compressor_delta(), gamma = algo_->consensus_step(); gamma > 20 * delta) {
+    spdlog::warn("gossip: consensus_step {} is {:.0f}x the compressor's contraction delta {:.3g} ({}): the models "
+                 "may drift apart and diverge; consider consensus_step <= {:.3g}",
+                 gamma, gamma / delta, delta, config_.training.gossip.compressor, 20 * delta);
+  }
   LoadCheckpointIfAny();
   SOTTO_RETURN_IF_ERROR(StartControl());
   if (!config_.metrics.empty()) {
@@ -615,6 +656,10 @@ void Node::RecomputeNeighbours() {
   }
   if (neighbours == neighbour_endpoints_ && w.self == weights_.self) return;
   std::erase_if(streams_, [&](const auto& kv) { return !neighbours.count(kv.first); });  // A returning neighbour starts afresh.
+  std::vector<PeerId> added;
+  for (const auto& [id, ep] : neighbours) {
+    if (!neighbour_endpoints_.count(id)) added.push_back(id);
+  }
   neighbour_endpoints_ = std::move(neighbours);
   weights_ = std::move(w);
   weights_dirty_ = true;
@@ -622,6 +667,7 @@ void Node::RecomputeNeighbours() {
   for (const auto& [id, ep] : neighbour_endpoints_) names += " " + HexId(id);
   spdlog::info("topology: {} members, neighbours:{}", ids.size(), names.empty() ? " none" : names);
   ApplyWeightsIfIdle();
+  ExchangeCopies(added);  // New links: exact copies both ways (see kCopy).
   CheckRoundComplete();  // A departed neighbour may be all we were waiting for.
 }
 
@@ -736,12 +782,15 @@ void Node::OnStepDone(StepResult r) {
     Send(id, std::move(e));
   }
   round_sent_ = true;
+  std::set<PeerId> owed;
+  owed.swap(copy_owed_);
+  for (PeerId id : owed) SendCopy(id);  // x_hat as of the residual just sent.
   if (config_.adaptive) Adapt(1000.0 * r.step_s);
   ApplyWeightsIfIdle();
   // Residuals that arrived while the worker held the algorithm.
   std::deque<PendingResidual> pending;
   pending.swap(pending_);
-  for (auto& p : pending) OnResidual(p.from, p.round, std::move(p.bytes), p.resent);
+  for (auto& p : pending) OnPending(std::move(p));
   if (shutting_down_) {
     FinishShutdown();
     return;
@@ -840,6 +889,100 @@ void Node::Adapt(double step_ms) {
   ++a.changes;
 }
 
+void Node::ExchangeCopies(const std::vector<PeerId>& peers) {
+  if (!algo_->AbsorbsLateMessages()) return;
+  for (PeerId id : peers) {
+    SendCopy(id);
+    net::Envelope ask;
+    ask.type = net::MessageType::kStatus;
+    ask.body.push_back(kCopyRequest);
+    PutU64(&ask.body, stream_id_);
+    Send(id, std::move(ask));
+  }
+}
+
+void Node::SendCopy(PeerId to) {
+  if (!algo_->AbsorbsLateMessages()) return;
+  if (computing_) {  // The worker holds the algorithm: right after its step.
+    copy_owed_.insert(to);
+    return;
+  }
+  const std::span<const float> x_hat = algo_->PublicCopy();
+  const auto* raw = reinterpret_cast<const std::uint8_t*>(x_hat.data());
+  uLongf packed_size = compressBound(static_cast<uLong>(4 * x_hat.size()));
+  net::Envelope e;
+  e.type = net::MessageType::kStatus;
+  e.round = round_;
+  e.payload.resize(packed_size);
+  if (compress2(e.payload.data(), &packed_size, raw, static_cast<uLong>(4 * x_hat.size()), 1) != Z_OK) {
+    spdlog::error("gossip: cannot compress our public copy for {}", HexId(to));
+    return;
+  }
+  e.payload.resize(packed_size);
+  e.body.push_back(kCopy);
+  PutU64(&e.body, stream_id_);
+  PutU64(&e.body, next_seq_ - 1);  // x_hat holds every residual up to this one.
+  ++copies_sent_;
+  Send(to, std::move(e));
+}
+
+void Node::OnCopy(PeerId from, const net::Envelope& e, std::uint64_t stream, std::uint64_t seq) {
+  if (!algo_->AbsorbsLateMessages()) return;
+  if (!neighbour_endpoints_.count(from)) {  // Not (yet) our neighbour: our request when it is covers it.
+    ++copies_ignored_;
+    return;
+  }
+  const auto want = static_cast<uLongf>(4 * dimension_);
+  std::vector<std::uint8_t> raw(want);
+  uLongf raw_size = want;
+  if (e.payload.empty() || uncompress(raw.data(), &raw_size, e.payload.data(), static_cast<uLong>(e.payload.size())) != Z_OK ||
+      raw_size != want) {
+    RejectResidual("bad_copy", "copy from " + HexId(from) + " does not inflate to " + std::to_string(dimension_) + " floats");
+    return;
+  }
+  StreamState& st = streams_[from];
+  if (st.stream == stream && st.last_seq > seq) {  // Older than residuals we hold (delayed): ours is newer.
+    ++copies_ignored_;
+    return;
+  }
+  if (st.stream != stream) {
+    st = StreamState{stream, seq, {}, {}};
+  } else {
+    st.last_seq = seq;
+    std::erase_if(st.missing, [seq](std::uint64_t k) { return k <= seq; });
+  }
+  PendingResidual p{from, e.round, std::move(raw), false, true};
+  if (computing_) {  // In order with the residuals that wait for the worker.
+    if (pending_.size() >= kMaxPendingResiduals) {
+      RejectResidual("pending_queue_full", "pending residual queue full");
+      return;
+    }
+    pending_.push_back(std::move(p));
+    return;
+  }
+  ApplyCopy(p);
+}
+
+void Node::ApplyCopy(const PendingResidual& p) {
+  std::vector<float> copy(p.bytes.size() / 4);
+  std::memcpy(copy.data(), p.bytes.data(), 4 * copy.size());
+  const auto s = algo_->SetNeighbourCopy(p.from, copy);
+  if (!s.ok()) {
+    ++copies_ignored_;  // The link went away meanwhile.
+    spdlog::debug("gossip: copy from {}: {}", HexId(p.from), s.ToString());
+    return;
+  }
+  ++copies_applied_;
+}
+
+void Node::OnPending(PendingResidual p) {
+  if (p.copy) {
+    if (neighbour_endpoints_.count(p.from)) ApplyCopy(p);
+    return;
+  }
+  OnResidual(p.from, p.round, std::move(p.bytes), p.resent);
+}
+
 void Node::RequestResends(PeerId from, StreamState& st) {
   const auto now = std::chrono::steady_clock::now();
   if (now - st.last_request < kResendRepeat) return;
@@ -862,6 +1005,35 @@ void Node::OnResendMessage(PeerId from, const net::Envelope& e) {
   }
   std::vector<std::uint64_t> seqs((e.body.size() - 9) / 8);
   for (std::size_t k = 0; k < seqs.size(); ++k) GetU64(e.body, 9 + 8 * k, &seqs[k]);
+  if (e.body[0] == kCopyRequest) {
+    if (!membership_->member(from)) return;
+    // At most one a second per peer (a copy is a whole model); a request within the
+    // second is answered when it ends, once however many came.
+    const auto now = std::chrono::steady_clock::now();
+    auto [at, fresh] = copy_served_at_.try_emplace(from, now);
+    if (!fresh && now - at->second < std::chrono::seconds(1)) {
+      if (!copy_deferred_.insert(from).second) return;
+      auto timer = std::make_shared<asio::steady_timer>(io_, at->second + std::chrono::seconds(1));
+      timer->async_wait([this, timer, from](const boost::system::error_code& ec) {
+        copy_deferred_.erase(from);
+        if (ec || shutting_down_ || !membership_->member(from)) return;
+        copy_served_at_[from] = std::chrono::steady_clock::now();
+        SendCopy(from);
+      });
+      return;
+    }
+    at->second = now;
+    SendCopy(from);
+    return;
+  }
+  if (e.body[0] == kCopy) {
+    if (seqs.size() != 1) {
+      RejectResidual("bad_copy", "malformed copy message from " + HexId(from));
+      return;
+    }
+    OnCopy(from, e, stream, seqs[0]);
+    return;
+  }
   if (e.body[0] == kDeliveryAck) {
     if (seqs.size() != 1 || stream != stream_id_ || !config_.adaptive) return;
     const auto it = std::find_if(sent_history_.begin(), sent_history_.end(),
@@ -1017,7 +1189,7 @@ void Node::FinishRound() {
   // Residuals of the new round that came early.
   std::deque<PendingResidual> pending;
   pending.swap(pending_);
-  for (auto& p : pending) OnResidual(p.from, p.round, std::move(p.bytes), p.resent);
+  for (auto& p : pending) OnPending(std::move(p));
   asio::post(io_, [this] { MaybeStartRound(); });
 }
 
@@ -1135,6 +1307,10 @@ void Node::OnModelChunk(const net::Envelope& e) {
   round_ = RoundId(round);
   awaiting_model_ = false;
   join_timer_.cancel();
+  // Our x_hat is now the donor's and our copies are stand-ins again: exchange anew.
+  std::vector<PeerId> links;
+  for (const auto& [id, ep] : neighbour_endpoints_) links.push_back(id);
+  ExchangeCopies(links);
   spdlog::info("join: model received from {}; training from round {}", HexId(e.sender), round);
   MaybeStartRound();
 }
@@ -1210,6 +1386,7 @@ json Node::StatusJson() const {
   j["resends_requested"] = resends_requested_;
   j["resends_served"] = resends_served_;
   j["resends_recovered"] = resends_recovered_;
+  j["copies"] = {{"sent", copies_sent_}, {"applied", copies_applied_}, {"ignored", copies_ignored_}};
   if (config_.adaptive) {
     double slowest = 0;
     for (const auto& [id, link] : adaptive_.links) slowest = std::max(slowest, link.delivery_ms);
@@ -1235,9 +1412,14 @@ json Node::StatusJson() const {
     n["last_heard_ms"] = m && m->last_heard != Clock::TimePoint{}
                              ? json(std::chrono::duration_cast<Millis>(now - m->last_heard).count())
                              : json(nullptr);
+    // Read only while the worker does not hold the algorithm.
+    const auto copy = computing_ ? std::span<const float>() : algo_->NeighbourCopy(id);
+    n["copy_fingerprint"] = copy.empty() ? json(nullptr) : json(Fingerprint(copy));
     neighbours.push_back(n);
   }
   j["self_weight"] = weights_.self;
+  const auto x_hat = computing_ ? std::span<const float>() : algo_->PublicCopy();
+  j["public_copy_fingerprint"] = x_hat.empty() ? json(nullptr) : json(Fingerprint(x_hat));
   j["neighbours"] = neighbours;
   std::map<std::string, int> counts{{"alive", 0}, {"suspect", 0}, {"dead", 0}, {"left", 0}};
   for (const auto& m : membership_->members()) ++counts[net::MemberStateName(m.state)];

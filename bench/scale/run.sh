@@ -141,7 +141,7 @@ start_node() {
     --data.source synthetic --data.synthetic_features "$FEATURES" --data.synthetic_samples "$SAMPLES"
     --data.max_test "$MAX_TEST" --model.kind softmax
     --algorithm.name malcom --algorithm.lr 0.1 --algorithm.batch_size "$BATCH"
-    --algorithm.consensus_step 0.3 --algorithm.l1 1e-4 --algorithm.compressor 'chain:topk:0.01+dither:s=4'
+    --algorithm.consensus_step 0.01 --algorithm.l1 1e-4 --algorithm.compressor 'chain:topk:0.01+dither:s=4'
     --gossip.topology ring --gossip.round_timeout_ms 1000 --gossip.min_round_ms "$MIN_ROUND_MS"
     --gossip.eval_every 200 --gossip.checkpoint_every 1000000
     --gossip.shard "$shard" --gossip.shards "$shards" --gossip.min_members "$minm")
