@@ -24,6 +24,66 @@ std::string Qualified(std::string_view section, std::string_view key) {
   return "[" + std::string(section) + "]." + std::string(key);
 }
 
+// Outside strings and comments TOML is ASCII (bare keys are A-Za-z0-9_-). Debian's
+// toml++ 3 reaches __builtin_unreachable() (undefined behaviour; found by fuzzing) when
+// a character in U+00A1..U+0499, U+2C5E..U+3057 or U+FB26..U+FEFE follows a key
+// (impl::is_non_ascii_horizontal_whitespace), so such text is refused here, with its
+// position, before toml++ sees it. Strings and comments may hold any UTF-8.
+Status CheckAsciiOutsideStrings(std::string_view text, const std::string& source) {
+  enum class In { kCode, kComment, kBasic, kLiteral, kMultiBasic, kMultiLiteral } in = In::kCode;
+  constexpr std::string_view kTripleDouble = "\"\"\"", kTripleSingle = "'''";
+  std::size_t line = 1, column = 1;
+  const auto starts = [&](std::size_t i, std::string_view what) { return text.substr(i, 3) == what; };
+  for (std::size_t i = 0; i < text.size(); ++i, ++column) {
+    const char c = text[i];
+    if (c == '\n') {
+      ++line;
+      column = 0;
+      if (in != In::kMultiBasic && in != In::kMultiLiteral) in = In::kCode;  // Single-line ones end (or are errors).
+      continue;
+    }
+    switch (in) {
+      case In::kCode:
+        if (c == '#') {
+          in = In::kComment;
+        } else if (c == '"' || c == '\'') {
+          const bool triple = starts(i, c == '"' ? kTripleDouble : kTripleSingle);
+          in = c == '"' ? (triple ? In::kMultiBasic : In::kBasic) : (triple ? In::kMultiLiteral : In::kLiteral);
+          if (triple) i += 2, column += 2;
+        } else if (static_cast<unsigned char>(c) >= 0x80) {
+          return InvalidArgument(source + ":" + std::to_string(line) + ":" + std::to_string(column) +
+                                 ": a non-ASCII character outside a string or comment (keys are ASCII; quote them)");
+        }
+        break;
+      case In::kComment:
+        break;
+      case In::kBasic:
+        if (c == '\\') {
+          if (i + 1 < text.size() && text[i + 1] != '\n') ++i, ++column;  // The escaped character.
+        } else if (c == '"') {
+          in = In::kCode;
+        }
+        break;
+      case In::kLiteral:
+        if (c == '\'') in = In::kCode;
+        break;
+      case In::kMultiBasic:
+      case In::kMultiLiteral: {
+        const bool basic = in == In::kMultiBasic;
+        const char quote = basic ? '"' : '\'';
+        if (basic && c == '\\') {
+          if (i + 1 < text.size() && text[i + 1] != '\n') ++i, ++column;  // A line-ending backslash leaves the newline.
+        } else if (c == quote && starts(i, basic ? kTripleDouble : kTripleSingle)) {
+          while (i + 1 < text.size() && text[i + 1] == quote) ++i, ++column;  // Up to two quotes before the end.
+          in = In::kCode;
+        }
+        break;
+      }
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<TomlReader> TomlReader::FromFile(const std::string& path) {
@@ -35,6 +95,7 @@ Result<TomlReader> TomlReader::FromFile(const std::string& path) {
 }
 
 Result<TomlReader> TomlReader::FromString(std::string_view text, std::string source_name) {
+  SOTTO_RETURN_IF_ERROR(CheckAsciiOutsideStrings(text, source_name));
   try {
     toml::table table = toml::parse(text, source_name);
     return TomlReader(std::move(table), std::move(source_name));

@@ -20,6 +20,24 @@ TEST_CASE("every node config in configs/ loads", "[daemon][config]") {
   }
 }
 
+TEST_CASE("non-ASCII outside strings and comments is refused before toml++ sees it", "[daemon][config]") {
+  auto error = [](const std::string& text) {
+    auto c = ParseNodeConfig(text, "n.toml");
+    return c.ok() ? std::string() : c.error().message();
+  };
+  // Debian's toml++ reaches __builtin_unreachable() on these after a key (found by fuzzing).
+  CHECK(error("[node]\nlog_level\xC3\xA9 = \"info\"\n").find("n.toml:2:10: a non-ASCII character") == 0);
+  CHECK(error("[node\xEF\xB0\x80]\n").find("n.toml:1:6: a non-ASCII character") == 0);
+  CHECK(error("\xE2\xB1\xA0 = 1\n").find("n.toml:1:1:") == 0);
+  // Anywhere TOML allows UTF-8 it stays allowed.
+  CHECK(error("# caf\xC3\xA9 \xEF\xB0\x80\n[node]\nlog_level = \"info\" # \xC3\xA9\n").empty());
+  CHECK(error("[node]\ndata_dir = \"/tmp/jos\xC3\xA9 \\\" \xC3\xA9\"\n").empty());
+  CHECK(error("[node]\ndata_dir = '/tmp/jos\xC3\xA9'\n").empty());
+  CHECK(error("[node]\ndata_dir = \"\"\"/tmp/\xC3\xA9\n\xC3\xA9\"\"\"\n").find("non-ASCII") == std::string::npos);
+  CHECK(error("[node]\ndata_dir = '''\xC3\xA9\n''''\n").find("non-ASCII") == std::string::npos);
+  CHECK(error("[node]\n\"log_\xC3\xA9\" = \"info\"\n").find("non-ASCII") == std::string::npos);  // A quoted key.
+}
+
 TEST_CASE("node config flags and validation", "[daemon][config]") {
   auto c = ParseNodeConfig("[node]\njoin = \"tcp://a:1, tcp://b:2\"\n", "n.toml", {{"gossip.rounds", "50"}});
   REQUIRE(c.ok());
