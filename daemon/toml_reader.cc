@@ -28,11 +28,15 @@ std::string Qualified(std::string_view section, std::string_view key) {
 // toml++ 3 reaches __builtin_unreachable() (undefined behaviour; found by fuzzing) when
 // a character in U+00A1..U+0499, U+2C5E..U+3057 or U+FB26..U+FEFE follows a key
 // (impl::is_non_ascii_horizontal_whitespace), so such text is refused here, with its
-// position, before toml++ sees it. Strings and comments may hold any UTF-8.
+// position, before toml++ sees it. Strings and comments may hold any UTF-8. A quote
+// opens a string only where TOML lets one start (a line's first token, or after
+// '=', '[', ',', '{' or '.'): inside a bare token (`8pro'x`) toml++ reads on as a
+// value, and so does this check.
 Status CheckAsciiOutsideStrings(std::string_view text, const std::string& source) {
   enum class In { kCode, kComment, kBasic, kLiteral, kMultiBasic, kMultiLiteral } in = In::kCode;
   constexpr std::string_view kTripleDouble = "\"\"\"", kTripleSingle = "'''";
   std::size_t line = 1, column = 1;
+  char last = '\n';  // The last character outside strings and comments, blanks aside.
   const auto starts = [&](std::size_t i, std::string_view what) { return text.substr(i, 3) == what; };
   for (std::size_t i = 0; i < text.size(); ++i, ++column) {
     const char c = text[i];
@@ -40,13 +44,14 @@ Status CheckAsciiOutsideStrings(std::string_view text, const std::string& source
       ++line;
       column = 0;
       if (in != In::kMultiBasic && in != In::kMultiLiteral) in = In::kCode;  // Single-line ones end (or are errors).
+      if (in == In::kCode) last = '\n';
       continue;
     }
     switch (in) {
       case In::kCode:
         if (c == '#') {
           in = In::kComment;
-        } else if (c == '"' || c == '\'') {
+        } else if ((c == '"' || c == '\'') && std::string_view("\n=[,{.").find(last) != std::string_view::npos) {
           const bool triple = starts(i, c == '"' ? kTripleDouble : kTripleSingle);
           in = c == '"' ? (triple ? In::kMultiBasic : In::kBasic) : (triple ? In::kMultiLiteral : In::kLiteral);
           if (triple) i += 2, column += 2;
@@ -54,6 +59,7 @@ Status CheckAsciiOutsideStrings(std::string_view text, const std::string& source
           return InvalidArgument(source + ":" + std::to_string(line) + ":" + std::to_string(column) +
                                  ": a non-ASCII character outside a string or comment (keys are ASCII; quote them)");
         }
+        if (c != ' ' && c != '\t' && c != '\r') last = c;
         break;
       case In::kComment:
         break;
@@ -62,10 +68,11 @@ Status CheckAsciiOutsideStrings(std::string_view text, const std::string& source
           if (i + 1 < text.size() && text[i + 1] != '\n') ++i, ++column;  // The escaped character.
         } else if (c == '"') {
           in = In::kCode;
+          last = c;
         }
         break;
       case In::kLiteral:
-        if (c == '\'') in = In::kCode;
+        if (c == '\'') in = In::kCode, last = c;
         break;
       case In::kMultiBasic:
       case In::kMultiLiteral: {
@@ -76,6 +83,7 @@ Status CheckAsciiOutsideStrings(std::string_view text, const std::string& source
         } else if (c == quote && starts(i, basic ? kTripleDouble : kTripleSingle)) {
           while (i + 1 < text.size() && text[i + 1] == quote) ++i, ++column;  // Up to two quotes before the end.
           in = In::kCode;
+          last = quote;
         }
         break;
       }

@@ -36,6 +36,10 @@ TEST_CASE("non-ASCII outside strings and comments is refused before toml++ sees 
   CHECK(error("[node]\ndata_dir = \"\"\"/tmp/\xC3\xA9\n\xC3\xA9\"\"\"\n").find("non-ASCII") == std::string::npos);
   CHECK(error("[node]\ndata_dir = '''\xC3\xA9\n''''\n").find("non-ASCII") == std::string::npos);
   CHECK(error("[node]\n\"log_\xC3\xA9\" = \"info\"\n").find("non-ASCII") == std::string::npos);  // A quoted key.
+  // A quote inside a bare value does not open a string, for toml++ neither (fuzzer reproducers).
+  CHECK(error("l_ms = 8pro'orc\xCC\xB5#8ct\"s").find("n.toml:1:16: a non-ASCII") == 0);
+  CHECK(error("c =0\"to \xC6\xBF\"").find("a non-ASCII character") != std::string::npos);
+  CHECK(error("a = [\"\xC3\xA9\", '\xC3\xA9',\n  \"\xC3\xA9\"]\nb = {x = \"\xC3\xA9\"}\n").find("non-ASCII") == std::string::npos);
 }
 
 TEST_CASE("node config flags and validation", "[daemon][config]") {
