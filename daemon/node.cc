@@ -579,8 +579,9 @@ void Node::OnEnvelope(PeerId from, net::Envelope e) {
       OnResendMessage(from, e);
       break;
     case net::MessageType::kModelRequest: {
+      // A node still waiting for the mesh's model has none to give: the asker retries.
       const auto m = membership_->member(from);
-      if (m) ServeModel(from, m->endpoint);
+      if (m && !awaiting_model_) ServeModel(from, m->endpoint);
       break;
     }
     case net::MessageType::kModelChunk:
@@ -678,7 +679,11 @@ void Node::ApplyWeightsIfIdle() {
 }
 
 void Node::MaybeStartRound() {
-  if (shutting_down_ || computing_ || awaiting_model_) return;
+  // round_sent_: this round's step is done and sent, the round waits for the
+  // neighbours (FinishRound). A second step for the same round would send a second
+  // residual under the same round number, which receivers drop as a duplicate while
+  // our x_hat keeps it: the copies would disagree for good.
+  if (shutting_down_ || computing_ || awaiting_model_ || round_sent_) return;
   if (config_.rounds > 0 && round_.value() >= static_cast<std::uint64_t>(config_.rounds)) return;
   if (!training_started_ && static_cast<int>(membership_->live_members().size()) < config_.min_members) return;  // A start gate only.
   training_started_ = true;
@@ -694,7 +699,7 @@ void Node::MaybeStartRound() {
 }
 
 void Node::StartRound() {
-  if (shutting_down_ || computing_) return;
+  if (shutting_down_ || computing_ || round_sent_) return;
   computing_ = true;
   round_sent_ = false;
   round_started_ = clock_.Now();
@@ -828,6 +833,7 @@ void Node::OnResidualEnvelope(PeerId from, net::Envelope e) {
   if (seq <= st.last_seq) {
     if (st.missing.erase(seq) == 0) {  // Seen already: a duplicate or a resend that crossed the original.
       ++residuals_late_;
+      spdlog::debug("gossip: residual {} of {} is not newer than {}: dropped", seq, HexId(from), st.last_seq);
       return;
     }
     ++resends_recovered_;
@@ -1096,6 +1102,7 @@ void Node::OnResidual(PeerId from, RoundId round, std::vector<std::uint8_t> byte
   auto& next = last_round_from_[from];
   if (round.value() + 1 <= next) {  // Duplicate or replay: never applied twice.
     ++residuals_late_;
+    spdlog::debug("gossip: residual of {} for round {} after its round {}: dropped", HexId(from), round.value(), next - 1);
     return;
   }
   const bool late_ok = algo_->AbsorbsLateMessages();
