@@ -28,7 +28,9 @@ std::string Qualified(std::string_view section, std::string_view key) {
 // toml++ 3 reaches __builtin_unreachable() (undefined behaviour; found by fuzzing) when
 // a character in U+00A1..U+0499, U+2C5E..U+3057 or U+FB26..U+FEFE follows a key
 // (impl::is_non_ascii_horizontal_whitespace), so such text is refused here, with its
-// position, before toml++ sees it. Strings and comments may hold any UTF-8. A quote
+// position, before toml++ sees it; inside multi-line basic strings it tests
+// characters for blanks too (after an escape, after a line-ending backslash), so
+// non-ASCII is refused there as well. Other strings and comments may hold any UTF-8. A quote
 // opens a string only where TOML lets one start (a line's first token, or after
 // '=', '[', ',', '{' or '.'): inside a bare token (`8pro'x`) toml++ reads on as a
 // value, and so does this check.
@@ -78,6 +80,11 @@ Status CheckAsciiOutsideStrings(std::string_view text, const std::string& source
       case In::kMultiLiteral: {
         const bool basic = in == In::kMultiBasic;
         const char quote = basic ? '"' : '\'';
+        if (basic && static_cast<unsigned char>(c) >= 0x80) {  // toml++ tests these for blanks too (escapes, '\' line ends).
+          return InvalidArgument(source + ":" + std::to_string(line) + ":" + std::to_string(column) +
+                                 ": a non-ASCII character in a multi-line basic string (\"\"\"...\"\"\"), which the TOML "
+                                 "library mishandles; use a one-line \"string\" or a '''literal'''");
+        }
         if (basic && c == '\\') {
           if (i + 1 < text.size() && text[i + 1] != '\n') ++i, ++column;  // A line-ending backslash leaves the newline.
         } else if (c == quote && starts(i, basic ? kTripleDouble : kTripleSingle)) {

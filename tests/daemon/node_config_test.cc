@@ -33,7 +33,9 @@ TEST_CASE("non-ASCII outside strings and comments is refused before toml++ sees 
   CHECK(error("# caf\xC3\xA9 \xEF\xB0\x80\n[node]\nlog_level = \"info\" # \xC3\xA9\n").empty());
   CHECK(error("[node]\ndata_dir = \"/tmp/jos\xC3\xA9 \\\" \xC3\xA9\"\n").empty());
   CHECK(error("[node]\ndata_dir = '/tmp/jos\xC3\xA9'\n").empty());
-  CHECK(error("[node]\ndata_dir = \"\"\"/tmp/\xC3\xA9\n\xC3\xA9\"\"\"\n").find("non-ASCII") == std::string::npos);
+  CHECK(error("[node]\ndata_dir = \"\"\"/tmp/\n\"\"\"\n").empty());
+  // ... except in multi-line basic strings, where toml++ tests characters for blanks too.
+  CHECK(error("[node]\ndata_dir = \"\"\"/tmp/\xC3\xA9\n\"\"\"\n").find("n.toml:2:20: a non-ASCII character in a multi-line") == 0);
   CHECK(error("[node]\ndata_dir = '''\xC3\xA9\n''''\n").find("non-ASCII") == std::string::npos);
   CHECK(error("[node]\n\"log_\xC3\xA9\" = \"info\"\n").find("non-ASCII") == std::string::npos);  // A quoted key.
   // A quote inside a bare value does not open a string, for toml++ neither (fuzzer reproducers).
