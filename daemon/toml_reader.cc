@@ -38,7 +38,8 @@ Status CheckAsciiOutsideStrings(std::string_view text, const std::string& source
   enum class In { kCode, kComment, kBasic, kLiteral, kMultiBasic, kMultiLiteral } in = In::kCode;
   constexpr std::string_view kTripleDouble = "\"\"\"", kTripleSingle = "'''";
   std::size_t line = 1, column = 1;
-  char last = '\n';  // The last character outside strings and comments, blanks aside.
+  char last = '\n';     // The last character outside strings and comments, blanks aside.
+  bool token = false;   // Inside a bare token (a key or a bare value: toml++ reads on to a blank, ',', ']', '}' or '=').
   const auto starts = [&](std::size_t i, std::string_view what) { return text.substr(i, 3) == what; };
   for (std::size_t i = 0; i < text.size(); ++i, ++column) {
     const char c = text[i];
@@ -47,13 +48,14 @@ Status CheckAsciiOutsideStrings(std::string_view text, const std::string& source
       column = 0;
       if (in != In::kMultiBasic && in != In::kMultiLiteral) in = In::kCode;  // Single-line ones end (or are errors).
       if (in == In::kCode) last = '\n';
+      token = false;
       continue;
     }
     switch (in) {
       case In::kCode:
         if (c == '#') {
           in = In::kComment;
-        } else if ((c == '"' || c == '\'') && std::string_view("\n=[,{.").find(last) != std::string_view::npos) {
+        } else if ((c == '"' || c == '\'') && !token && std::string_view("\n=[,{.").find(last) != std::string_view::npos) {
           const bool triple = starts(i, c == '"' ? kTripleDouble : kTripleSingle);
           in = c == '"' ? (triple ? In::kMultiBasic : In::kBasic) : (triple ? In::kMultiLiteral : In::kLiteral);
           if (triple) i += 2, column += 2;
@@ -62,6 +64,11 @@ Status CheckAsciiOutsideStrings(std::string_view text, const std::string& source
                                  ": a non-ASCII character outside a string or comment (keys are ASCII; quote them)");
         }
         if (c != ' ' && c != '\t' && c != '\r') last = c;
+        if (std::string_view(" \t\r,]}=").find(c) != std::string_view::npos) {
+          token = false;
+        } else if (std::string_view("[{.\"'").find(c) == std::string_view::npos || token) {
+          token = true;
+        }
         break;
       case In::kComment:
         break;
