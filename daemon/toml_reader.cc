@@ -39,7 +39,8 @@ Status CheckAsciiOutsideStrings(std::string_view text, const std::string& source
   constexpr std::string_view kTripleDouble = "\"\"\"", kTripleSingle = "'''";
   std::size_t line = 1, column = 1;
   char last = '\n';     // The last character outside strings and comments, blanks aside.
-  bool token = false;   // Inside a bare token (a key or a bare value: toml++ reads on to a blank, ',', ']', '}' or '=').
+  bool token = false;        // Inside a bare token: a key, or a value (toml++ reads on to a blank, ',', ']' or '}').
+  bool token_value = false;  // The token started right after '=': a value.
   const auto starts = [&](std::size_t i, std::string_view what) { return text.substr(i, 3) == what; };
   for (std::size_t i = 0; i < text.size(); ++i, ++column) {
     const char c = text[i];
@@ -52,7 +53,7 @@ Status CheckAsciiOutsideStrings(std::string_view text, const std::string& source
       continue;
     }
     switch (in) {
-      case In::kCode:
+      case In::kCode: {
         if (c == '#') {
           in = In::kComment;
         } else if ((c == '"' || c == '\'') && !token && std::string_view("\n=[,{.").find(last) != std::string_view::npos) {
@@ -63,13 +64,16 @@ Status CheckAsciiOutsideStrings(std::string_view text, const std::string& source
           return InvalidArgument(source + ":" + std::to_string(line) + ":" + std::to_string(column) +
                                  ": a non-ASCII character outside a string or comment (keys are ASCII; quote them)");
         }
+        const char before = last;
         if (c != ' ' && c != '\t' && c != '\r') last = c;
-        if (std::string_view(" \t\r,]}=").find(c) != std::string_view::npos) {
-          token = false;
-        } else if (std::string_view("[{.\"'").find(c) == std::string_view::npos || token) {
+        if (token) {  // A value token runs on over '=' (toml++ reads `-='x` as one value); a key ends there.
+          if (std::string_view(" \t\r,]}").find(c) != std::string_view::npos || (c == '=' && !token_value)) token = false;
+        } else if (std::string_view("[{.\"'= \t\r,]}").find(c) == std::string_view::npos) {
           token = true;
+          token_value = before == '=';
         }
         break;
+      }
       case In::kComment:
         break;
       case In::kBasic:

@@ -42,6 +42,8 @@ TEST_CASE("non-ASCII outside strings and comments is refused before toml++ sees 
   CHECK(error("l_ms = 8pro'orc\xCC\xB5#8ct\"s").find("n.toml:1:16: a non-ASCII") == 0);
   CHECK(error("c =0\"to \xC6\xBF\"").find("a non-ASCII character") != std::string::npos);
   CHECK(error("_i= 2[[['[[ \xEF\xB9\xBF on").find("a non-ASCII character") != std::string::npos);
+  CHECK(error("e= -='@\xD1\x96velv").find("a non-ASCII character") != std::string::npos);
+  CHECK(error("[node]\nx = {a=1,b=\"\xC3\xA9\"}\n").find("non-ASCII") == std::string::npos);
   CHECK(error("a = [\"\xC3\xA9\", '\xC3\xA9',\n  \"\xC3\xA9\"]\nb = {x = \"\xC3\xA9\"}\n").find("non-ASCII") == std::string::npos);
 }
 
