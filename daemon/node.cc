@@ -191,6 +191,16 @@ std::string Fingerprint(std::span<const float> v) {
   return buf;
 }
 
+// zlib at its fast level (models and public copies: sparse l1 models shrink a lot,
+// dense ones a little); false if zlib fails.
+bool Deflate(std::span<const std::uint8_t> in, std::vector<std::uint8_t>* out) {
+  uLongf size = compressBound(static_cast<uLong>(in.size()));
+  out->resize(size);
+  if (compress2(out->data(), &size, in.data(), static_cast<uLong>(in.size()), 1) != Z_OK) return false;
+  out->resize(size);
+  return true;
+}
+
 double SecondsSince(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
@@ -914,17 +924,14 @@ void Node::SendCopy(PeerId to) {
     return;
   }
   const std::span<const float> x_hat = algo_->PublicCopy();
-  const auto* raw = reinterpret_cast<const std::uint8_t*>(x_hat.data());
-  uLongf packed_size = compressBound(static_cast<uLong>(4 * x_hat.size()));
   net::Envelope e;
   e.type = net::MessageType::kStatus;
   e.round = round_;
-  e.payload.resize(packed_size);
-  if (compress2(e.payload.data(), &packed_size, raw, static_cast<uLong>(4 * x_hat.size()), 1) != Z_OK) {
+  const std::span<const std::uint8_t> raw(reinterpret_cast<const std::uint8_t*>(x_hat.data()), 4 * x_hat.size());
+  if (!Deflate(raw, &e.payload)) {
     spdlog::error("gossip: cannot compress our public copy for {}", HexId(to));
     return;
   }
-  e.payload.resize(packed_size);
   e.body.push_back(kCopy);
   PutU64(&e.body, stream_id_);
   PutU64(&e.body, next_seq_ - 1);  // x_hat holds every residual up to this one.
@@ -1236,14 +1243,11 @@ void Node::ServeModel(PeerId to, const std::string& endpoint) {
   put(state.model);
   put(state.public_copy.empty() ? state.model : state.public_copy);
   const auto crc = static_cast<std::uint64_t>(crc32(0L, blob.data(), static_cast<uInt>(blob.size())));
-  // Compressed with zlib (fast level): sparse l1 models shrink a lot, dense ones a little.
-  uLongf packed_size = compressBound(static_cast<uLong>(blob.size()));
-  std::vector<std::uint8_t> packed(packed_size);
-  if (compress2(packed.data(), &packed_size, blob.data(), static_cast<uLong>(blob.size()), 1) != Z_OK) {
+  std::vector<std::uint8_t> packed;
+  if (!Deflate(blob, &packed)) {
     spdlog::error("join: cannot compress the model for {}", HexId(to));
     return;
   }
-  packed.resize(packed_size);
   const std::uint64_t chunks = (packed.size() + kModelChunkBytes - 1) / kModelChunkBytes;
   (void)transport_->Connect(to, endpoint);
   for (std::uint64_t k = 0; k < chunks; ++k) {
