@@ -99,13 +99,14 @@ class SpecCompressor final : public Compressor {
                              " exceeds 2^32 - 1");
     }
     if (!std::isfinite(context.scale)) return InvalidArgument("compress: scale is not finite");
-    // A dither of the whole vector finds NaN/Inf through its norm (one pass fewer);
-    // everything else checks first.
-    const bool norm_checks = spec_.stage_count == 1 &&
-                             spec_.stages[0].sparsifier == SparsifierKind::kNone &&
-                             (spec_.stages[0].quantizer == QuantizerKind::kDither ||
-                              spec_.stages[0].quantizer == QuantizerKind::kNatural);
-    if (!norm_checks) SOTTO_RETURN_IF_ERROR(CheckFinite(x));
+    // A dither of the whole vector finds NaN/Inf through its norm, and top-k in its
+    // first histogram pass (one pass fewer); everything else checks first.
+    const StageSpec& first = spec_.stages[0];
+    const bool stage_checks = first.sparsifier == SparsifierKind::kTopK ||
+                              (spec_.stage_count == 1 && first.sparsifier == SparsifierKind::kNone &&
+                               (first.quantizer == QuantizerKind::kDither ||
+                                first.quantizer == QuantizerKind::kNatural));
+    if (!stage_checks) SOTTO_RETURN_IF_ERROR(CheckFinite(x));
     MessageHeader header;
     header.codec = spec_.codec;
     header.dimension = x.size();
@@ -153,7 +154,7 @@ class SpecCompressor final : public Compressor {
     if (st.sparsifier != SparsifierKind::kNone) {
       m = st.Kept(d);
       if (st.sparsifier == SparsifierKind::kTopK) {
-        SelectTopK(in, m, &sc.sel);
+        SOTTO_RETURN_IF_ERROR(SelectTopKChecked(in, m, &sc.sel));
       } else {
         SampleRandK(d, m, context.seed, context.round, context.sender, RandKTag(si), &sc.sel);
         sh.support = Support::kRandK;

@@ -5,8 +5,10 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <string>
 
+#include "common/check.h"
 #include "common/random.h"
 
 namespace sotto::coding {
@@ -60,30 +62,38 @@ double L1Norm(std::span<const float> x) {
 }
 
 void SelectTopK(std::span<const float> x, std::size_t k, std::vector<std::uint32_t>* index) {
+  const Status s = SelectTopKChecked(x, k, index);
+  SOTTO_CHECK(s.ok()) << s.ToString();
+}
+
+Status SelectTopKChecked(std::span<const float> x, std::size_t k, std::vector<std::uint32_t>* index) {
   const std::size_t d = x.size();
   index->clear();
-  if (k == 0) return;
+  if (k == 0) return CheckFinite(x);
   if (k >= d) {
+    SOTTO_RETURN_IF_ERROR(CheckFinite(x));
     index->resize(d);
     for (std::size_t j = 0; j < d; ++j) (*index)[j] = static_cast<std::uint32_t>(j);
-    return;
+    return Status::Ok();
   }
   // Radix selection on |x| as bits (monotone for non-negative floats): histogram the
   // top 11 bits, then the next 11 and the last 9 within the bucket holding the k-th
-  // largest, until that bucket is small enough to finish with nth_element.
+  // largest, until that bucket is small enough to finish with nth_element. NaN and
+  // Inf have |x| bits >= 0x7F800000, so they land in the top buckets of the first
+  // histogram: the finiteness check costs no pass of its own.
   constexpr int kShifts[3] = {20, 9, 0};
   constexpr std::uint32_t kSmallBucket = 1u << 15;
+  constexpr std::uint32_t kFirstNonFinite = 0x7F800000u >> 20;
   // Four interleaved histograms: repeated values (zeros of a sparse vector) would
   // otherwise serialise on one counter's store-to-load latency.
   std::vector<std::uint32_t> hists(4 * 2048);
   std::uint32_t* hist = hists.data();
   std::size_t above = 0;       // Elements known to be larger than the bucket.
   std::uint32_t prefix = 0;    // Bits of the bucket above kShifts[level - 1].
-  std::uint32_t threshold = 0;
-  bool exact = false;
-  std::vector<std::uint32_t> cand;
+  int shift = 0;
+  bool small = false;
   for (int level = 0; level < 3; ++level) {
-    const int shift = kShifts[level];
+    shift = kShifts[level];
     const int width = level == 0 ? 11 : (level == 1 ? 11 : 9);
     const std::uint32_t mask = (1u << width) - 1;
     std::fill(hists.begin(), hists.end(), 0u);
@@ -103,37 +113,63 @@ void SelectTopK(std::span<const float> x, std::size_t k, std::vector<std::uint32
     }
     for (; j < d; ++j) count(j, hist);
     for (std::uint32_t b = 0; b <= mask; ++b) hist[b] += hist[2048 + b] + hist[4096 + b] + hist[6144 + b];
+    if (level == 0) {
+      std::uint32_t non_finite = 0;
+      for (std::uint32_t b = kFirstNonFinite; b <= mask; ++b) non_finite += hist[b];
+      if (non_finite != 0) return CheckFinite(x);
+    }
     std::uint32_t bucket = mask;
     for (;; --bucket) {
       if (above + hist[bucket] >= k) break;
       above += hist[bucket];
     }
     prefix = (prefix << width) | bucket;
-    if (level == 2) {
-      threshold = prefix;
-      exact = true;
-      break;
-    }
     if (hist[bucket] <= kSmallBucket) {
-      cand.reserve(hist[bucket]);
-      for (float v : x) {
-        const std::uint32_t b = AbsBits(v);
-        if ((b >> shift) == prefix) cand.push_back(b);
-      }
+      small = true;
       break;
     }
   }
   const std::size_t need = k - above;  // 1 <= need <= elements in the final bucket.
-  if (!exact) {
+  if (small) {
+    // One pass collects, in index order, every element at or above the bucket (at
+    // most k + kSmallBucket), then the threshold comes from the bucket alone and the
+    // result is a filter of that list: no further pass over x.
+    const std::unique_ptr<std::uint32_t[]> kept(new std::uint32_t[k + kSmallBucket + 1]);
+    std::uint32_t* out = kept.get();
+    std::size_t n = 0;
+    for (std::size_t j = 0; j < d; ++j) {
+      out[n] = static_cast<std::uint32_t>(j);
+      n += (AbsBits(x[j]) >> shift) >= prefix;
+    }
+    std::vector<std::uint32_t> cand;
+    cand.reserve(n - above);
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::uint32_t b = AbsBits(x[out[i]]);
+      if ((b >> shift) == prefix) cand.push_back(b);
+    }
     std::nth_element(cand.begin(), cand.begin() + static_cast<std::ptrdiff_t>(need - 1), cand.end(),
                      std::greater<>());
-    threshold = cand[need - 1];
+    const std::uint32_t threshold = cand[need - 1];
+    std::size_t greater_in_bucket = 0;
+    for (std::uint32_t b : cand) greater_in_bucket += b > threshold;
+    std::size_t ties = need - greater_in_bucket;  // Equal to the threshold: the first ones.
+    index->resize(k);
+    std::size_t m = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::uint32_t b = AbsBits(x[out[i]]);
+      if (b > threshold) {
+        (*index)[m++] = out[i];
+      } else if (b == threshold && ties > 0) {
+        (*index)[m++] = out[i];
+        --ties;
+      }
+    }
+    return Status::Ok();
   }
-  // Elements equal to the threshold to keep: those of the bucket above it are counted.
-  std::size_t greater_in_bucket = 0;
-  for (std::uint32_t b : cand) greater_in_bucket += b > threshold;
-  std::size_t ties = need - greater_in_bucket;
-  // Everything above the threshold, and those equal to it up to index `last_tie`.
+  // The last level leaves one value: the threshold. Elements equal to it to keep are
+  // the first `need` ones in index order.
+  const std::uint32_t threshold = prefix;
+  std::size_t ties = need;
   std::size_t last_tie = 0;
   for (; last_tie < d; ++last_tie) {
     if (AbsBits(x[last_tie]) == threshold && --ties == 0) break;
@@ -147,6 +183,7 @@ void SelectTopK(std::span<const float> x, std::size_t k, std::vector<std::uint32
     n += (b > threshold) | ((b == threshold) & (j <= last_tie));
   }
   index->resize(k);
+  return Status::Ok();
 }
 
 void SampleRandK(std::uint64_t d, std::uint64_t k, std::uint64_t seed, std::uint64_t round,

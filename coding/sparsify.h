@@ -19,8 +19,12 @@ double L1Norm(std::span<const float> x);
 
 // Indices (increasing) of the k elements of largest magnitude; ties go to the lower
 // index, so the result is deterministic. Linear time: a radix histogram of the top
-// bits of |x| finds the threshold, no sort. Requires: x is finite.
+// bits of |x| finds the threshold, no sort; usually two passes over x. Requires: x is
+// finite (checked: a NaN or Inf aborts; SelectTopKChecked returns it as an error).
 void SelectTopK(std::span<const float> x, std::size_t k, std::vector<std::uint32_t>* index);
+// SelectTopK that also checks finiteness, in its first histogram pass (no pass of its
+// own): kInvalidArgument naming the first NaN or infinite element, as CheckFinite.
+Status SelectTopKChecked(std::span<const float> x, std::size_t k, std::vector<std::uint32_t>* index);
 
 // k distinct indices of [0, d), uniformly at random, increasing; a pure function of
 // (d, k, seed, round, sender, tag) so a receiver regenerates them (Floyd's algorithm

@@ -1,5 +1,7 @@
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <string>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -189,7 +191,37 @@ TEST_CASE("radix top-k selection equals a full sort, ties to the lower index",
       SelectTopK(x, k, &got);
       INFO("trial " << trial << " d " << d << " k " << k);
       REQUIRE(got == TopKBySort(x, k));
+      std::vector<std::uint32_t> checked;
+      REQUIRE(SelectTopKChecked(x, k, &checked).ok());
+      REQUIRE(checked == got);
     }
+  }
+}
+
+TEST_CASE("top-k selection finds NaN and Inf in its first pass and names the element",
+          "[coding][sparsify]") {
+  Rng rng(22);
+  for (int trial = 0; trial < 24; ++trial) {
+    const std::size_t d = 1 + rng.UniformInt(trial < 12 ? 50 : 100000);
+    std::vector<float> x(d);
+    for (auto& v : x) v = static_cast<float>(rng.Normal());
+    const std::size_t at = rng.UniformInt(d);
+    const float bad = trial % 3 == 0   ? std::numeric_limits<float>::quiet_NaN()
+                      : trial % 3 == 1 ? std::numeric_limits<float>::infinity()
+                                       : -std::numeric_limits<float>::infinity();
+    x[at] = bad;
+    for (std::size_t k : {std::size_t{0}, std::size_t{1}, d / 3 + 1, d}) {
+      std::vector<std::uint32_t> got;
+      const Status s = SelectTopKChecked(x, k, &got);
+      INFO("trial " << trial << " d " << d << " k " << k << " at " << at);
+      REQUIRE_FALSE(s.ok());
+      CHECK(s.code() == StatusCode::kInvalidArgument);
+      CHECK_THAT(s.ToString(), Catch::Contains("element " + std::to_string(at) + " of " + std::to_string(d)));
+    }
+    x[at] = 1.0f;  // Finite again: the same call selects.
+    std::vector<std::uint32_t> got;
+    REQUIRE(SelectTopKChecked(x, d / 3 + 1, &got).ok());
+    CHECK(got == TopKBySort(x, d / 3 + 1));
   }
 }
 
