@@ -140,19 +140,26 @@ Result<double> CompressedGossip::LocalStep(const GradientOracle& oracle, RoundId
   eta_ = LearningRateAt(options_, round.value());
   const double loss = oracle(x_, scratch_);
   const auto eta = static_cast<float>(eta_);
+  // The step and the residual x - x_hat in one pass (scratch_ holds the gradient, then
+  // the residual), unless the prox comes in between.
+  const bool prox_now = options_.l1 > 0 && options_.prox_order == ProxOrder::kAfterCompression;
   if (!velocity_.empty()) {
     const auto beta = static_cast<float>(options_.momentum);
     for (std::size_t k = 0; k < x_.size(); ++k) {
       velocity_[k] = beta * velocity_[k] + scratch_[k];
       x_[k] -= eta * velocity_[k];
+      scratch_[k] = x_[k] - x_hat_[k];
     }
   } else {
-    for (std::size_t k = 0; k < x_.size(); ++k) x_[k] -= eta * scratch_[k];
+    for (std::size_t k = 0; k < x_.size(); ++k) {
+      x_[k] -= eta * scratch_[k];
+      scratch_[k] = x_[k] - x_hat_[k];
+    }
   }
-  if (options_.l1 > 0 && options_.prox_order == ProxOrder::kAfterCompression) {
+  if (prox_now) {
     SoftThreshold(x_, static_cast<float>(eta_ * options_.l1));
+    for (std::size_t k = 0; k < x_.size(); ++k) scratch_[k] = x_[k] - x_hat_[k];
   }
-  for (std::size_t k = 0; k < x_.size(); ++k) scratch_[k] = x_[k] - x_hat_[k];
   coding::CompressContext context;
   context.seed = options_.seed;
   context.round = round.value();
@@ -175,16 +182,9 @@ Status CompressedGossip::Absorb(PeerId from, std::span<const std::uint8_t> bytes
     return InvalidArgument(options_.algorithm + ": peer " + std::to_string(from.value()) +
                            " is not a neighbour of peer " + std::to_string(self_.value()));
   }
-  std::fill(decoded_.begin(), decoded_.end(), 0.0f);
-  SOTTO_RETURN_IF_ERROR(coding::DecodeAdd(bytes, limits_, decoded_)
-                            .WithContext("message from peer " + std::to_string(from.value())));
-  const float w = it->second;
-  std::vector<float>& copy = copies_.at(from);
-  for (std::size_t k = 0; k < x_.size(); ++k) {
-    copy[k] += decoded_[k];
-    mixed_[k] += w * decoded_[k];
-  }
-  return Status::Ok();
+  // copy += q and mixed += w q without a dense q: O(non-zeros) for sparse messages.
+  return coding::DecodeAddWeighted(bytes, limits_, copies_.at(from), mixed_, it->second)
+      .WithContext("message from peer " + std::to_string(from.value()));
 }
 
 void CompressedGossip::Mix() {

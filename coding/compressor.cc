@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <vector>
 
 #include "coding/compressor_spec.h"
 #include "coding/dither.h"
@@ -281,11 +282,20 @@ Result<std::uint64_t> PeekDimension(std::span<const std::uint8_t> bytes,
 
 Status DecodeAdd(std::span<const std::uint8_t> bytes, const DecodeLimits& limits,
                  std::span<float> accumulator) {
+  return DecodeAddWeighted(bytes, limits, accumulator, {}, 0.0f);
+}
+
+Status DecodeAddWeighted(std::span<const std::uint8_t> bytes, const DecodeLimits& limits,
+                         std::span<float> accumulator, std::span<float> weighted, float weight) {
   SOTTO_ASSIGN_OR_RETURN(ParsedMessage msg, ParseMessage(bytes, limits));
   const std::uint64_t d = msg.header.dimension;
   if (d != accumulator.size()) {
     return InvalidArgument("compressed vector of dimension " + std::to_string(d) +
                            ", accumulator has " + std::to_string(accumulator.size()));
+  }
+  if (!weighted.empty() && weighted.size() != accumulator.size()) {
+    return InvalidArgument("weighted accumulator has " + std::to_string(weighted.size()) +
+                           " elements, accumulator " + std::to_string(accumulator.size()));
   }
   thread_local DecodeScratch scratch;
   // Decode and validate every section before touching the accumulator.
@@ -305,8 +315,25 @@ Status DecodeAdd(std::span<const std::uint8_t> bytes, const DecodeLimits& limits
                   &data.support);
     }
   }
+  if (weighted.empty()) {
+    for (int i = 0; i < msg.section_count; ++i) {
+      ApplySection(msg.header, msg.sections[i], i, scratch.sections[i], accumulator);
+    }
+    return Status::Ok();
+  }
+  if (msg.section_count == 1) {
+    ApplySectionWeighted(msg.header, msg.sections[0], 0, scratch.sections[0], accumulator, weighted, weight);
+    return Status::Ok();
+  }
+  // Several sections overlap: sum them in a zeroed vector first, as a sender does.
+  thread_local std::vector<float> sum;
+  sum.assign(accumulator.size(), 0.0f);
   for (int i = 0; i < msg.section_count; ++i) {
-    ApplySection(msg.header, msg.sections[i], i, scratch.sections[i], accumulator);
+    ApplySection(msg.header, msg.sections[i], i, scratch.sections[i], sum);
+  }
+  for (std::size_t k = 0; k < sum.size(); ++k) {
+    accumulator[k] += sum[k];
+    weighted[k] += weight * sum[k];
   }
   return Status::Ok();
 }

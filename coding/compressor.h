@@ -79,5 +79,12 @@ Result<std::uint64_t> PeekDimension(std::span<const std::uint8_t> bytes, const D
 // and the Status (kCorrupted / kInvalidArgument) says what was wrong.
 Status DecodeAdd(std::span<const std::uint8_t> bytes, const DecodeLimits& limits,
                  std::span<float> accumulator);
+// DecodeAdd into two vectors at once: accumulator += q and weighted += weight * q
+// (a gossip receiver's copy of the sender's public model and its weighted mix), bit
+// for bit what decoding q into zeros and adding would give, but in O(non-zeros) for a
+// sparse message of one section. An empty `weighted` is DecodeAdd. On error neither
+// vector changes. Requires: weighted is empty or as long as accumulator.
+Status DecodeAddWeighted(std::span<const std::uint8_t> bytes, const DecodeLimits& limits,
+                         std::span<float> accumulator, std::span<float> weighted, float weight);
 
 }  // namespace sotto::coding

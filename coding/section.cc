@@ -112,35 +112,34 @@ Status DecodeFloats(FloatCoder coder, std::span<const std::uint8_t> payload, std
 
 namespace {
 
-template <typename Value>
-void Scatter(const SectionData& data, std::span<float> target, Support support, Value&& value) {
+// Calls add(p, v) for every element p the section changes, with its value v; a
+// section changes each element at most once (top-k and rand-k indices are distinct).
+template <typename Add>
+void ForEachValue(const MessageHeader& header, const SectionHeader& section, int section_index,
+                  const SectionData& data, Add&& add) {
   const std::size_t n = data.index.size();
-  if (support == Support::kRandK) {
-    for (std::size_t i = 0; i < n; ++i) target[data.support[data.index[i]]] += value(i);
-  } else {
-    for (std::size_t i = 0; i < n; ++i) target[data.index[i]] += value(i);
-  }
-}
-
-}  // namespace
-
-void ApplySection(const MessageHeader& header, const SectionHeader& section, int section_index,
-                  const SectionData& data, std::span<float> target) {
+  auto scatter = [&](auto&& value) {
+    if (section.support == Support::kRandK) {
+      for (std::size_t i = 0; i < n; ++i) add(data.support[data.index[i]], value(i));
+    } else {
+      for (std::size_t i = 0; i < n; ++i) add(data.index[i], value(i));
+    }
+  };
   if (section.kind == SectionKind::kFloats) {
-    Scatter(data, target, section.support, [&](std::size_t i) { return data.value[i]; });
+    scatter([&](std::size_t i) { return data.value[i]; });
     return;
   }
   const float step = section.step;
   if (section.map == LevelMap::kPowerOfTwo) {
     const std::vector<float> table = PowerOfTwoTable(section.max_level, step);
-    Scatter(data, target, section.support, [&](std::size_t i) {
+    scatter([&](std::size_t i) {
       const std::int32_t l = data.level[i];
       return l < 0 ? -table[static_cast<std::size_t>(-l)] : table[static_cast<std::size_t>(l)];
     });
     return;
   }
   if (!section.subtractive) {
-    Scatter(data, target, section.support, [&](std::size_t i) { return LinearValue(data.level[i], step); });
+    scatter([&](std::size_t i) { return LinearValue(data.level[i], step); });
     return;
   }
   // Subtractive: every element of the support gets (l + 1/2 - u) step, l = 0 if absent.
@@ -157,9 +156,26 @@ void ApplySection(const MessageHeader& header, const SectionHeader& section, int
       std::int32_t l = 0;
       if (next < data.index.size() && data.index[next] == j) l = data.level[next++];
       const std::size_t p = section.support == Support::kRandK ? data.support[j] : static_cast<std::size_t>(j);
-      target[p] += SubtractiveValue(l, u[i], step);
+      add(p, SubtractiveValue(l, u[i], step));
     }
   }
+}
+
+}  // namespace
+
+void ApplySection(const MessageHeader& header, const SectionHeader& section, int section_index,
+                  const SectionData& data, std::span<float> target) {
+  ForEachValue(header, section, section_index, data, [&](std::size_t p, float v) { target[p] += v; });
+}
+
+void ApplySectionWeighted(const MessageHeader& header, const SectionHeader& section, int section_index,
+                          const SectionData& data, std::span<float> target, std::span<float> weighted,
+                          float weight) {
+  ForEachValue(header, section, section_index, data, [&](std::size_t p, float v) {
+    const float q = 0.0f + v;  // What a zeroed vector holds after ApplySection (-0 becomes +0).
+    target[p] += q;
+    weighted[p] += weight * q;
+  });
 }
 
 }  // namespace sotto::coding

@@ -37,5 +37,12 @@ Status DecodeFloats(FloatCoder coder, std::span<const std::uint8_t> payload, std
 // for the section (as DecodeLevels / DecodeFloats guarantee).
 void ApplySection(const MessageHeader& header, const SectionHeader& section, int section_index,
                   const SectionData& data, std::span<float> target);
+// For a message of one section: target += q and weighted += weight * q, where q is the
+// section applied to a zeroed vector; bit for bit what ApplySection into zeros and
+// then those two additions give, without the dense vector (O(non-zeros) for sparse
+// sections). Requires: weighted.size() == target.size().
+void ApplySectionWeighted(const MessageHeader& header, const SectionHeader& section, int section_index,
+                          const SectionData& data, std::span<float> target, std::span<float> weighted,
+                          float weight);
 
 }  // namespace sotto::coding

@@ -48,7 +48,7 @@ trap cleanup EXIT
 
 # 1. Build and pack.
 say "building into $build"
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSOTTO_BUILD_TESTS=OFF \
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSOTTO_NATIVE=OFF -DSOTTO_BUILD_TESTS=OFF \
   -DSOTTO_BUILD_BENCH=OFF >/dev/null
 cmake --build "$build" -j "${SOTTO_JOBS:-2}" >/dev/null
 rm -f "$build"/sotto_*.deb

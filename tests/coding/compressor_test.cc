@@ -99,6 +99,50 @@ TEST_CASE("every spec round-trips: DecodeAdd adds exactly the sender's decoded v
   }
 }
 
+TEST_CASE("DecodeAddWeighted adds q and w q bit for bit as a dense decode would", "[coding][compressor]") {
+  const auto xs = TestVectors();
+  std::uint64_t seed = 5;
+  for (const char* spec : kSpecs) {
+    auto made = MakeCompressor(spec);
+    INFO("spec " << spec);
+    REQUIRE(made.ok());
+    Compressor& c = **made;
+    std::uint64_t round = 100;
+    for (const auto& x : xs) {
+      INFO("d " << x.size());
+      CompressContext ctx{42, ++round, 9, 0.61f};
+      std::vector<std::uint8_t> bytes;
+      std::vector<float> decoded(x.size());
+      REQUIRE(c.Compress(x, ctx, &bytes, decoded).ok());
+      // Start from arbitrary copies, as a receiver holds after many rounds.
+      const std::vector<float> copy0 = testing::LaplaceVector(x.size(), 0.5, ++seed);
+      const std::vector<float> mixed0 = testing::LaplaceVector(x.size(), 0.5, ++seed);
+      const float w = 0.3333f;
+      std::vector<float> copy_want = copy0, mixed_want = mixed0;
+      for (std::size_t k = 0; k < x.size(); ++k) {
+        copy_want[k] += decoded[k];
+        mixed_want[k] += w * decoded[k];
+      }
+      std::vector<float> copy = copy0, mixed = mixed0;
+      REQUIRE(DecodeAddWeighted(bytes, {}, copy, mixed, w).ok());
+      REQUIRE(copy == copy_want);
+      REQUIRE(mixed == mixed_want);
+      // Malformed bytes change neither vector.
+      if (bytes.size() > 2) {
+        std::vector<std::uint8_t> cut(bytes.begin(), bytes.end() - 1);
+        const Status st = DecodeAddWeighted(cut, {}, copy, mixed, w);
+        if (!st.ok()) {
+          REQUIRE(copy == copy_want);
+          REQUIRE(mixed == mixed_want);
+        }
+      }
+      std::vector<float> short_mixed(x.size() + 1, 0.0f);
+      REQUIRE_FALSE(DecodeAddWeighted(bytes, {}, copy, short_mixed, w).ok());
+      REQUIRE(copy == copy_want);
+    }
+  }
+}
+
 TEST_CASE("lossless configurations reproduce their input exactly", "[coding][compressor]") {
   const auto x = testing::LaplaceVector(3000, 0.5, 9);
   for (const char* spec : {"identity", "identity;coder=fp32", "topk:1", "topk:1;coder=fp32"}) {
