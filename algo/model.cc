@@ -92,7 +92,13 @@ class DenseNetwork final : public Model {
       MatrixMap gw(grad.data() + offsets_[l], in, outw);
       VectorMap gb(grad.data() + offsets_[l] + in * outw, outw);
       gw.noalias() = activations_[l].transpose() * deltas_[l + 1];
-      gb = deltas_[l + 1].colwise().sum();
+      // Through an aligned temporary: Eigen computes the first columns of a reduction
+      // into a destination that is not 64-byte aligned (gb maps the caller's vector)
+      // with scalar code in another summation order, so results would depend on where
+      // the heap put the gradient (seen with AVX-512: the lab's accuracy changed with
+      // the length of a command-line path). The copy is exact.
+      bias_grad_ = deltas_[l + 1].colwise().sum();
+      gb = bias_grad_;
       if (l > 0) {
         ConstMatrixMap w(params.data() + offsets_[l], in, outw);
         deltas_[l].noalias() = deltas_[l + 1] * w.transpose();
@@ -149,6 +155,7 @@ class DenseNetwork final : public Model {
   double l2_;
   std::vector<Matrix> activations_;
   std::vector<Matrix> deltas_;
+  Eigen::RowVectorXf bias_grad_;  // Aligned scratch, see LossAndGradient.
 };
 
 }  // namespace
