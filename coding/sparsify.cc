@@ -61,6 +61,78 @@ double L1Norm(std::span<const float> x) {
   return SumOf(x, [](double v) { return std::fabs(v); });
 }
 
+namespace {
+
+// The k largest of |x| (as bits) among `cand`, indices in increasing order, ties to
+// the lower index: `cand` holds, in index order, every element whose bits are >= some
+// bound, and at least k of them.
+void FinishFromCandidates(std::span<const float> x, std::size_t k, const std::uint32_t* cand,
+                          std::size_t n, std::vector<std::uint32_t>* index) {
+  std::vector<std::uint32_t> bits(n);
+  for (std::size_t i = 0; i < n; ++i) bits[i] = AbsBits(x[cand[i]]);
+  std::nth_element(bits.begin(), bits.begin() + static_cast<std::ptrdiff_t>(k - 1), bits.end(),
+                   std::greater<>());
+  const std::uint32_t threshold = bits[k - 1];
+  std::size_t greater = 0;
+  for (std::uint32_t b : bits) greater += b > threshold;
+  std::size_t ties = k - greater;  // Equal to the threshold: the first ones.
+  index->resize(k);
+  std::size_t m = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint32_t b = AbsBits(x[cand[i]]);
+    if (b > threshold) {
+      (*index)[m++] = cand[i];
+    } else if (b == threshold && ties > 0) {
+      (*index)[m++] = cand[i];
+      --ties;
+    }
+  }
+}
+
+// One pass for small k: a strided sample of |x| gives a bound that, with a wide
+// margin, fewer than ~8x the expected elements but at least k exceed; one pass
+// collects those (and finds NaN/Inf through the largest bits), and the exact k come
+// from the candidates. Returns false (nothing decided) when the bound turns out too
+// low or too high; the caller then runs the radix selection.
+bool SelectTopKSampled(std::span<const float> x, std::size_t k, std::vector<std::uint32_t>* index,
+                       bool* non_finite) {
+  const std::size_t d = x.size();
+  constexpr std::size_t kSample = 4096;
+  std::vector<std::uint32_t> sample(kSample);
+  for (std::size_t i = 0; i < kSample; ++i) sample[i] = AbsBits(x[i * d / kSample]);
+  const double expect = static_cast<double>(k) * kSample / static_cast<double>(d);
+  const auto rank = static_cast<std::size_t>(1.5 * expect + 3.0 * std::sqrt(expect) + 8.0);
+  if (rank >= kSample) return false;
+  std::nth_element(sample.begin(), sample.begin() + static_cast<std::ptrdiff_t>(rank), sample.end(),
+                   std::greater<>());
+  const std::uint32_t bound = sample[rank];
+  constexpr std::size_t kBlock = 4096;
+  const std::size_t cap = std::min(d, 8 * (rank + 1) * (d / kSample + 1) + kBlock);
+  const std::unique_ptr<std::uint32_t[]> cand(new std::uint32_t[cap + kBlock + 1]);
+  std::uint32_t* out = cand.get();
+  std::size_t n = 0;
+  std::uint32_t worst = 0;
+  for (std::size_t start = 0; start < d; start += kBlock) {
+    if (n > cap) return false;  // Bound too low (many equal values): radix instead.
+    const std::size_t end = std::min(d, start + kBlock);
+    for (std::size_t j = start; j < end; ++j) {
+      const std::uint32_t b = AbsBits(x[j]);
+      worst = std::max(worst, b);
+      out[n] = static_cast<std::uint32_t>(j);
+      n += b >= bound;
+    }
+  }
+  if (worst >= 0x7F800000u) {
+    *non_finite = true;
+    return true;
+  }
+  if (n < k) return false;  // Bound too high: radix instead.
+  FinishFromCandidates(x, k, out, n, index);
+  return true;
+}
+
+}  // namespace
+
 void SelectTopK(std::span<const float> x, std::size_t k, std::vector<std::uint32_t>* index) {
   const Status s = SelectTopKChecked(x, k, index);
   SOTTO_CHECK(s.ok()) << s.ToString();
@@ -75,6 +147,16 @@ Status SelectTopKChecked(std::span<const float> x, std::size_t k, std::vector<st
     index->resize(d);
     for (std::size_t j = 0; j < d; ++j) (*index)[j] = static_cast<std::uint32_t>(j);
     return Status::Ok();
+  }
+  if (d >= (1u << 16) && k <= d / 16) {
+    bool non_finite = false;
+    if (SelectTopKSampled(x, k, index, &non_finite)) {
+      if (non_finite) {
+        index->clear();
+        return CheckFinite(x);
+      }
+      return Status::Ok();
+    }
   }
   // Radix selection on |x| as bits (monotone for non-negative floats): histogram the
   // top 11 bits, then the next 11 and the last 9 within the bucket holding the k-th
@@ -132,8 +214,7 @@ Status SelectTopKChecked(std::span<const float> x, std::size_t k, std::vector<st
   const std::size_t need = k - above;  // 1 <= need <= elements in the final bucket.
   if (small) {
     // One pass collects, in index order, every element at or above the bucket (at
-    // most k + kSmallBucket), then the threshold comes from the bucket alone and the
-    // result is a filter of that list: no further pass over x.
+    // most k + kSmallBucket); the exact k come from that list: no further pass over x.
     const std::unique_ptr<std::uint32_t[]> kept(new std::uint32_t[k + kSmallBucket + 1]);
     std::uint32_t* out = kept.get();
     std::size_t n = 0;
@@ -141,29 +222,7 @@ Status SelectTopKChecked(std::span<const float> x, std::size_t k, std::vector<st
       out[n] = static_cast<std::uint32_t>(j);
       n += (AbsBits(x[j]) >> shift) >= prefix;
     }
-    std::vector<std::uint32_t> cand;
-    cand.reserve(n - above);
-    for (std::size_t i = 0; i < n; ++i) {
-      const std::uint32_t b = AbsBits(x[out[i]]);
-      if ((b >> shift) == prefix) cand.push_back(b);
-    }
-    std::nth_element(cand.begin(), cand.begin() + static_cast<std::ptrdiff_t>(need - 1), cand.end(),
-                     std::greater<>());
-    const std::uint32_t threshold = cand[need - 1];
-    std::size_t greater_in_bucket = 0;
-    for (std::uint32_t b : cand) greater_in_bucket += b > threshold;
-    std::size_t ties = need - greater_in_bucket;  // Equal to the threshold: the first ones.
-    index->resize(k);
-    std::size_t m = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-      const std::uint32_t b = AbsBits(x[out[i]]);
-      if (b > threshold) {
-        (*index)[m++] = out[i];
-      } else if (b == threshold && ties > 0) {
-        (*index)[m++] = out[i];
-        --ties;
-      }
-    }
+    FinishFromCandidates(x, k, out, n, index);
     return Status::Ok();
   }
   // The last level leaves one value: the threshold. Elements equal to it to keep are

@@ -198,6 +198,34 @@ TEST_CASE("radix top-k selection equals a full sort, ties to the lower index",
   }
 }
 
+TEST_CASE("top-k of large vectors and small k (sampled bound, one pass) equals a full sort",
+          "[coding][sparsify]") {
+  Rng rng(23);
+  for (int trial = 0; trial < 24; ++trial) {
+    const std::size_t d = 65536 + rng.UniformInt(250000);
+    std::vector<float> x(d);
+    const int kind = trial % 6;
+    for (std::size_t j = 0; j < d; ++j) {
+      float& v = x[j];
+      if (kind == 0) v = static_cast<float>(rng.Normal());
+      if (kind == 1) v = rng.Uniform01() < 0.995 ? 0.0f : static_cast<float>(rng.Normal());  // Fewer non-zeros than k.
+      if (kind == 2) v = static_cast<float>(rng.UniformInt(5)) - 2.0f;                      // Ties everywhere.
+      if (kind == 3) v = 1.0f + static_cast<float>(rng.UniformInt(1u << 20)) * 1e-7f;
+      if (kind == 4) v = j < d / 50 ? 100.0f + static_cast<float>(rng.Normal()) : static_cast<float>(rng.Normal());  // Large block the stride may miss.
+      if (kind == 5) v = static_cast<float>(rng.Normal());
+    }
+    if (kind == 5) {  // Large exactly where the selection samples (stride d / 4096): a bound too high.
+      for (std::size_t i = 0; i < 4096; ++i) x[i * d / 4096] *= 1000.0f;
+    }
+    for (std::size_t k : {std::size_t{1}, std::size_t{7}, d / 1000, d / 100, d / 20}) {
+      std::vector<std::uint32_t> got;
+      REQUIRE(SelectTopKChecked(x, k, &got).ok());
+      INFO("trial " << trial << " kind " << kind << " d " << d << " k " << k);
+      REQUIRE(got == TopKBySort(x, k));
+    }
+  }
+}
+
 TEST_CASE("top-k selection finds NaN and Inf in its first pass and names the element",
           "[coding][sparsify]") {
   Rng rng(22);
@@ -210,7 +238,7 @@ TEST_CASE("top-k selection finds NaN and Inf in its first pass and names the ele
                       : trial % 3 == 1 ? std::numeric_limits<float>::infinity()
                                        : -std::numeric_limits<float>::infinity();
     x[at] = bad;
-    for (std::size_t k : {std::size_t{0}, std::size_t{1}, d / 3 + 1, d}) {
+    for (std::size_t k : {std::size_t{0}, std::size_t{1}, d / 100 + 1, d / 3 + 1, d}) {
       std::vector<std::uint32_t> got;
       const Status s = SelectTopKChecked(x, k, &got);
       INFO("trial " << trial << " d " << d << " k " << k << " at " << at);
