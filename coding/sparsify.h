@@ -18,9 +18,11 @@ double SquaredNorm(std::span<const float> x);
 double L1Norm(std::span<const float> x);
 
 // Indices (increasing) of the k elements of largest magnitude; ties go to the lower
-// index, so the result is deterministic. Linear time: a radix histogram of the top
-// bits of |x| finds the threshold, no sort; usually two passes over x. Requires: x is
-// finite (checked: a NaN or Inf aborts; SelectTopKChecked returns it as an error).
+// index, so the result is deterministic. Linear time, no sort: for k <= d/16 (d >=
+// 65536) one pass over x collects the elements above a bound from a strided sample and
+// selects among them; otherwise (or when the bound misses) a radix histogram of the
+// top bits of |x| finds the threshold in usually two passes. Requires: x is finite
+// (checked: a NaN or Inf aborts; SelectTopKChecked returns it as an error).
 void SelectTopK(std::span<const float> x, std::size_t k, std::vector<std::uint32_t>* index);
 // SelectTopK that also checks finiteness, in its first histogram pass (no pass of its
 // own): kInvalidArgument naming the first NaN or infinite element, as CheckFinite.
