@@ -447,7 +447,10 @@ void Node::LoadCheckpointIfAny() {
 Status Node::Init() {
   auto level = spdlog::level::from_str(config_.log_level);
   spdlog::set_level(level);
-  spdlog::set_pattern("[%l] %v");
+  // UTC time to the millisecond first, as Serf and Consul log: lines from many
+  // daemons on one machine can be merged and ordered, and benchmarks time events
+  // by the daemon's own clock instead of by when a reader saw the line.
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ [%l] %v", spdlog::pattern_time_type::utc);
   if (!config_.data_dir.empty()) {
     std::error_code ec;
     std::filesystem::create_directories(config_.data_dir, ec);
@@ -508,6 +511,15 @@ int Node::Run() {
   signals_.async_wait([this](const boost::system::error_code& ec, int sig) {
     if (!ec) Shutdown(sig == SIGINT ? "SIGINT" : "SIGTERM");
   });
+  // A timestamped start of membership (the "listening on" line is for scripts and
+  // carries no time): how long a join takes is read from here to the "joined" lines.
+  if (config_.join.empty()) {
+    spdlog::info("membership: starting a new mesh (no join address)");
+  } else {
+    std::string seeds;
+    for (const auto& seed : config_.join) seeds += (seeds.empty() ? "" : ", ") + seed;
+    spdlog::info("membership: joining through {}", seeds);
+  }
   membership_->Join(config_.join, clock_.Now());
   // LAN discovery (net/discovery.h): join members of our mesh heard by beacon. Its thread
   // posts here, and it stops (joins the thread) when Run() returns, before io_ is gone.

@@ -5,7 +5,9 @@
 #   - resident memory per daemon (VmRSS, VmHWM from /proc/PID/status),
 #   - CPU seconds per round and rounds per second (from /proc/PID/stat and status),
 #   - how long until every member knows a newly started member (from the
-#     "membership: ID joined" line each node logs; checked with `sotto members`),
+#     "membership: ID joined" line each node logs, from the newcomer's "membership:
+#     joining through" line, both by the daemons' own log timestamps; checked with
+#     `sotto members`),
 #     and where that time goes: the seed it joined through, the median member,
 #   - how long after launch every daemon listens and every view is complete
 #     (N-1 "joined" lines per node),
@@ -16,7 +18,7 @@
 #
 #   bench/scale/run.sh [--sizes "16 32 64"] [--sotto build/release/sotto] [--out bench/results]
 #                      [--window 10] [--min-round-ms 0] [--lab-nodes 1024] [--no-lab] [--joins 3] [--kills 2]
-#                      [--notes TEXT]
+#                      [--notes TEXT] [--keep-logs DIR]
 # --no-lab keeps the "lab" figures of an existing OUT/scale.json. Membership timings
 # use the daemon's default MembershipOptions (net/membership.h).
 set -u
@@ -36,6 +38,7 @@ JOINS=3            # new members started one after the other (each timed)
 KILLS=2            # members SIGKILLed one after the other (each timed)
 LAB=1
 REPLOT=0           # --replot: only redraw OUT/scale.png from OUT/scale.json
+KEEP=""            # --keep-logs DIR: copy every node's directory (logs) there before deleting it
 NOTES=""           # free text stored as "notes" in scale.json (no double quotes)
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -49,6 +52,7 @@ while [ $# -gt 0 ]; do
     --kills) KILLS=$2; shift 2 ;;
     --no-lab) LAB=0; shift ;;
     --replot) REPLOT=1; shift ;;
+    --keep-logs) KEEP=$2; shift 2 ;;
     --notes) NOTES=${2//\"/\'}; shift 2 ;;
     -h|--help) sed -n 2,21p "$0"; exit 0 ;;
     *) echo "bench/scale: unknown argument $1" >&2; exit 64 ;;
@@ -111,14 +115,28 @@ watch_joins() {
   WATCH+=($!)
 }
 
-# Starts a watcher that writes the time at which log $1 has shown $2 "membership: ... joined"
+# Reads "READ_TIME LINE" lines (as watch_joins writes them) and prints "TIME DELAY":
+# TIME the daemon's own UTC timestamp of the line (epoch seconds; daemons log
+# 2026-12-05T08:01:02.345Z first), DELAY how much later the watcher read it. On 64
+# CPU-bound daemons the watchers lag by up to seconds, so events are timed by the
+# daemons' clocks (lines without a timestamp fall back to the read time, delay 0).
+stamp() {
+  awk '{w = $1; t = w
+    if ($2 ~ /^[0-9]+-[0-9]+-[0-9]+T[0-9][0-9]:[0-9][0-9]:[0-9.]+Z$/) {
+      split(substr($2, 12, length($2) - 12), a, ":"); sod = a[1] * 3600 + a[2] * 60 + a[3]
+      t = w - (w % 86400) + sod; if (t - w > 43200) t -= 86400; else if (w - t > 43200) t += 86400
+    }
+    printf "%.3f %.3f\n", t, w - t}'
+}
+
+# Starts a watcher that writes "READ_TIME LINE" of the line at which log $1 has shown $2 "membership: ... joined"
 # lines (a complete view of $2 + 1 members at startup) into $3.
 watch_view() {
   ( timeout 300 tail -s 0.1 -n +1 -F "$1" 2>/dev/null | {
       k=0
       while IFS= read -r line; do
         case "$line" in *"membership: "*" joined ("*) k=$((k + 1)) ;; *) continue ;; esac
-        [ "$k" -ge "$2" ] && { now > "$3"; break; }
+        [ "$k" -ge "$2" ] && { echo "$(now) $line" > "$3"; break; }
       done; } ) &
   WATCH+=($!)
 }
@@ -239,7 +257,9 @@ for N in $SIZES; do
   all_training_s=$(awk -v a="$t_launch" -v b="$(now)" 'BEGIN {printf "%.1f", b - a}')
   [ "$ready" -eq "$N" ] || all_training_s=null
   log "N=$N: $ready/$N nodes training, $full/$N complete views, $all_training_s s after launch"
-  views=(); for ((i = 0; i < N; i++)); do views+=("$D/node-$i/view.t"); done
+  views=(); for ((i = 0; i < N; i++)); do
+    [ -s "$D/node-$i/view.t" ] && stamp < "$D/node-$i/view.t" > "$D/node-$i/view.s"; views+=("$D/node-$i/view.s")
+  done
   read -r views_s views_count views_first_s views_median_s < <(spread "$t_launch" "${views[@]}")
   for p in "${WATCH[@]}"; do pkill -P "$p" 2>/dev/null; kill "$p" 2>/dev/null; done
   WATCH=()
@@ -281,7 +301,7 @@ for N in $SIZES; do
   log "N=$N: $rps rounds/s per node (slowest $rps_min), $cpu_round CPU s/round, $cpu_frac cores/daemon, RSS mean $rss_mean MB max $rss_max MB (peak $hwm_max), model $model_mb MB, data $data_mb MB, $susp suspect events so far"
 
   # Join: JOINS more members, one after the other, each through a different member.
-  newpids=(); newdirs=(); JT=(); JS=(); JC=(); JV=(); JSEED=(); JMED=()
+  newpids=(); newdirs=(); JT=(); JS=(); JC=(); JV=(); JSEED=(); JMED=(); JL=()
   for ((rep = 1; rep <= JOINS; rep++)); do
     J=$D/node-new$rep
     mkdir -p "$J"
@@ -290,7 +310,7 @@ for N in $SIZES; do
       rm -f "$D/node-$i/joined.t" "$D/node-$i/joined.log"
       watch_joins "$D/node-$i/node.log" "$D/node-$i/joined.log"
     done
-    watch_joins "$J/node.log" "$J/listen.log" "listening on "
+    watch_joins "$J/node.log" "$J/listen.log" "membership: joining through "
     # Spawn once that watcher has read the marker line: it then reads in real time.
     for ((k = 0; k < 600; k++)); do [ -s "$J/listen.log" ] && break; sleep 0.1; done
     t_spawn=$(now)
@@ -299,8 +319,9 @@ for N in $SIZES; do
     newpids+=("$STARTED"); newdirs+=("$J")
     read -r new_ep new_id < <(wait_listen "$J/node.log" 60) || { log "new node did not start"; exit 1; }
     t_listen=$(now)
-    for ((k = 0; k < 50; k++)); do grep -q 'listening on ' "$J/listen.log" && break; sleep 0.1; done
-    t=$(awk '/listening on / {print $1; exit}' "$J/listen.log"); [ -n "$t" ] && t_listen=$t
+    # The join starts at the newcomer's (timestamped) "membership: joining through" line.
+    for ((k = 0; k < 100; k++)); do grep -q 'joining through ' "$J/listen.log" && break; sleep 0.1; done
+    t=$(grep -m1 'joining through ' "$J/listen.log" | stamp | awk '{print $1}'); [ -n "$t" ] && t_listen=$t
     t0=$SECONDS
     while [ $((SECONDS - t0)) -lt 30 ]; do
       k=$(grep -l -F "membership: $new_id joined" "$D"/node-*/joined.log 2>/dev/null | wc -l)
@@ -308,7 +329,7 @@ for N in $SIZES; do
       sleep 0.2
     done
     for ((i = 0; i < N; i++)); do
-      grep -m1 -F "membership: $new_id joined" "$D/node-$i/joined.log" 2>/dev/null | awk '{print $1}' > "$D/node-$i/joined.t"
+      grep -m1 -F "membership: $new_id joined" "$D/node-$i/joined.log" 2>/dev/null | stamp > "$D/node-$i/joined.t"
     done
     join_known=$(cat "$D"/node-*/joined.t 2>/dev/null | awk -v t="$t_listen" -v n="$N" '{d = $1 - t; if (d > m) m = d; c++; s += d} END {if (c < n) print "null", c + 0, (c ? s / c : "null"); else printf "%.3f %d %.3f\n", m, c, s / c}')
     read -r join_all join_count join_mean <<< "$join_known"
@@ -316,13 +337,17 @@ for N in $SIZES; do
     seed_s=$(awk -v t="$t_listen" '{printf "%.3f", $1 - t}' "$D/node-$seed/joined.t" 2>/dev/null); seed_s=${seed_s:-null}
     jfiles=(); for ((i = 0; i < N; i++)); do jfiles+=("$D/node-$i/joined.t"); done
     read -r _ _ join_first join_median < <(spread "$t_listen" "${jfiles[@]}")
+    # The slowest member, and how late the watchers read the lines (not part of the time).
+    slowest=$(for ((i = 0; i < N; i++)); do awk -v i="$i" '{print $1, i}' "$D/node-$i/joined.t" 2>/dev/null; done | sort -g | tail -1 | awk '{print $2}')
+    lag=$(cat "$D"/node-*/joined.t 2>/dev/null | awk '$2 > m {m = $2} END {printf "%.3f", m}')
+    JL+=("$lag")
     join_from_spawn=$(awk -v a="$t_spawn" -v b="$t_listen" -v m="$join_all" 'BEGIN {if (m == "null") print "null"; else printf "%.3f", m + b - a}')
     # Confirm with the members view of every node.
     alive_view=0
     for ((i = 0; i < N; i++)); do
       [ "$("$BIN" members --json --data-dir "$D/node-$i" 2>/dev/null | member_status "$new_id")" = alive ] && alive_view=$((alive_view + 1))
     done
-    log "N=$N: join $rep: new member $new_id known by $join_count/$N after ${join_all} s (from its 'listening' line; ${join_from_spawn} s from spawn; mean over nodes $join_mean s; seed $seed_s s, first $join_first s, median $join_median s), members --json alive on $alive_view/$N"
+    log "N=$N: join $rep: new member $new_id known by $join_count/$N after ${join_all} s (from its 'joining through' line; ${join_from_spawn} s from spawn; mean over nodes $join_mean s; seed $seed_s s, first $join_first s, median $join_median s, slowest node-$slowest; watchers read up to $lag s late), members --json alive on $alive_view/$N"
     JSEED+=("$seed_s"); JMED+=("$join_median"); JT+=("$join_all"); JS+=("$join_from_spawn"); JC+=("$join_count"); JV+=("$alive_view")
     for p in "${WATCH[@]}"; do pkill -P "$p" 2>/dev/null; kill "$p" 2>/dev/null; done
     WATCH=()
@@ -349,8 +374,8 @@ for N in $SIZES; do
       from=$(($(wc -l < "$d/node.log") + 1))
       ( timeout 90 tail -s 0.1 -n "+$from" -F "$d/node.log" 2>/dev/null | while IFS= read -r line; do
           case "$line" in
-            *"membership: $vid suspect"*) [ -e "$d/suspect.t" ] || now > "$d/suspect.t" ;;
-            *"membership: $vid dead"*) now > "$d/dead.t"; break ;;
+            *"membership: $vid suspect"*) [ -e "$d/suspect.t" ] || echo "$(now) $line" > "$d/suspect.t" ;;
+            *"membership: $vid dead"*) echo "$(now) $line" > "$d/dead.t"; break ;;
           esac
         done ) &
       WATCH+=($!)
@@ -368,9 +393,9 @@ for N in $SIZES; do
     for d in "${others[@]}"; do  # Say what a member that did not log the death logged instead.
       [ -s "$d/dead.t" ] || log "N=$N: kill $rep: $d never logged $vid dead; its last lines on it: $(grep -F "$vid" "$d/node.log" | tail -3 | tr '\n' '|') its last lines: $(tail -2 "$d/node.log" | tr '\n' '|') members --json: $("$BIN" members --json --data-dir "$d" 2>&1 | member_status "$vid")"
     done
-    detect=$(cat "${others[@]/%//dead.t}" 2>/dev/null | awk -v t="$t_kill" -v n="${#others[@]}" '{d = $1 - t; if (c == 0 || d < lo) lo = d; if (d > m) m = d; c++} END {if (c < n) printf "null %d %s\n", c + 0, (c ? lo : "null"); else printf "%.3f %d %.3f\n", m, c, lo}')
+    detect=$(cat "${others[@]/%//dead.t}" 2>/dev/null | stamp | awk -v t="$t_kill" -v n="${#others[@]}" '{d = $1 - t; if (c == 0 || d < lo) lo = d; if (d > m) m = d; c++} END {if (c < n) printf "null %d %s\n", c + 0, (c ? lo : "null"); else printf "%.3f %d %.3f\n", m, c, lo}')
     read -r detect_all detect_count detect_first <<< "$detect"
-    first_suspect=$(cat "${others[@]/%//suspect.t}" 2>/dev/null | awk -v t="$t_kill" '{d = $1 - t; if (c == 0 || d < lo) lo = d; c++} END {if (c) printf "%.3f", lo; else print "null"}')
+    first_suspect=$(cat "${others[@]/%//suspect.t}" 2>/dev/null | stamp | awk -v t="$t_kill" '{d = $1 - t; if (c == 0 || d < lo) lo = d; c++} END {if (c) printf "%.3f", lo; else print "null"}')
     # Suspicion timeout as the daemon computes it (net/membership.cc), with the members alive at the time.
     formula=$(awk -v n=$((${#others[@]} + 1)) 'BEGIN {l = log(n) / log(10); if (l < 1) l = 1; printf "%.3f", 4 * l * 1.0}')
     dead_view=0 view_failed=0
@@ -406,10 +431,10 @@ for N in $SIZES; do
   stop_pids "${alive_pids[@]}" "${newpids[@]}"
   PIDS=()
   PIDS=()
-  ROWS+=("$(printf '{"nodes": %d, "parameters": %s, "model_mb": %s, "data_mb_per_node": %s, "rss_target_mb": %s, "rss_mb_mean": %s, "rss_mb_max": %s, "rss_peak_mb_max": %s, "rss_minus_data_mb_mean": %s, "cpu_seconds_per_round": %s, "cores_per_daemon": %s, "rounds_per_second": %s, "rounds_per_second_slowest": %s, "join_known_by_all_s": %s, "join_known_by_all_max_s": %s, "join_trials_s": %s, "join_known_count": %s, "join_known_from_spawn_s": %s, "join_alive_in_members_json": %s, "join_seed_knows_s": %s, "join_median_node_s": %s, "kill_first_suspect_s": %s, "kill_first_dead_s": %s, "kill_all_dead_s": %s, "kill_all_dead_max_s": %s, "kill_trials_s": %s, "kill_dead_count": %s, "kill_observers": %s, "kill_dead_in_members_json": %s, "suspicion_timeout_formula_s": %s, "formula_plus_probe_s": %s, "false_suspicions": %d, "min_membership_view": %s, "nodes_seeing_fewer_than_n": %s, "nodes_without_progress": %s, "fraction_rounds_timed_out": %s, "launch_to_all_training_s": %s, "launch_to_all_listening_s": %s, "launch_to_views_complete_s": %s, "launch_to_views_complete_median_s": %s, "views_complete_count": %s}' \
+  ROWS+=("$(printf '{"nodes": %d, "parameters": %s, "model_mb": %s, "data_mb_per_node": %s, "rss_target_mb": %s, "rss_mb_mean": %s, "rss_mb_max": %s, "rss_peak_mb_max": %s, "rss_minus_data_mb_mean": %s, "cpu_seconds_per_round": %s, "cores_per_daemon": %s, "rounds_per_second": %s, "rounds_per_second_slowest": %s, "join_known_by_all_s": %s, "join_known_by_all_max_s": %s, "join_trials_s": %s, "join_known_count": %s, "join_known_from_spawn_s": %s, "join_alive_in_members_json": %s, "join_seed_knows_s": %s, "join_median_node_s": %s, "join_watch_lag_max_s": %s, "kill_first_suspect_s": %s, "kill_first_dead_s": %s, "kill_all_dead_s": %s, "kill_all_dead_max_s": %s, "kill_trials_s": %s, "kill_dead_count": %s, "kill_observers": %s, "kill_dead_in_members_json": %s, "suspicion_timeout_formula_s": %s, "formula_plus_probe_s": %s, "false_suspicions": %d, "min_membership_view": %s, "nodes_seeing_fewer_than_n": %s, "nodes_without_progress": %s, "fraction_rounds_timed_out": %s, "launch_to_all_training_s": %s, "launch_to_all_listening_s": %s, "launch_to_views_complete_s": %s, "launch_to_views_complete_median_s": %s, "views_complete_count": %s}' \
     "$N" "$params" "$model_mb" "$data_mb" "$(awk -v m="$model_mb" 'BEGIN {printf "%.2f", 4 * m + 30}')" \
     "$rss_mean" "$rss_max" "$hwm_max" "$(awk -v a="$rss_mean" -v b="$data_mb" 'BEGIN {printf "%.2f", a - b}')" \
-    "$cpu_round" "$cpu_frac" "$rps" "$rps_min" "$join_med" "$join_all" "$(lst "${JT[@]}")" "$(lst "${JC[@]}")" "$(lst "${JS[@]}")" "$(lst "${JV[@]}")" "$(lst "${JSEED[@]}")" "$(lst "${JMED[@]}")" \
+    "$cpu_round" "$cpu_frac" "$rps" "$rps_min" "$join_med" "$join_all" "$(lst "${JT[@]}")" "$(lst "${JC[@]}")" "$(lst "${JS[@]}")" "$(lst "${JV[@]}")" "$(lst "${JSEED[@]}")" "$(lst "${JMED[@]}")" "$(lst "${JL[@]}")" \
     "$(lst "${KS[@]}")" "$(lst "${KF[@]}")" "$detect_med" "$detect_all" "$(lst "${KT[@]}")" "$(lst "${KC[@]}")" "$(lst "${KO[@]}")" "$(lst "${KV[@]}")" "$(lst "${KFORM[@]}")" \
     "$(awk -v f="${KFORM[0]}" 'BEGIN {printf "%.3f", f + 1.5}')" "$susp_total" "$min_view" "$short_view" "$stalled" "$timeout_frac" "$all_training_s" "$all_listen_s" "$views_s" "$views_median_s" "$views_count")")
   # Write partial results after every size.
@@ -418,6 +443,7 @@ for N in $SIZES; do
     [ -n "$NOTES" ] && printf '  "notes": "%s",\n' "$NOTES"
     printf '  "mesh": [\n'; (IFS=$'\n'; echo "${ROWS[*]}") | sed 's/^/    /; $!s/$/,/'; printf '  ]\n}\n'; } > "$WORK/scale.partial.json"
   cp "$WORK/scale.partial.json" "$OUT/scale.json"
+  [ -n "$KEEP" ] && { mkdir -p "$KEEP/n$N"; cp -r "$D"/. "$KEEP/n$N"/; }
   rm -rf "$D"
 done
 

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -49,6 +50,26 @@ int CountState(const json& members, const std::string& state) {
   return n;
 }
 
+// The log lines of `text` that contain `what`, each as (UTC time of day in ms, line);
+// every line spdlog writes must open with an ISO 8601 UTC timestamp to the millisecond.
+std::vector<std::pair<long, std::string>> TimedLines(const std::string& text, const std::string& what) {
+  static const std::regex stamp(R"(^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\.(\d{3})Z \[(info|warning|error|debug)\] )");
+  std::vector<std::pair<long, std::string>> out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.find(what) == std::string::npos) continue;
+    std::smatch m;
+    if (!std::regex_search(line, m, stamp)) {
+      out.emplace_back(-1, line);  // No timestamp: the caller's check fails on it.
+      continue;
+    }
+    const long ms = ((std::stol(m[4]) * 60 + std::stol(m[5])) * 60 + std::stol(m[6])) * 1000 + std::stol(m[7]);
+    out.emplace_back(ms, line);
+  }
+  return out;
+}
+
 TEST_CASE("five real nodes form a mesh, train, survive SIGKILL and resume from a checkpoint",
           "[integration][mesh]") {
   const std::string root = std::filesystem::temp_directory_path() / ("sotto-it-" + std::to_string(::getpid()));
@@ -65,6 +86,24 @@ TEST_CASE("five real nodes form a mesh, train, survive SIGKILL and resume from a
   for (auto& n : nodes) {
     INFO(n->Log());
     CHECK(NodeProcess::WaitFor([&] { return CountState(n->Members(), "alive") == 5; }, 20s));
+  }
+  // Logs are timestamped, and say when membership starts: the first node starts a
+  // mesh, the others join through it, and learn of members only after that line.
+  CHECK(TimedLines(nodes[0]->Log(), "membership: starting a new mesh").size() == 1);
+  for (int i = 1; i < 5; ++i) {
+    const std::string log = nodes[i]->Log();
+    INFO(log);
+    const auto start = TimedLines(log, "membership: joining through " + nodes[0]->Endpoint());
+    REQUIRE(start.size() == 1);
+    CHECK(start[0].first >= 0);
+    const auto joined = TimedLines(log, " joined (");
+    CHECK(joined.size() >= 4);
+    for (const auto& [ms, line] : joined) {
+      INFO(line);
+      CHECK(ms >= 0);
+      // Same day in any realistic run; a midnight in between would wrap.
+      CHECK((ms >= start[0].first || start[0].first - ms > 12 * 3600 * 1000));
+    }
   }
   // Training makes progress and the accuracy is well above chance (0.5).
   CHECK(NodeProcess::WaitFor([&] {
