@@ -32,7 +32,6 @@ CompressedGossip::CompressedGossip(const GossipOptions& options, PeerId self,
   x_hat_.assign(d, 0.0f);
   mixed_.assign(d, 0.0f);
   scratch_.assign(d, 0.0f);
-  decoded_.assign(d, 0.0f);
   if (options_.momentum > 0) velocity_.assign(d, 0.0f);
   limits_.max_dimension = d;
   base_consensus_step_ = options_.consensus_step;
@@ -165,14 +164,12 @@ Result<double> CompressedGossip::LocalStep(const GradientOracle& oracle, RoundId
   context.round = round.value();
   context.sender = self_.value();
   context.scale = scale_;
-  SOTTO_RETURN_IF_ERROR(compressor_->Compress(scratch_, context, &message_, decoded_)
+  // x_hat += q and mixed += w_ii q, as the neighbours' copies absorb it (O(non-zeros)).
+  SOTTO_RETURN_IF_ERROR(compressor_
+                            ->CompressAddWeighted(scratch_, context, &message_, x_hat_, mixed_,
+                                                  static_cast<float>(weights_.self))
                             .WithContext("peer " + std::to_string(self_.value()) + " round " +
                                          std::to_string(round.value())));
-  const auto self_w = static_cast<float>(weights_.self);
-  for (std::size_t k = 0; k < x_.size(); ++k) {
-    x_hat_[k] += decoded_[k];
-    mixed_[k] += self_w * decoded_[k];
-  }
   return loss;
 }
 

@@ -71,7 +71,6 @@ class CompressedGossip final : public GossipAlgorithm {
   std::vector<float> x_hat_;      // This node's public copy.
   std::vector<float> mixed_;      // s_i = sum_j w_ij x_hat_j, self included.
   std::vector<float> scratch_;    // Gradient, then residual.
-  std::vector<float> decoded_;    // q as receivers reconstruct it.
   std::vector<float> velocity_;   // Momentum buffer (empty when momentum == 0).
   std::vector<std::uint8_t> message_;
   double eta_ = 0;

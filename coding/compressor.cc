@@ -95,6 +95,45 @@ class SpecCompressor final : public Compressor {
                   std::vector<std::uint8_t>* bytes, std::span<float> decoded) override {
     SOTTO_CHECK(decoded.size() == x.size())
         << "decoded has " << decoded.size() << " elements, x " << x.size();
+    return CompressInto(x, context, bytes, Sink{decoded, {}, 0.0f});
+  }
+
+  Status CompressAddWeighted(std::span<const float> x, const CompressContext& context,
+                             std::vector<std::uint8_t>* bytes, std::span<float> target,
+                             std::span<float> weighted, float weight) override {
+    SOTTO_CHECK(target.size() == x.size() && weighted.size() == x.size())
+        << "target has " << target.size() << " elements, weighted " << weighted.size() << ", x " << x.size();
+    if (spec_.stage_count == 1) return CompressInto(x, context, bytes, Sink{target, weighted, weight});
+    // Sections overlap: their sum first, in a zeroed vector, as a receiver does.
+    sum_.resize(x.size());
+    SOTTO_RETURN_IF_ERROR(CompressInto(x, context, bytes, Sink{sum_, {}, 0.0f}));
+    for (std::size_t k = 0; k < x.size(); ++k) {
+      target[k] += sum_[k];
+      weighted[k] += weight * sum_[k];
+    }
+    return Status::Ok();
+  }
+
+ private:
+  // Where a stage's reconstruction goes: added into `target` (zeroed first when there is
+  // no `weighted`, as Compress's `decoded`), or, with `weighted`, as ApplySectionWeighted.
+  struct Sink {
+    std::span<float> target;
+    std::span<float> weighted;
+    float weight;
+  };
+
+  void Apply(const MessageHeader& header, const SectionHeader& sh, int si, const SectionData& data,
+             const Sink& sink) {
+    if (sink.weighted.empty()) {
+      ApplySection(header, sh, si, data, sink.target);
+    } else {
+      ApplySectionWeighted(header, sh, si, data, sink.target, sink.weighted, sink.weight);
+    }
+  }
+
+  Status CompressInto(std::span<const float> x, const CompressContext& context,
+                      std::vector<std::uint8_t>* bytes, const Sink& sink) {
     if (x.size() > std::numeric_limits<std::uint32_t>::max()) {
       return InvalidArgument("compress: dimension " + std::to_string(x.size()) +
                              " exceeds 2^32 - 1");
@@ -121,17 +160,16 @@ class SpecCompressor final : public Compressor {
     }
     bytes->clear();
     WriteMessageHeader(header, spec_.stage_count, bytes);
-    std::fill(decoded.begin(), decoded.end(), 0.0f);
-    if (spec_.stage_count == 1) return CompressStage(0, x, header, context, bytes, decoded, {});
+    if (sink.weighted.empty()) std::fill(sink.target.begin(), sink.target.end(), 0.0f);
+    if (spec_.stage_count == 1) return CompressStage(0, x, header, context, bytes, sink, {});
     // Induced: C1(x) + C2(x - C1(x)); the residual uses C1 before the context's scale.
     residual_.assign(x.size(), 0.0f);
-    SOTTO_RETURN_IF_ERROR(CompressStage(0, x, header, context, bytes, decoded, residual_));
+    SOTTO_RETURN_IF_ERROR(CompressStage(0, x, header, context, bytes, sink, residual_));
     for (std::size_t j = 0; j < x.size(); ++j) residual_[j] = x[j] - residual_[j];
     SOTTO_RETURN_IF_ERROR(CheckFinite(residual_));
-    return CompressStage(1, residual_, header, context, bytes, decoded, {});
+    return CompressStage(1, residual_, header, context, bytes, sink, {});
   }
 
- private:
   StageClass Class(std::size_t d) const {
     const StageClass c0 = ClassOf(spec_.stages[0], d, spec_.noscale);
     if (spec_.stage_count == 1) return c0;
@@ -141,11 +179,11 @@ class SpecCompressor final : public Compressor {
   }
 
   // Compresses `in` by stage `si` into a section appended to `bytes`; adds the
-  // reconstruction (times context.scale) into `decoded` and, if `unscaled` is not
+  // reconstruction (times context.scale) into `sink` and, if `unscaled` is not
   // empty, the reconstruction without the context's scale into `unscaled`.
   Status CompressStage(int si, std::span<const float> in, const MessageHeader& header,
                        const CompressContext& context, std::vector<std::uint8_t>* bytes,
-                       std::span<float> decoded, std::span<float> unscaled) {
+                       const Sink& sink, std::span<float> unscaled) {
     const StageSpec& st = spec_.stages[si];
     StageScratch& sc = scratch_[si];
     const std::uint64_t d = in.size();
@@ -187,7 +225,7 @@ class SpecCompressor final : public Compressor {
       }
       EncodeFloats(sh.float_coder, sh.length(d), data.index, data.value, &sc.payload);
       WriteSection(sh, sc.payload, bytes);
-      ApplySection(header, sh, si, data, decoded);
+      Apply(header, sh, si, data, sink);
       if (!unscaled.empty()) {
         for (std::size_t i = 0; i < m; ++i) data.value[i] = vals[i];
         ApplySection(header, sh, si, data, unscaled);
@@ -248,7 +286,7 @@ class SpecCompressor final : public Compressor {
     options.grow_sparse_blocks = !spec_.block_given;
     EncodeLevels(sh.level_coder, lv, options, &sc.payload);
     WriteSection(sh, sc.payload, bytes);
-    ApplySection(header, sh, si, data, decoded);
+    Apply(header, sh, si, data, sink);
     if (!unscaled.empty()) {
       SectionHeader raw = sh;
       raw.step = static_cast<float>(unit);
@@ -260,6 +298,7 @@ class SpecCompressor final : public Compressor {
   CompressorSpec spec_;
   StageScratch scratch_[2];
   std::vector<float> residual_;
+  std::vector<float> sum_;  // CompressAddWeighted of several sections.
 };
 
 // Per-thread decode scratch: decoding is thread-safe and allocation-free when warm.

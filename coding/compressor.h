@@ -66,6 +66,16 @@ class Compressor {
   // Returns kInvalidArgument for NaN/Inf input; `bytes` and `decoded` are then unspecified.
   virtual Status Compress(std::span<const float> x, const CompressContext& context,
                           std::vector<std::uint8_t>* bytes, std::span<float> decoded) = 0;
+
+  // Compress, then target += q and weighted += weight * q for the reconstruction q,
+  // bit for bit what Compress into a zeroed `decoded` followed by those two additions
+  // gives, and what DecodeAddWeighted of the bytes gives a receiver; for messages of
+  // one section in O(non-zeros) after the compression itself (no dense q).
+  // Requires target.size() == weighted.size() == x.size(). On error (as Compress)
+  // target and weighted are unchanged.
+  virtual Status CompressAddWeighted(std::span<const float> x, const CompressContext& context,
+                                     std::vector<std::uint8_t>* bytes, std::span<float> target,
+                                     std::span<float> weighted, float weight) = 0;
 };
 
 // Builds a compressor from its spec; kInvalidArgument with a clear message for bad specs.

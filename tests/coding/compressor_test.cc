@@ -1,4 +1,5 @@
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <string>
 #include <vector>
@@ -140,6 +141,53 @@ TEST_CASE("DecodeAddWeighted adds q and w q bit for bit as a dense decode would"
       REQUIRE_FALSE(DecodeAddWeighted(bytes, {}, copy, short_mixed, w).ok());
       REQUIRE(copy == copy_want);
     }
+  }
+}
+
+TEST_CASE("CompressAddWeighted sends the same bytes and adds what a receiver adds, bit for bit",
+          "[coding][compressor]") {
+  const auto xs = TestVectors();
+  std::uint64_t seed = 77;
+  for (const char* spec : kSpecs) {
+    auto made = MakeCompressor(spec);
+    auto made2 = MakeCompressor(spec);
+    INFO("spec " << spec);
+    REQUIRE(made.ok());
+    REQUIRE(made2.ok());
+    std::uint64_t round = 300;
+    for (const auto& x : xs) {
+      INFO("d " << x.size());
+      CompressContext ctx{42, ++round, 11, 0.83f};
+      std::vector<std::uint8_t> want_bytes;
+      std::vector<float> decoded(x.size());
+      REQUIRE((*made)->Compress(x, ctx, &want_bytes, decoded).ok());
+      const std::vector<float> t0 = testing::LaplaceVector(x.size(), 0.5, ++seed);
+      const std::vector<float> w0 = testing::LaplaceVector(x.size(), 0.5, ++seed);
+      const float w = 0.25f;
+      std::vector<float> target = t0, weighted = w0;
+      std::vector<std::uint8_t> bytes;
+      REQUIRE((*made2)->CompressAddWeighted(x, ctx, &bytes, target, weighted, w).ok());
+      REQUIRE(bytes == want_bytes);
+      // What the sender adds equals what the dense formula gives...
+      for (std::size_t k = 0; k < x.size(); ++k) {
+        REQUIRE(target[k] == t0[k] + decoded[k]);
+        REQUIRE(weighted[k] == w0[k] + w * decoded[k]);
+      }
+      // ...and a receiver's copy of it, bit for bit (the sign of zero included).
+      std::vector<float> copy = t0, mixed = w0;
+      REQUIRE(DecodeAddWeighted(bytes, {}, copy, mixed, w).ok());
+      REQUIRE(std::memcmp(copy.data(), target.data(), 4 * x.size()) == 0);
+      REQUIRE(std::memcmp(mixed.data(), weighted.data(), 4 * x.size()) == 0);
+    }
+    // Bad input: an error, and neither vector changes.
+    std::vector<float> bad = testing::LaplaceVector(3000, 0.2, ++seed);
+    bad[1234] = std::numeric_limits<float>::quiet_NaN();
+    std::vector<float> target(bad.size(), 1.5f), weighted(bad.size(), -2.5f);
+    std::vector<std::uint8_t> bytes;
+    const Status st = (*made2)->CompressAddWeighted(bad, {1, 1, 1, 1.0f}, &bytes, target, weighted, 0.5f);
+    REQUIRE(st.code() == StatusCode::kInvalidArgument);
+    REQUIRE(target == std::vector<float>(bad.size(), 1.5f));
+    REQUIRE(weighted == std::vector<float>(bad.size(), -2.5f));
   }
 }
 
