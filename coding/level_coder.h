@@ -6,7 +6,9 @@
 // The sotto coder (LevelCoder::kRans) splits the vector into independent blocks of
 // 2^block_log2 elements and, per block, picks the smallest of
 //   Golomb sparse: Golomb-coded zero-run lengths (parameter by exact cost), raw sign
-//           bits, magnitudes as one constant, Golomb codes or order-0 rANS;
+//           bits, magnitudes as one constant, Golomb codes, order-0 rANS under sent
+//           counts, or rANS under one of 64 geometric laws (a 6-bit index: for a few
+//           dozen non-zeros the counts would cost more than the symbols);
 //   rANS sparse: zero-run lengths as rANS-coded buckets under a geometric law that
 //           both ends derive from (length, non-zeros) -- nothing is sent for it --
 //           plus raw low bits; raw signs; magnitudes as above, in the same rANS
