@@ -107,10 +107,7 @@ class SpecCompressor final : public Compressor {
     // Sections overlap: their sum first, in a zeroed vector, as a receiver does.
     sum_.resize(x.size());
     SOTTO_RETURN_IF_ERROR(CompressInto(x, context, bytes, Sink{sum_, {}, 0.0f}));
-    for (std::size_t k = 0; k < x.size(); ++k) {
-      target[k] += sum_[k];
-      weighted[k] += weight * sum_[k];
-    }
+    AddWeighted(sum_, target, weighted, weight);
     return Status::Ok();
   }
 
@@ -370,10 +367,7 @@ Status DecodeAddWeighted(std::span<const std::uint8_t> bytes, const DecodeLimits
   for (int i = 0; i < msg.section_count; ++i) {
     ApplySection(msg.header, msg.sections[i], i, scratch.sections[i], sum);
   }
-  for (std::size_t k = 0; k < sum.size(); ++k) {
-    accumulator[k] += sum[k];
-    weighted[k] += weight * sum[k];
-  }
+  AddWeighted(sum, accumulator, weighted, weight);
   return Status::Ok();
 }
 

@@ -224,12 +224,12 @@ std::uint8_t EncodeBlock(const LevelsView& lv, std::uint32_t begin, std::uint32_
   double golomb_mag_bits = 1e300, rans_mag_bits = 1e300;
   std::uint64_t mm = 1;
   std::optional<RansTable> mag_table;
+  std::uint64_t escape_bits = 0;  // Of the magnitudes' escapes, for both rANS options.
   if (!all_same) {
     const_bits = 1e300;
     std::uint64_t golomb_bits = 0;
     mm = ChooseGolombParameter(sc->mags, &golomb_bits);
     golomb_mag_bits = 2 + GammaBits(mm) + static_cast<double>(golomb_bits);
-    std::uint64_t escape_bits = 0;
     Histogram(sc->mags, &sc->counts, &escape_bits);
     mag_table.emplace(sc->counts);
     if (!mag_table->degenerate()) {  // Capped escapes can all fall on one symbol.
@@ -247,12 +247,6 @@ std::uint8_t EncodeBlock(const LevelsView& lv, std::uint32_t begin, std::uint32_
     for (std::uint32_t m : sc->mags) mean += m;
     mean /= static_cast<double>(count);
     const int centre = static_cast<int>(std::lround(4 * std::log2(std::max(mean, 1e-3)) + 28));
-    std::uint64_t escape_bits = 0;
-    if (sc->counts.size() > kEscape && sc->counts[kEscape] != 0) {
-      for (std::uint32_t m : sc->mags) {
-        if (m >= kEscape) escape_bits += static_cast<std::uint64_t>(GammaBits(std::uint64_t{m} - kEscape + 1));
-      }
-    }
     for (int j = std::max(0, centre - 2); j <= std::min(63, centre + 2); ++j) {
       LawCounts(j, lv.max_level, &sc->law_counts);
       RansTable table(sc->law_counts);

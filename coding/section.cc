@@ -168,6 +168,13 @@ void ApplySection(const MessageHeader& header, const SectionHeader& section, int
   ForEachValue(header, section, section_index, data, [&](std::size_t p, float v) { target[p] += v; });
 }
 
+void AddWeighted(std::span<const float> sum, std::span<float> target, std::span<float> weighted, float weight) {
+  for (std::size_t k = 0; k < sum.size(); ++k) {
+    target[k] += sum[k];
+    weighted[k] += weight * sum[k];
+  }
+}
+
 void ApplySectionWeighted(const MessageHeader& header, const SectionHeader& section, int section_index,
                           const SectionData& data, std::span<float> target, std::span<float> weighted,
                           float weight) {

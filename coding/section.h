@@ -41,6 +41,9 @@ void ApplySection(const MessageHeader& header, const SectionHeader& section, int
 // section applied to a zeroed vector; bit for bit what ApplySection into zeros and
 // then those two additions give, without the dense vector (O(non-zeros) for sparse
 // sections). Requires: weighted.size() == target.size().
+// target += sum and weighted += weight * sum, element by element: how a sender and its
+// receivers add a message of several sections, summed in a zeroed vector first.
+void AddWeighted(std::span<const float> sum, std::span<float> target, std::span<float> weighted, float weight);
 void ApplySectionWeighted(const MessageHeader& header, const SectionHeader& section, int section_index,
                           const SectionData& data, std::span<float> target, std::span<float> weighted,
                           float weight);
