@@ -81,6 +81,44 @@ constexpr std::uint32_t kLawRatio[64] = {
     33294320u, 39535854u, 46934574u, 55699764u, 66076420u, 78350480u, 92854453u, 109973326u, 130150524u, 153893573u, 181778960u, 214455485u, 252645135u, 297140271u, 348795596u, 408513168u, 477218588u, 555826591u, 645194732u, 746064839u, 858993459u, 984274775u, 1121862101u, 1271296829u, 1431655765u, 1601528368u, 1779033704u, 1961882577u, 2147483648u, 2333084719u, 2515933592u, 2693438928u, 2863311531u, 3023670467u, 3173105195u, 3310692521u, 3435973837u, 3548902457u, 3649772564u, 3739140705u, 3817748708u, 3886454128u, 3946171700u, 3997827025u, 4042322161u, 4080511811u, 4113188336u, 4141073723u, 4164816772u, 4184993970u, 4202112843u, 4216616816u, 4228890876u, 4239267532u, 4248032722u, 4255431442u, 4261672976u, 4266935648u, 4271371081u, 4275107965u, 4278255361u, 4280905584u, 4283136691u, 4285014620u};
 constexpr int kLawBits = 6;
 
+// A sparse block whose magnitudes or gaps use rANS carries the signs of its first
+// min(count, kCarriedSigns) non-zeros in lane 0's initial rANS state (RansEncode's
+// `carried`) instead of the bit stream: the final state, 32 bits, then holds them.
+constexpr int kCarriedSigns = 16;
+int CarriedSigns(std::size_t count) {
+  return static_cast<int>(std::min<std::size_t>(count, kCarriedSigns));
+}
+
+// The Golomb gap parameter's code: candidate i (-3..3) around the predicted centre
+// as 0 (i = 0), 1 0 s (i = +-1, s = i > 0), 1 1 0 s t (i = +-2 or +-3: s = i > 0,
+// t = |i| == 3), or 1 1 1 then the parameter in Elias-gamma (kGapEscapeCode).
+constexpr int kGapEscapeCode = 7;
+int GapCodeBits(int i) { return i == 0 ? 1 : (i == 1 || i == -1 ? 3 : 5); }
+void PutGapCode(BitWriter* w, int i) {
+  const std::uint32_t s = i > 0 ? 1 : 0;
+  if (i == kGapEscapeCode) {
+    w->Put(7, 3);
+  } else if (i == 0) {
+    w->Put(0, 1);
+  } else if (i == 1 || i == -1) {
+    w->Put(1 | s << 2, 3);
+  } else {
+    w->Put(3 | s << 3 | static_cast<std::uint32_t>(i == 3 || i == -3) << 4, 5);
+  }
+}
+int GetGapCode(BitReader* r) {
+  if (r->Get(1) == 0) return 0;
+  if (r->Get(1) == 0) return r->Get(1) ? 1 : -1;
+  if (r->Get(1) != 0) return kGapEscapeCode;
+  const std::uint32_t st = r->Get(2);
+  const int magnitude = (st >> 1) != 0 ? 3 : 2;
+  return (st & 1) != 0 ? magnitude : -magnitude;
+}
+
+// The single-block payload's prefix: bit 1, then the mode as 0 (Golomb sparse, the
+// mode of small messages), 1 0 (rANS sparse) or 1 1 (dense).
+int SinglePrefixBits(std::uint8_t mode) { return mode == 1 ? 2 : 3; }
+
 // Model counts of law j for magnitudes below max_level: symbols 0 .. min(max_level,
 // kEscape) - 1 and, when max_level > kEscape, the tail on the escape symbol; every
 // symbol at least 1. Integer arithmetic only (as GapCounts).
@@ -199,25 +237,27 @@ std::uint8_t EncodeBlock(const LevelsView& lv, std::uint32_t begin, std::uint32_
   }
   const bool has_mags = lv.max_level > 1;  // Else every magnitude is 1: nothing is sent.
   // The gap parameter: one of 7 candidates around what the decoder predicts from
-  // (len, count) in 3 bits, or (code 7) any parameter in Elias-gamma.
+  // (len, count), in 1 to 5 bits (PutGapCode), or any parameter in Elias-gamma.
   const GolombCostModel gap_model(sc->gaps);
   std::uint64_t gap_bits = 0;
   std::uint64_t gm = ChooseGolombParameter(gap_model, &gap_bits);
   std::uint64_t gm_header_bits = 3 + static_cast<std::uint64_t>(GammaBits(gm));
-  int gm_code = 7;
+  int gm_code = kGapEscapeCode;
   {
     const std::uint64_t centre = PredictedGapCentre(len, count);
-    for (int i = -3; i <= 3; ++i) {
+    for (int i : {0, -1, 1, -2, 2, -3, 3}) {
       const std::uint64_t m = GolombCandidate(centre, i);
       const std::uint64_t cost = gap_model.Cost(m);
-      if (cost + 3 <= gap_bits + gm_header_bits) {
+      const auto code_bits = static_cast<std::uint64_t>(GapCodeBits(i));
+      if (cost + code_bits < gap_bits + gm_header_bits) {
         gap_bits = cost;
-        gm_header_bits = 3;
+        gm_header_bits = code_bits;
         gm = m;
-        gm_code = i + 3;
+        gm_code = i;
       }
     }
   }
+  const double carried = CarriedSigns(count);  // Bits saved when rANS is used.
   // Magnitudes: constant, Golomb or rANS (without its final states, which depend on
   // how many symbols share the stream).
   double const_bits = has_mags ? 2 + GammaBits(std::uint64_t{sc->mags[0]} + 1) : 0;
@@ -277,7 +317,8 @@ std::uint8_t EncodeBlock(const LevelsView& lv, std::uint32_t begin, std::uint32_
   };
   MagnitudeMode golomb_mag_mode, rans_mag_mode;
   const double golomb_sparse_bits = static_cast<double>(gm_header_bits + gap_bits + count) +
-                                    best_mags(FlushBits(count), &golomb_mag_mode);
+                                    best_mags(FlushBits(count) - carried, &golomb_mag_mode) +
+                                    (single ? SinglePrefixBits(kSparseGolomb) : 0);
   // rANS sparse: the model's cost of the buckets from their histogram.
   const int shift = GapShift(len, count);
   GapCounts(len, count, shift, &sc->gap_counts);
@@ -295,7 +336,8 @@ std::uint8_t EncodeBlock(const LevelsView& lv, std::uint32_t begin, std::uint32_
   const double rans_sparse_bits =
       gap_table.SymbolBits(sc->bucket_hist) + static_cast<double>(gap_escape_bits) +
       static_cast<double>(count) * (shift + 1) +
-      best_mags(FlushBits(2 * count) - FlushBits(count), &rans_mag_mode) + FlushBits(count);
+      best_mags(FlushBits(2 * count) - FlushBits(count), &rans_mag_mode) + FlushBits(count) -
+      carried + (single ? SinglePrefixBits(kSparseRans) : 0);
   double dense_bits = 1e300;
   std::optional<RansTable> dense_table;
   // Dense rANS codes every element; on iid levels the rANS sparse mode is as small
@@ -311,7 +353,7 @@ std::uint8_t EncodeBlock(const LevelsView& lv, std::uint32_t begin, std::uint32_
     dense_table.emplace(sc->dense_counts);
     dense_bits = dense_table->CostBits(sc->dense_counts) +
                  static_cast<double>(CountsBits(sc->dense_counts)) +
-                 static_cast<double>(escape_bits);
+                 static_cast<double>(escape_bits) + (single ? SinglePrefixBits(kDense) : 0);
   }
   std::uint8_t mode = kSparseGolomb;
   if (rans_sparse_bits < golomb_sparse_bits) mode = kSparseRans;
@@ -319,7 +361,9 @@ std::uint8_t EncodeBlock(const LevelsView& lv, std::uint32_t begin, std::uint32_
 
   sc->bits.clear();
   BitWriter w(&sc->bits);
-  if (single) w.Put(1u | static_cast<std::uint32_t>(mode) << 1, 3);
+  if (single) {
+    w.Put(mode == kSparseGolomb ? 1u : (mode == kSparseRans ? 3u : 7u), SinglePrefixBits(mode));
+  }
   if (mode == kDense) {
     WriteCounts(&w, sc->dense_counts);
     sc->symbols.assign(len, 0);
@@ -344,11 +388,15 @@ std::uint8_t EncodeBlock(const LevelsView& lv, std::uint32_t begin, std::uint32_
   const bool rans_mags = mag_mode == kRansMagnitudes || mag_mode == kLawMagnitudes;
   const RansTable* const mags_table =
       mag_mode == kLawMagnitudes ? &*law_table : (mag_mode == kRansMagnitudes ? &*mag_table : nullptr);
+  // With rANS in the block, the first signs ride in its initial state.
+  const int carry = mode == kSparseRans || rans_mags ? CarriedSigns(count) : 0;
+  std::uint32_t carried_signs = 0;
+  for (int i = 0; i < carry; ++i) carried_signs |= static_cast<std::uint32_t>(lev[i] < 0) << i;
   if (mode == kSparseGolomb) {
-    w.Put(static_cast<std::uint64_t>(gm_code), 3);
-    if (gm_code == 7) w.PutGamma(gm);
+    PutGapCode(&w, gm_code);
+    if (gm_code == kGapEscapeCode) w.PutGamma(gm);
     for (std::uint32_t g : sc->gaps) PutGolomb(&w, g, gm);
-    for (std::int32_t l : lev) w.Put(l < 0 ? 1 : 0, 1);
+    for (std::size_t i = static_cast<std::size_t>(carry); i < count; ++i) w.Put(lev[i] < 0 ? 1 : 0, 1);
     if (mag_mode == kGolomb) {
       for (std::uint32_t m : sc->mags) PutGolomb(&w, m, mm);
     }
@@ -359,7 +407,7 @@ std::uint8_t EncodeBlock(const LevelsView& lv, std::uint32_t begin, std::uint32_
       sc->symbols.resize(count);
       for (std::size_t i = 0; i < count; ++i)
         sc->symbols[i] = static_cast<std::uint16_t>(Capped(sc->mags[i]));
-      RansEncode(sc->symbols, *mags_table, out);
+      RansEncode(sc->symbols, *mags_table, out, carried_signs);
     }
     return mode;
   }
@@ -378,7 +426,11 @@ std::uint8_t EncodeBlock(const LevelsView& lv, std::uint32_t begin, std::uint32_
     } else {
       *sym++ = static_cast<std::uint16_t>(q);
     }
-    w.Put((g & low_mask) | static_cast<std::uint32_t>(lev[i] < 0) << shift, shift + 1);
+    if (i < static_cast<std::size_t>(carry)) {
+      w.Put(g & low_mask, shift);
+    } else {
+      w.Put((g & low_mask) | static_cast<std::uint32_t>(lev[i] < 0) << shift, shift + 1);
+    }
     const std::uint32_t m = sc->mags[i];
     if (mag_mode == kGolomb) PutGolomb(&w, m, mm);
     if (rans_mags) {
@@ -389,7 +441,8 @@ std::uint8_t EncodeBlock(const LevelsView& lv, std::uint32_t begin, std::uint32_
   w.Flush();
   out->insert(out->end(), sc->bits.begin(), sc->bits.end());
   const RansTable* tables[2] = {&gap_table, mags_table};
-  RansEncode(sc->symbols, std::span<const RansTable* const>(tables, rans_mags ? 2 : 1), out);
+  RansEncode(sc->symbols, std::span<const RansTable* const>(tables, rans_mags ? 2 : 1), out,
+             carried_signs);
   return mode;
 }
 
@@ -478,10 +531,19 @@ Status DecodeBlock(std::span<const std::uint8_t> payload, int skip_bits, std::ui
   }
   const std::uint64_t end = std::uint64_t{begin} + len;
   std::uint64_t pos = begin;
+  // Signs of the first `carry` non-zeros come from the rANS final state (kCarriedSigns).
+  const int carry = mode == kSparseRans || rans_mags ? CarriedSigns(count) : 0;
+  std::uint32_t carried_signs = 0;
+  auto apply_carried_signs = [&] {
+    for (int i = 0; i < carry; ++i) {
+      if (carried_signs >> i & 1) level[i] = -level[i];
+    }
+  };
   if (mode == kSparseGolomb) {
-    const auto gm_code = static_cast<int>(r.Get(3));
-    const std::uint64_t gm =
-        gm_code == 7 ? r.GetGamma() : GolombCandidate(PredictedGapCentre(len, count), gm_code - 3);
+    const int gm_code = GetGapCode(&r);
+    const std::uint64_t gm = gm_code == kGapEscapeCode
+                                 ? r.GetGamma()
+                                 : GolombCandidate(PredictedGapCentre(len, count), gm_code);
     if (!r.ok() || gm > kMaxGolombParameter) return BlockError(block, "bad gap parameter");
     for (std::uint32_t i = 0; i < count; ++i) {
       pos += GetGolomb(&r, gm, len);
@@ -489,7 +551,7 @@ Status DecodeBlock(std::span<const std::uint8_t> payload, int skip_bits, std::ui
       index[i] = static_cast<std::uint32_t>(pos);
       ++pos;
     }
-    for (std::uint32_t i = 0; i < count; ++i) level[i] = r.Get(1) ? -1 : 1;
+    for (std::uint32_t i = 0; i < count; ++i) level[i] = i < static_cast<std::uint32_t>(carry) || r.Get(1) == 0 ? 1 : -1;
     if (!r.ok()) return BlockError(block, "truncated positions");
     if (mag_mode == kConstant) {
       const auto m = static_cast<std::int32_t>(constant + 1);
@@ -510,8 +572,9 @@ Status DecodeBlock(std::span<const std::uint8_t> payload, int skip_bits, std::ui
                                        if (s == kEscape) m = r.GetGamma() - 1 + kEscape;
                                        bad |= m >= max_level;
                                        level[i] *= bad ? 1 : static_cast<std::int32_t>(m + 1);
-                                     });
+                                     }, carry, &carried_signs);
       if (!ok || bad) return BlockError(block, "bad magnitude stream");
+      apply_carried_signs();
     }
     if (!Tiles(r, rans_bytes, payload.size()))
       return BlockError(block, "bit stream length mismatch");
@@ -536,7 +599,7 @@ Status DecodeBlock(std::span<const std::uint8_t> payload, int skip_bits, std::ui
       if (e > max_bucket) return BlockError(block, "gap beyond the block");
       q = e - 1 + kGapEscape;
     }
-    const std::uint32_t bits = r.Get(shift + 1);
+    const std::uint32_t bits = r.Get(i < static_cast<std::uint32_t>(carry) ? shift : shift + 1);
     pos += q << shift | (bits & low_mask);
     if (pos >= end) return BlockError(block, "position beyond the block");
     index[i] = static_cast<std::uint32_t>(pos);
@@ -558,17 +621,18 @@ Status DecodeBlock(std::span<const std::uint8_t> payload, int skip_bits, std::ui
     }
     level[i] = (bits >> shift) != 0 ? -m : m;
   }
-  if (!rr.Finish() || !Tiles(r, rr.consumed(), payload.size())) {
+  if (!rr.Finish(carry, &carried_signs) || !Tiles(r, rr.consumed(), payload.size())) {
     return BlockError(block, "bad sparse rANS stream");
   }
+  apply_carried_signs();
   return Status::Ok();
 }
 
 }  // namespace
 
 // Payload: nothing when there are no non-zeros. One block (n <= the block length):
-// a bit stream opening with bit 1, the block's mode in 2 bits, then that block's
-// bits; its rANS stream, if any, at the end of the payload. Several blocks: u8 (0 |
+// a bit stream opening with bit 1, the block's mode (SinglePrefixBits), then that
+// block's bits; its rANS stream, if any, at the end of the payload. Several blocks: u8 (0 |
 // (block_log2 - 10) << 1 | last block's mode << 5); for each block but the last,
 // varint (count << 2 | mode) and, unless empty, varint byte length; then the blocks,
 // each a bit stream with its rANS stream at its end. The last block's count and
@@ -636,12 +700,12 @@ Status DecodeRans(std::span<const std::uint8_t> payload, std::uint64_t n, std::u
   if (nnz == 0) return Corrupted("sotto levels: bytes for no non-zeros");
   std::vector<std::uint32_t> counts;
   if (payload[0] & 1) {  // One block.
-    const auto mode = static_cast<std::uint8_t>(payload[0] >> 1 & 3);
-    if (mode == kEmpty || n > (std::uint64_t{1} << kMaxBlockLog2))
-      return Corrupted("sotto levels: bad single block");
+    const std::uint8_t mode =
+        (payload[0] & 2) == 0 ? kSparseGolomb : ((payload[0] & 4) == 0 ? kSparseRans : kDense);
+    if (n > (std::uint64_t{1} << kMaxBlockLog2)) return Corrupted("sotto levels: bad single block");
     index->resize(nnz);
     level->resize(nnz);
-    return DecodeBlock(payload, 3, mode, 0, 0, static_cast<std::uint32_t>(n),
+    return DecodeBlock(payload, SinglePrefixBits(mode), mode, 0, 0, static_cast<std::uint32_t>(n),
                        static_cast<std::uint32_t>(nnz), max_level, index->data(), level->data(),
                        &counts);
   }

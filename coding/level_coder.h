@@ -16,10 +16,15 @@
 //           in time proportional to the non-zeros;
 //   dense:  one zig-zag symbol per element, order-0 rANS (15-bit probabilities),
 //           tried from 1/4 density.
-// Magnitudes cost nothing when max_level is 1. Each block is a bit stream followed
-// by its rANS stream, which the decoder reads from the block's end, so no length
-// separates them. Payload: empty when there are no non-zeros; a single block is just
-// its bits, opening with a 1 bit and the 2-bit mode; several blocks are u8 (0 |
+// Magnitudes cost nothing when max_level is 1. The Golomb gap parameter is coded in
+// 1 bit when it is the one both ends predict from (length, non-zeros), else in 3-5
+// bits or Elias-gamma. Each block is a bit stream followed by its rANS stream, which
+// the decoder reads from the block's end, so no length separates them; a sparse block
+// with rANS carries the signs of its first min(16, non-zeros) non-zeros in the rANS
+// initial state (otherwise the final state's 32 bits hold ~16 bits of nothing).
+// Payload: empty when there are no non-zeros; a single block is just its bits,
+// opening with a 1 bit and the mode as 0 (Golomb sparse), 1 0 (rANS sparse) or 1 1
+// (dense); several blocks are u8 (0 |
 // (block_log2 - 10) << 1 | mode of the last block << 5), for each other block a
 // varint (non-zeros << 2 | mode) and, unless empty, a varint byte length, then the
 // blocks (the last block's count and length are what remains). Modes: 0 empty,

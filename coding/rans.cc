@@ -119,11 +119,12 @@ std::uint32_t RansTable::SearchSlot(std::uint32_t slot) const {
 }
 
 void RansEncode(std::span<const std::uint16_t> symbols, std::span<const RansTable* const> tables,
-                std::vector<std::uint8_t>* out) {
+                std::vector<std::uint8_t>* out, std::uint32_t carried) {
   SOTTO_CHECK(!tables.empty() && tables.size() <= 2) << tables.size() << " tables";
   const bool degenerate = tables[0]->degenerate();
   for (const RansTable* t : tables)
     SOTTO_CHECK(t->degenerate() == degenerate) << "mixed degenerate tables";
+  SOTTO_CHECK(carried < kRansLow && (carried == 0 || !degenerate)) << "carried " << carried;
   if (degenerate) return;
   const std::size_t n = symbols.size();
   thread_local std::vector<EncSymbol> enc[2];
@@ -136,7 +137,7 @@ void RansEncode(std::span<const std::uint16_t> symbols, std::span<const RansTabl
   const int lanes = RansLanes(n);
   const std::size_t ntables = tables.size();
   // States stay below 2^32; the 64-bit reciprocal division is exact there too.
-  std::uint64_t x[4] = {kRansLow, kRansLow, kRansLow, kRansLow};
+  std::uint64_t x[4] = {kRansLow + carried, kRansLow, kRansLow, kRansLow};
   // At most one word per symbol: write into the reserved room, trim at the end.
   const std::size_t at = out->size();
   out->resize(at + 2 * n + 4 * static_cast<std::size_t>(lanes));
@@ -193,10 +194,18 @@ RansReader::RansReader(std::span<const std::uint8_t> bytes, int lanes)
 }
 
 bool RansReader::Finish() const {
+  std::uint32_t carried = 0;
+  return Finish(0, &carried);
+}
+
+bool RansReader::Finish(int carried_bits, std::uint32_t* carried) const {
+  *carried = 0;
   if (!ok_) return false;
-  for (int l = 0; l < lanes_; ++l) {
+  for (int l = 1; l < lanes_; ++l) {
     if (x_[l] != kRansLow) return false;
   }
+  if (x_[0] < kRansLow || x_[0] - kRansLow >= (std::uint32_t{1} << carried_bits)) return false;
+  *carried = x_[0] - kRansLow;
   return true;
 }
 

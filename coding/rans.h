@@ -70,13 +70,16 @@ inline int RansLanes(std::uint64_t count) { return count >= kRansShortStream ? 4
 // (lane 0 last, 4 bytes each). A decoder reads backwards, so the stream can sit
 // behind a bit stream of unknown length in the same buffer without a length field.
 // Empty when every table is degenerate (single symbol).
-// Requires: all tables degenerate, or none.
+// `carried` (< kRansLow) rides in lane 0's initial state, kRansLow + carried, and
+// comes back from the decoder's final state (RansReader::Finish): raw bits moved
+// there cost nothing, up to 16 of the ~16-32 bits the final state costs.
+// Requires: all tables degenerate (then carried == 0), or none.
 void RansEncode(std::span<const std::uint16_t> symbols, std::span<const RansTable* const> tables,
-                std::vector<std::uint8_t>* out);
+                std::vector<std::uint8_t>* out, std::uint32_t carried = 0);
 inline void RansEncode(std::span<const std::uint16_t> symbols, const RansTable& table,
-                       std::vector<std::uint8_t>* out) {
+                       std::vector<std::uint8_t>* out, std::uint32_t carried = 0) {
   const RansTable* tables[1] = {&table};
-  RansEncode(symbols, tables, out);
+  RansEncode(symbols, tables, out, carried);
 }
 
 // Reads a stream RansEncode wrote at the end of `bytes`, backwards. Every read is
@@ -133,8 +136,11 @@ class RansReader {
   bool fast_ok() const { return ptr_ - begin_ >= 8; }
 
   bool ok() const { return ok_; }
-  // True when the stream was well-formed and every state is back at its initial value.
+  // True when the stream was well-formed and every state is back at its initial value:
+  // kRansLow, or for lane 0 kRansLow + carried with carried < 2^carried_bits (what
+  // RansEncode was given), returned through `carried`.
   bool Finish() const;
+  bool Finish(int carried_bits, std::uint32_t* carried) const;
   // Bytes at the end of `bytes` the stream has used so far (states included).
   std::size_t consumed() const { return static_cast<std::size_t>(end_ - ptr_); }
 
@@ -154,10 +160,12 @@ template <typename Sink>
 bool RansDecode(std::span<const std::uint8_t> bytes, const RansTable& table, std::uint64_t count,
                 Sink&& sink);
 // As RansDecode, for a stream at the end of `bytes` of unknown length: returns the
-// bytes it used through `consumed`.
+// bytes it used through `consumed`, and what its encoder carried in the initial state
+// (RansEncode; fewer than 2^carried_bits, 0 for a degenerate table) through `carried`.
 template <typename Sink>
 bool RansDecodeTail(std::span<const std::uint8_t> bytes, const RansTable& table,
-                    std::uint64_t count, std::size_t* consumed, Sink&& sink);
+                    std::uint64_t count, std::size_t* consumed, Sink&& sink,
+                    int carried_bits = 0, std::uint32_t* carried = nullptr);
 
 // Writes `counts`: the alphabet size, then each count in an Exp-Golomb code whose
 // order is chosen for the table.
@@ -173,8 +181,10 @@ std::uint64_t CountsBits(std::span<const std::uint32_t> counts);
 
 template <typename Sink>
 bool RansDecodeTail(std::span<const std::uint8_t> bytes, const RansTable& table,
-                    std::uint64_t count, std::size_t* consumed, Sink&& sink) {
+                    std::uint64_t count, std::size_t* consumed, Sink&& sink, int carried_bits,
+                    std::uint32_t* carried) {
   *consumed = 0;
+  if (carried != nullptr) *carried = 0;
   if (table.degenerate()) {
     const std::uint32_t s = table.SymbolOfSlot(0);
     for (std::uint64_t i = 0; i < count; ++i) sink(i, s);
@@ -196,7 +206,8 @@ bool RansDecodeTail(std::span<const std::uint8_t> bytes, const RansTable& table,
   }
   for (; i < count; ++i)
     sink(i, r.Decode(static_cast<int>(i % static_cast<std::uint64_t>(lanes)), table));
-  if (!r.Finish()) return false;
+  std::uint32_t ignored = 0;
+  if (!r.Finish(carried_bits, carried != nullptr ? carried : &ignored)) return false;
   *consumed = r.consumed();
   return true;
 }

@@ -179,9 +179,9 @@ TEST_CASE("each sotto block mode round-trips, alone and among blocks, and surviv
       options.block_log2 = 20;
       EncodeLevels(LevelCoder::kRans, lv.view(), options, &bytes);
       INFO("mode " << mode << " n " << n << " bytes " << bytes.size());
-      // One block: bit 0 set, the mode in bits 1-2.
+      // One block: bit 0 set, then the mode as 0 (1), 1 0 (2) or 1 1 (3).
       REQUIRE((bytes[0] & 1) == 1);
-      REQUIRE((bytes[0] >> 1 & 3) == mode);
+      REQUIRE(((bytes[0] & 2) == 0 ? 1 : ((bytes[0] & 4) == 0 ? 2 : 3)) == mode);
       RequireRoundTrip(LevelCoder::kRans, lv, 20);
       RequireRoundTrip(LevelCoder::kRans, lv, 10);  // Several blocks of this mode.
       for (std::size_t cut = 0; cut < bytes.size(); cut += 1 + cut / 16) {
@@ -219,7 +219,8 @@ TEST_CASE("the sotto payload is empty exactly when there are no non-zeros", "[co
 
 TEST_CASE("the sotto coder stays near the entropy on small messages", "[coding][levels]") {
   // A few non-zeros of magnitude 1 in 10^5: positions and signs only, no parameters
-  // beyond 6 bits and the last byte's padding.
+  // beyond the 2-bit prefix, a gap parameter code of at most 5 bits and the last
+  // byte's padding.
   const OwnedLevels lv = RandomLevels(100000, 0.0002, 1, 9);
   std::vector<std::uint8_t> bytes;
   EncodeLevels(LevelCoder::kRans, lv.view(), {}, &bytes);
@@ -228,7 +229,7 @@ TEST_CASE("the sotto coder stays near the entropy on small messages", "[coding][
   const double entropy =
       k * std::log2(n / k) + (n - k) * std::log2(n / (n - k)) + k;  // + one sign bit each.
   INFO("non-zeros " << k << " bytes " << bytes.size() << " entropy bits " << entropy);
-  REQUIRE(static_cast<double>(bytes.size()) * 8 <= entropy + 24);
+  REQUIRE(static_cast<double>(bytes.size()) * 8 <= entropy + 15);
 }
 
 TEST_CASE("few geometric magnitudes cost their law's entropy, not a table of counts", "[coding][levels]") {
@@ -256,9 +257,11 @@ TEST_CASE("few geometric magnitudes cost their law's entropy, not a table of cou
     std::vector<std::uint8_t> bytes;
     EncodeLevels(LevelCoder::kRans, lv.view(), {}, &bytes);
     INFO("mean " << mean << " non-zeros " << lv.index.size() << " bits " << 8 * bytes.size() << " ideal " << ideal);
-    // Budget: mode prefix 3, magnitude mode 2 + law 6, a rANS final state 32, padding
-    // 8, and ~0.02 bit per non-zero for the nearest law and the table's rounding.
-    CHECK(8.0 * static_cast<double>(bytes.size()) <= ideal + 51 + 0.02 * static_cast<double>(lv.index.size()));
+    // Budget: mode prefix 3, magnitude mode 2 + law 6, a rANS final state 32 less the
+    // 16 signs it carries, padding 8, and ~0.02 bit per non-zero for the nearest law
+    // and the table's rounding (3504 / 4520 / 5096 bits; 16 more without the signs in
+    // the state fails at mean 0.3).
+    CHECK(8.0 * static_cast<double>(bytes.size()) <= ideal + 35 + 0.02 * static_cast<double>(lv.index.size()));
     RequireRoundTrip(LevelCoder::kRans, lv, 20);
     Rng flips(7);
     for (int flip = 0; flip < 300; ++flip) {
