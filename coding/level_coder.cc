@@ -71,14 +71,28 @@ enum BlockMode : std::uint8_t {
 // rANS under a geometric law of which only a 6-bit index is sent (kLawMagnitudes):
 // for a few dozen non-zeros the counts cost more than the symbols, while soft-
 // thresholded, dithered Laplace-like data has geometric magnitudes.
-enum MagnitudeMode : std::uint32_t { kConstant = 0, kGolomb = 1, kRansMagnitudes = 2, kLawMagnitudes = 3 };
+enum MagnitudeMode : std::uint32_t {
+  kConstant = 0,
+  kGolomb = 1,
+  kRansMagnitudes = 2,
+  kLawMagnitudes = 3
+};
 
 // Ratios r_j (0.32 fixed point) of the geometric magnitude laws P(m) = (1 - r) r^m:
 // mean r / (1 - r) = 2^((j - 28) / 4), j < 64 (from 1/128 to ~430, steps of 2^(1/4):
 // the nearest costs under 0.01 bit per magnitude over the exact law). A constant
 // table, so every machine builds the same model.
 constexpr std::uint32_t kLawRatio[64] = {
-    33294320u, 39535854u, 46934574u, 55699764u, 66076420u, 78350480u, 92854453u, 109973326u, 130150524u, 153893573u, 181778960u, 214455485u, 252645135u, 297140271u, 348795596u, 408513168u, 477218588u, 555826591u, 645194732u, 746064839u, 858993459u, 984274775u, 1121862101u, 1271296829u, 1431655765u, 1601528368u, 1779033704u, 1961882577u, 2147483648u, 2333084719u, 2515933592u, 2693438928u, 2863311531u, 3023670467u, 3173105195u, 3310692521u, 3435973837u, 3548902457u, 3649772564u, 3739140705u, 3817748708u, 3886454128u, 3946171700u, 3997827025u, 4042322161u, 4080511811u, 4113188336u, 4141073723u, 4164816772u, 4184993970u, 4202112843u, 4216616816u, 4228890876u, 4239267532u, 4248032722u, 4255431442u, 4261672976u, 4266935648u, 4271371081u, 4275107965u, 4278255361u, 4280905584u, 4283136691u, 4285014620u};
+    33294320u,   39535854u,   46934574u,   55699764u,   66076420u,   78350480u,   92854453u,
+    109973326u,  130150524u,  153893573u,  181778960u,  214455485u,  252645135u,  297140271u,
+    348795596u,  408513168u,  477218588u,  555826591u,  645194732u,  746064839u,  858993459u,
+    984274775u,  1121862101u, 1271296829u, 1431655765u, 1601528368u, 1779033704u, 1961882577u,
+    2147483648u, 2333084719u, 2515933592u, 2693438928u, 2863311531u, 3023670467u, 3173105195u,
+    3310692521u, 3435973837u, 3548902457u, 3649772564u, 3739140705u, 3817748708u, 3886454128u,
+    3946171700u, 3997827025u, 4042322161u, 4080511811u, 4113188336u, 4141073723u, 4164816772u,
+    4184993970u, 4202112843u, 4216616816u, 4228890876u, 4239267532u, 4248032722u, 4255431442u,
+    4261672976u, 4266935648u, 4271371081u, 4275107965u, 4278255361u, 4280905584u, 4283136691u,
+    4285014620u};
 constexpr int kLawBits = 6;
 
 // A sparse block whose magnitudes or gaps use rANS carries the signs of its first
@@ -117,7 +131,13 @@ int GetGapCode(BitReader* r) {
 
 // The single-block payload's prefix: bit 1, then the mode as 0 (Golomb sparse, the
 // mode of small messages), 1 0 (rANS sparse) or 1 1 (dense).
-int SinglePrefixBits(std::uint8_t mode) { return mode == 1 ? 2 : 3; }
+int SinglePrefixBits(std::uint8_t mode) { return mode == kSparseGolomb ? 2 : 3; }
+void PutSinglePrefix(BitWriter* w, std::uint8_t mode) {
+  w->Put(mode == kSparseGolomb ? 1u : (mode == kSparseRans ? 3u : 7u), SinglePrefixBits(mode));
+}
+std::uint8_t SinglePrefixMode(std::uint8_t first_byte) {
+  return (first_byte & 2) == 0 ? kSparseGolomb : ((first_byte & 4) == 0 ? kSparseRans : kDense);
+}
 
 // Model counts of law j for magnitudes below max_level: symbols 0 .. min(max_level,
 // kEscape) - 1 and, when max_level > kEscape, the tail on the escape symbol; every
@@ -133,7 +153,8 @@ void LawCounts(int j, std::uint32_t max_level, std::vector<std::uint32_t>* count
     v = (v * r) >> 32;
     tail = (tail * r) >> 32;
   }
-  if (max_level > kEscape) (*counts)[kEscape] = static_cast<std::uint32_t>(std::max<std::uint64_t>(1, tail));
+  if (max_level > kEscape)
+    (*counts)[kEscape] = static_cast<std::uint32_t>(std::max<std::uint64_t>(1, tail));
 }
 
 std::uint32_t ZigZag(std::int32_t v) {
@@ -290,7 +311,8 @@ std::uint8_t EncodeBlock(const LevelsView& lv, std::uint32_t begin, std::uint32_
     for (int j = std::max(0, centre - 2); j <= std::min(63, centre + 2); ++j) {
       LawCounts(j, lv.max_level, &sc->law_counts);
       RansTable table(sc->law_counts);
-      const double bits = 2 + kLawBits + table.SymbolBits(sc->counts) + static_cast<double>(escape_bits);
+      const double bits =
+          2 + kLawBits + table.SymbolBits(sc->counts) + static_cast<double>(escape_bits);
       if (bits < law_mag_bits) {
         law_mag_bits = bits;
         law_index = j;
@@ -361,9 +383,7 @@ std::uint8_t EncodeBlock(const LevelsView& lv, std::uint32_t begin, std::uint32_
 
   sc->bits.clear();
   BitWriter w(&sc->bits);
-  if (single) {
-    w.Put(mode == kSparseGolomb ? 1u : (mode == kSparseRans ? 3u : 7u), SinglePrefixBits(mode));
-  }
+  if (single) PutSinglePrefix(&w, mode);
   if (mode == kDense) {
     WriteCounts(&w, sc->dense_counts);
     sc->symbols.assign(len, 0);
@@ -386,8 +406,9 @@ std::uint8_t EncodeBlock(const LevelsView& lv, std::uint32_t begin, std::uint32_
     if (mag_mode == kLawMagnitudes) w.Put(static_cast<std::uint32_t>(law_index), kLawBits);
   }
   const bool rans_mags = mag_mode == kRansMagnitudes || mag_mode == kLawMagnitudes;
-  const RansTable* const mags_table =
-      mag_mode == kLawMagnitudes ? &*law_table : (mag_mode == kRansMagnitudes ? &*mag_table : nullptr);
+  const RansTable* const mags_table = mag_mode == kLawMagnitudes
+                                          ? &*law_table
+                                          : (mag_mode == kRansMagnitudes ? &*mag_table : nullptr);
   // With rANS in the block, the first signs ride in its initial state.
   const int carry = mode == kSparseRans || rans_mags ? CarriedSigns(count) : 0;
   std::uint32_t carried_signs = 0;
@@ -396,7 +417,8 @@ std::uint8_t EncodeBlock(const LevelsView& lv, std::uint32_t begin, std::uint32_
     PutGapCode(&w, gm_code);
     if (gm_code == kGapEscapeCode) w.PutGamma(gm);
     for (std::uint32_t g : sc->gaps) PutGolomb(&w, g, gm);
-    for (std::size_t i = static_cast<std::size_t>(carry); i < count; ++i) w.Put(lev[i] < 0 ? 1 : 0, 1);
+    for (std::size_t i = static_cast<std::size_t>(carry); i < count; ++i)
+      w.Put(lev[i] < 0 ? 1 : 0, 1);
     if (mag_mode == kGolomb) {
       for (std::uint32_t m : sc->mags) PutGolomb(&w, m, mm);
     }
@@ -551,7 +573,8 @@ Status DecodeBlock(std::span<const std::uint8_t> payload, int skip_bits, std::ui
       index[i] = static_cast<std::uint32_t>(pos);
       ++pos;
     }
-    for (std::uint32_t i = 0; i < count; ++i) level[i] = i < static_cast<std::uint32_t>(carry) || r.Get(1) == 0 ? 1 : -1;
+    for (std::uint32_t i = 0; i < count; ++i)
+      level[i] = i < static_cast<std::uint32_t>(carry) || r.Get(1) == 0 ? 1 : -1;
     if (!r.ok()) return BlockError(block, "truncated positions");
     if (mag_mode == kConstant) {
       const auto m = static_cast<std::int32_t>(constant + 1);
@@ -566,13 +589,15 @@ Status DecodeBlock(std::span<const std::uint8_t> payload, int skip_bits, std::ui
     std::size_t rans_bytes = 0;
     if (rans_mags) {
       bool bad = false;
-      const bool ok = RansDecodeTail(payload, *mag_table, count, &rans_bytes,
-                                     [&](std::uint64_t i, std::uint32_t s) {
-                                       std::uint64_t m = s;
-                                       if (s == kEscape) m = r.GetGamma() - 1 + kEscape;
-                                       bad |= m >= max_level;
-                                       level[i] *= bad ? 1 : static_cast<std::int32_t>(m + 1);
-                                     }, carry, &carried_signs);
+      const bool ok = RansDecodeTail(
+          payload, *mag_table, count, &rans_bytes,
+          [&](std::uint64_t i, std::uint32_t s) {
+            std::uint64_t m = s;
+            if (s == kEscape) m = r.GetGamma() - 1 + kEscape;
+            bad |= m >= max_level;
+            level[i] *= bad ? 1 : static_cast<std::int32_t>(m + 1);
+          },
+          carry, &carried_signs);
       if (!ok || bad) return BlockError(block, "bad magnitude stream");
       apply_carried_signs();
     }
@@ -700,8 +725,7 @@ Status DecodeRans(std::span<const std::uint8_t> payload, std::uint64_t n, std::u
   if (nnz == 0) return Corrupted("sotto levels: bytes for no non-zeros");
   std::vector<std::uint32_t> counts;
   if (payload[0] & 1) {  // One block.
-    const std::uint8_t mode =
-        (payload[0] & 2) == 0 ? kSparseGolomb : ((payload[0] & 4) == 0 ? kSparseRans : kDense);
+    const std::uint8_t mode = SinglePrefixMode(payload[0]);
     if (n > (std::uint64_t{1} << kMaxBlockLog2)) return Corrupted("sotto levels: bad single block");
     index->resize(nnz);
     level->resize(nnz);

@@ -164,8 +164,8 @@ bool RansDecode(std::span<const std::uint8_t> bytes, const RansTable& table, std
 // (RansEncode; fewer than 2^carried_bits, 0 for a degenerate table) through `carried`.
 template <typename Sink>
 bool RansDecodeTail(std::span<const std::uint8_t> bytes, const RansTable& table,
-                    std::uint64_t count, std::size_t* consumed, Sink&& sink,
-                    int carried_bits = 0, std::uint32_t* carried = nullptr);
+                    std::uint64_t count, std::size_t* consumed, Sink&& sink, int carried_bits = 0,
+                    std::uint32_t* carried = nullptr);
 
 // Writes `counts`: the alphabet size, then each count in an Exp-Golomb code whose
 // order is chosen for the table.

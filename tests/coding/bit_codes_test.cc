@@ -152,8 +152,7 @@ TEST_CASE("rANS decoding rejects truncated and extended streams", "[coding][rans
   REQUIRE_FALSE(RansDecode(bytes, table, symbols.size(), sink));
 }
 
-TEST_CASE("rANS carries up to 16 raw bits in its initial state almost for free",
-          "[coding][rans]") {
+TEST_CASE("rANS carries up to 16 raw bits in its initial state almost for free", "[coding][rans]") {
   // The final state (32 bits) of a short stream holds ~16 bits of nothing; bits
   // carried in the initial state fill them. 300 short random streams: the carried
   // value comes back exactly, a reader expecting fewer carried bits rejects it, and
@@ -179,16 +178,17 @@ TEST_CASE("rANS carries up to 16 raw bits in its initial state almost for free",
     std::vector<std::uint16_t> out(n, 0xFFFF);
     std::size_t consumed = 0;
     std::uint32_t back = 0;
-    REQUIRE(RansDecodeTail(with, table, n, &consumed,
-                           [&](std::uint64_t i, std::uint32_t v) { out[i] = static_cast<std::uint16_t>(v); },
-                           16, &back));
+    REQUIRE(RansDecodeTail(
+        with, table, n, &consumed,
+        [&](std::uint64_t i, std::uint32_t v) { out[i] = static_cast<std::uint16_t>(v); }, 16,
+        &back));
     REQUIRE(out == symbols);
     REQUIRE(back == carried);
     REQUIRE(consumed == with.size());
     const int needed = 32 - std::countl_zero(carried);
     if (needed > 0) {
-      REQUIRE_FALSE(RansDecodeTail(with, table, n, &consumed, [](std::uint64_t, std::uint32_t) {},
-                                   needed - 1, &back));
+      REQUIRE_FALSE(RansDecodeTail(
+          with, table, n, &consumed, [](std::uint64_t, std::uint32_t) {}, needed - 1, &back));
       REQUIRE_FALSE(RansDecode(with, table, n, [](std::uint64_t, std::uint32_t) {}));
     }
   }
@@ -254,13 +254,18 @@ TEST_CASE("top-k of large vectors and small k (sampled bound, one pass) equals a
     for (std::size_t j = 0; j < d; ++j) {
       float& v = x[j];
       if (kind == 0) v = static_cast<float>(rng.Normal());
-      if (kind == 1) v = rng.Uniform01() < 0.995 ? 0.0f : static_cast<float>(rng.Normal());  // Fewer non-zeros than k.
-      if (kind == 2) v = static_cast<float>(rng.UniformInt(5)) - 2.0f;                      // Ties everywhere.
+      if (kind == 1)
+        v = rng.Uniform01() < 0.995 ? 0.0f
+                                    : static_cast<float>(rng.Normal());  // Fewer non-zeros than k.
+      if (kind == 2) v = static_cast<float>(rng.UniformInt(5)) - 2.0f;   // Ties everywhere.
       if (kind == 3) v = 1.0f + static_cast<float>(rng.UniformInt(1u << 20)) * 1e-7f;
-      if (kind == 4) v = j < d / 50 ? 100.0f + static_cast<float>(rng.Normal()) : static_cast<float>(rng.Normal());  // Large block the stride may miss.
+      if (kind == 4)
+        v = j < d / 50 ? 100.0f + static_cast<float>(rng.Normal())
+                       : static_cast<float>(rng.Normal());  // Large block the stride may miss.
       if (kind == 5) v = static_cast<float>(rng.Normal());
     }
-    if (kind == 5) {  // Large exactly where the selection samples (stride d / 4096): a bound too high.
+    if (kind ==
+        5) {  // Large exactly where the selection samples (stride d / 4096): a bound too high.
       for (std::size_t i = 0; i < 4096; ++i) x[i * d / 4096] *= 1000.0f;
     }
     for (std::size_t k : {std::size_t{1}, std::size_t{7}, d / 1000, d / 100, d / 20}) {
@@ -290,7 +295,8 @@ TEST_CASE("top-k selection finds NaN and Inf in its first pass and names the ele
       INFO("trial " << trial << " d " << d << " k " << k << " at " << at);
       REQUIRE_FALSE(s.ok());
       CHECK(s.code() == StatusCode::kInvalidArgument);
-      CHECK_THAT(s.ToString(), Catch::Contains("element " + std::to_string(at) + " of " + std::to_string(d)));
+      CHECK_THAT(s.ToString(),
+                 Catch::Contains("element " + std::to_string(at) + " of " + std::to_string(d)));
     }
     x[at] = 1.0f;  // Finite again: the same call selects.
     std::vector<std::uint32_t> got;
