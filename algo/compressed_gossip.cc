@@ -48,16 +48,22 @@ void CompressedGossip::UpdateScale() {
   }
 }
 
+double ScaledConsensusStep(double gamma0, double delta0, double delta, double exponent,
+                           double max_step) {
+  if (!(delta0 > 0) || !(delta > 0)) return gamma0;
+  const double gamma = gamma0 * std::pow(delta / delta0, exponent);
+  return std::min({gamma, std::max(gamma0, max_step), 1.0});
+}
+
 Status CompressedGossip::SetCompressor(const std::string& spec) {
   auto compressor = coding::MakeCompressor(spec);
   if (!compressor) return compressor.error().WithContext("algorithm " + options_.algorithm);
   compressor_ = std::move(compressor).value();
   options_.compressor = spec;
   UpdateScale();
-  const double delta = compressor_->Delta(x_.size());
-  options_.consensus_step = base_delta_ > 0 && delta < base_delta_
-                                ? base_consensus_step_ * delta / base_delta_
-                                : base_consensus_step_;
+  options_.consensus_step =
+      ScaledConsensusStep(base_consensus_step_, base_delta_, compressor_->Delta(x_.size()),
+                          options_.consensus_step_exponent, options_.consensus_step_max);
   return Status::Ok();
 }
 
@@ -70,12 +76,13 @@ std::span<const float> CompressedGossip::NeighbourCopy(PeerId peer) const {
 Status CompressedGossip::SetNeighbourCopy(PeerId peer, std::span<const float> copy) {
   const auto it = copies_.find(peer);
   if (it == copies_.end()) {
-    return InvalidArgument(options_.algorithm + ": peer " + std::to_string(peer.value()) + " is not a neighbour of peer " +
-                           std::to_string(self_.value()));
+    return InvalidArgument(options_.algorithm + ": peer " + std::to_string(peer.value()) +
+                           " is not a neighbour of peer " + std::to_string(self_.value()));
   }
   if (copy.size() != x_.size()) {
-    return InvalidArgument(options_.algorithm + ": copy of peer " + std::to_string(peer.value()) + " has " +
-                           std::to_string(copy.size()) + " elements, want " + std::to_string(x_.size()));
+    return InvalidArgument(options_.algorithm + ": copy of peer " + std::to_string(peer.value()) +
+                           " has " + std::to_string(copy.size()) + " elements, want " +
+                           std::to_string(x_.size()));
   }
   it->second.assign(copy.begin(), copy.end());
   Recompute();
@@ -93,7 +100,8 @@ void CompressedGossip::IndexWeights(NeighbourWeights weights) {
   for (const auto& [peer, w] : weights_.neighbours) weight_of_[peer] = static_cast<float>(w);
   std::erase_if(copies_, [&](const auto& kv) { return weight_of_.count(kv.first) == 0; });
   for (const auto& [peer, w] : weights_.neighbours) {
-    if (!copies_.count(peer)) copies_.emplace(peer, x_hat_);  // Unknown: stands in as equal to ours.
+    if (!copies_.count(peer))
+      copies_.emplace(peer, x_hat_);  // Unknown: stands in as equal to ours.
   }
 }
 
@@ -123,9 +131,11 @@ Status CompressedGossip::LoadState(const AlgorithmState& state) {
                            " elements, want " + std::to_string(d));
   };
   if (state.model.size() != d) return bad("model", state.model.size());
-  if (!state.public_copy.empty() && state.public_copy.size() != d) return bad("public copy", state.public_copy.size());
+  if (!state.public_copy.empty() && state.public_copy.size() != d)
+    return bad("public copy", state.public_copy.size());
   if (!state.mixed.empty() && state.mixed.size() != d) return bad("mixed", state.mixed.size());
-  if (!state.velocity.empty() && state.velocity.size() != velocity_.size()) return bad("velocity", state.velocity.size());
+  if (!state.velocity.empty() && state.velocity.size() != velocity_.size())
+    return bad("velocity", state.velocity.size());
   x_ = state.model;
   x_hat_ = state.public_copy.empty() ? state.model : state.public_copy;
   mixed_ = state.mixed.empty() ? x_hat_ : state.mixed;

@@ -23,6 +23,12 @@
 
 namespace sotto::algo {
 
+// The consensus step after a compressor change (GossipAlgorithm::SetCompressor):
+// gamma0 * (delta / delta0)^exponent, capped at max(gamma0, max_step) and 1; gamma0
+// when either delta is not positive.
+double ScaledConsensusStep(double gamma0, double delta0, double delta, double exponent,
+                           double max_step);
+
 class CompressedGossip final : public GossipAlgorithm {
  public:
   static Result<std::unique_ptr<GossipAlgorithm>> Create(const GossipOptions& options, PeerId self,
@@ -68,10 +74,10 @@ class CompressedGossip final : public GossipAlgorithm {
   double base_delta_ = 0;           // for SetCompressor.
   coding::DecodeLimits limits_;
   std::vector<float> x_;
-  std::vector<float> x_hat_;      // This node's public copy.
-  std::vector<float> mixed_;      // s_i = sum_j w_ij x_hat_j, self included.
-  std::vector<float> scratch_;    // Gradient, then residual.
-  std::vector<float> velocity_;   // Momentum buffer (empty when momentum == 0).
+  std::vector<float> x_hat_;     // This node's public copy.
+  std::vector<float> mixed_;     // s_i = sum_j w_ij x_hat_j, self included.
+  std::vector<float> scratch_;   // Gradient, then residual.
+  std::vector<float> velocity_;  // Momentum buffer (empty when momentum == 0).
   std::vector<std::uint8_t> message_;
   double eta_ = 0;
 };

@@ -38,7 +38,9 @@ Result<std::unique_ptr<GossipAlgorithm>> MakeGossipAlgorithm(const GossipOptions
   if (!(options.l1 >= 0)) return InvalidArgument("l1 must be >= 0");
   double sum = weights.self;
   for (const auto& [peer, w] : weights.neighbours) {
-    if (!(w >= 0)) return InvalidArgument("mixing weight of peer " + std::to_string(peer.value()) + " is negative");
+    if (!(w >= 0))
+      return InvalidArgument("mixing weight of peer " + std::to_string(peer.value()) +
+                             " is negative");
     sum += w;
   }
   if (std::abs(sum - 1.0) > 1e-6) {
@@ -46,18 +48,27 @@ Result<std::unique_ptr<GossipAlgorithm>> MakeGossipAlgorithm(const GossipOptions
                            std::to_string(sum) + ", want 1");
   }
   if (options.algorithm == "dpsgd") {
-    return std::unique_ptr<GossipAlgorithm>(new Dpsgd(options, self, dimension, std::move(weights)));
+    return std::unique_ptr<GossipAlgorithm>(
+        new Dpsgd(options, self, dimension, std::move(weights)));
   }
   if (options.algorithm == "choco" || options.algorithm == "malcom") {
     if (!(options.consensus_step > 0 && options.consensus_step <= 1)) {
       return InvalidArgument("consensus_step (gamma) must be in (0, 1]");
+    }
+    if (!(options.consensus_step_exponent >= 0 && options.consensus_step_exponent <= 2)) {
+      return InvalidArgument("consensus_step_exponent must be in [0, 2]");
+    }
+    if (!(options.consensus_step_max >= 0 && options.consensus_step_max <= 1)) {
+      return InvalidArgument(
+          "consensus_step_max must be in [0, 1] (0: never above consensus_step)");
     }
     if (options.algorithm == "choco" && options.l1 > 0) {
       return InvalidArgument("choco has no prox step: set l1 = 0 or use malcom");
     }
     return CompressedGossip::Create(options, self, dimension, std::move(weights));
   }
-  return InvalidArgument("unknown algorithm '" + options.algorithm + "' (want dpsgd, choco or malcom)");
+  return InvalidArgument("unknown algorithm '" + options.algorithm +
+                         "' (want dpsgd, choco or malcom)");
 }
 
 }  // namespace sotto::algo

@@ -4,10 +4,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -23,7 +23,8 @@ std::vector<std::string> SplitList(const std::string& text) {
   std::size_t start = 0;
   while (start <= text.size()) {
     const std::size_t comma = text.find(',', start);
-    std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    std::string item =
+        text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
     while (!item.empty() && item.front() == ' ') item.erase(item.begin());
     while (!item.empty() && item.back() == ' ') item.pop_back();
     if (!item.empty()) out.push_back(item);
@@ -58,14 +59,15 @@ Status CheckDiscoveryConfig(const NodeConfig& c, const Bad& bad) {
     return bad("[discovery].secret", "give secret or secret_file, not both");
   }
   if (!d.secret.empty() && d.secret.size() < kMinDiscoverySecretBytes) {
-    return bad("[discovery].secret", "want at least " + std::to_string(kMinDiscoverySecretBytes) + " characters");
+    return bad("[discovery].secret",
+               "want at least " + std::to_string(kMinDiscoverySecretBytes) + " characters");
   }
   const Status s = net::CheckDiscoveryOptions(DiscoveryOptionsOf(c));
   if (!s.ok()) return bad("[discovery]", s.message());
   if (d.enabled && c.advertise.empty()) {
     // Peers dial the endpoint a beacon carries: a wildcard listen address is no use to them.
-    const std::string host = c.listen.substr(6, c.listen.rfind(':') == std::string::npos ? std::string::npos
-                                                                                          : c.listen.rfind(':') - 6);
+    const std::string host = c.listen.substr(
+        6, c.listen.rfind(':') == std::string::npos ? std::string::npos : c.listen.rfind(':') - 6);
     if (host == "*" || host == "0.0.0.0") {
       return bad("[node].advertise", "with discovery on and listen on '" + host +
                                          "', set the address peers should dial");
@@ -91,7 +93,8 @@ Result<NodeConfig> Read(TomlReader& reader) {
   SOTTO_RETURN_IF_ERROR(reader.Get("membership", "indirect_checks", &c.indirect_checks));
   SOTTO_RETURN_IF_ERROR(reader.Get("membership", "gossip_interval_ms", &c.gossip_interval_ms));
   SOTTO_RETURN_IF_ERROR(reader.Get("membership", "gossip_nodes", &c.gossip_nodes));
-  SOTTO_RETURN_IF_ERROR(reader.Get("membership", "push_pull_interval_ms", &c.push_pull_interval_ms));
+  SOTTO_RETURN_IF_ERROR(
+      reader.Get("membership", "push_pull_interval_ms", &c.push_pull_interval_ms));
   SOTTO_RETURN_IF_ERROR(reader.Get("gossip", "topology", &c.topology));
   SOTTO_RETURN_IF_ERROR(reader.Get("gossip", "round_timeout_ms", &c.round_timeout_ms));
   SOTTO_RETURN_IF_ERROR(reader.Get("gossip", "min_round_ms", &c.min_round_ms));
@@ -99,6 +102,10 @@ Result<NodeConfig> Read(TomlReader& reader) {
   SOTTO_RETURN_IF_ERROR(reader.Get("gossip", "adaptive_target_ms", &c.adaptive_target_ms));
   SOTTO_RETURN_IF_ERROR(reader.Get("gossip", "adaptive_min_density", &c.adaptive_min_density));
   SOTTO_RETURN_IF_ERROR(reader.Get("gossip", "adaptive_max_density", &c.adaptive_max_density));
+  SOTTO_RETURN_IF_ERROR(
+      reader.Get("gossip", "adaptive_step_exponent", &c.training.gossip.consensus_step_exponent));
+  SOTTO_RETURN_IF_ERROR(
+      reader.Get("gossip", "adaptive_max_step", &c.training.gossip.consensus_step_max));
   SOTTO_RETURN_IF_ERROR(reader.Get("gossip", "rounds", &c.rounds));
   SOTTO_RETURN_IF_ERROR(reader.Get("gossip", "min_members", &c.min_members));
   SOTTO_RETURN_IF_ERROR(reader.Get("gossip", "checkpoint_every", &c.checkpoint_every));
@@ -133,22 +140,27 @@ Result<NodeConfig> Read(TomlReader& reader) {
   auto bad = [&](const std::string& key, const std::string& why) {
     return InvalidArgument(src + ": " + key + ": " + why);
   };
-  if (!c.listen.starts_with("tcp://")) return bad("[node].listen", "want tcp://HOST:PORT, got '" + c.listen + "'");
+  if (!c.listen.starts_with("tcp://"))
+    return bad("[node].listen", "want tcp://HOST:PORT, got '" + c.listen + "'");
   for (const auto& j : c.join) {
-    if (!j.starts_with("tcp://")) return bad("[node].join", "want tcp://HOST:PORT, got '" + j + "'");
+    if (!j.starts_with("tcp://"))
+      return bad("[node].join", "want tcp://HOST:PORT, got '" + j + "'");
   }
   if (c.security.enabled) {
-    if (c.security.secret_key_file.empty()) return bad("[security].secret_key_file", "required when enabled");
-    if (c.security.allow_list_file.empty()) return bad("[security].allow_list_file", "required when enabled");
+    if (c.security.secret_key_file.empty())
+      return bad("[security].secret_key_file", "required when enabled");
+    if (c.security.allow_list_file.empty())
+      return bad("[security].allow_list_file", "required when enabled");
     for (const auto& j : c.join) {
       if (net::SplitCurveEndpoint(j).server_key.empty()) {
-        return bad("[node].join", "with security on, want tcp://HOST:PORT#<server public key>, got '" + j + "'");
+        return bad("[node].join",
+                   "with security on, want tcp://HOST:PORT#<server public key>, got '" + j + "'");
       }
     }
   }
   SOTTO_RETURN_IF_ERROR(CheckDiscoveryConfig(c, bad));
-  if (c.log_level != "trace" && c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" &&
-      c.log_level != "error" && c.log_level != "off") {
+  if (c.log_level != "trace" && c.log_level != "debug" && c.log_level != "info" &&
+      c.log_level != "warn" && c.log_level != "error" && c.log_level != "off") {
     return bad("[node].log_level", "want trace, debug, info, warn, error or off");
   }
   if (c.probe_interval_ms < 10) return bad("[membership].probe_interval_ms", "must be >= 10");
@@ -157,25 +169,42 @@ Result<NodeConfig> Read(TomlReader& reader) {
   }
   if (c.suspicion_multiplier < 1) return bad("[membership].suspicion_multiplier", "must be >= 1");
   if (c.indirect_checks < 0) return bad("[membership].indirect_checks", "must be >= 0");
-  if (c.gossip_interval_ms < 0) return bad("[membership].gossip_interval_ms", "must be >= 0 (0: off)");
+  if (c.gossip_interval_ms < 0)
+    return bad("[membership].gossip_interval_ms", "must be >= 0 (0: off)");
   if (c.gossip_nodes < 0) return bad("[membership].gossip_nodes", "must be >= 0");
-  if (c.push_pull_interval_ms < 0) return bad("[membership].push_pull_interval_ms", "must be >= 0 (0: off)");
-  for (const auto& [key, p] : {std::pair{"drop", c.faults.drop}, std::pair{"duplicate", c.faults.duplicate},
-                                std::pair{"delay", c.faults.delay}, std::pair{"reorder", c.faults.reorder}}) {
-    if (!(p >= 0 && p <= 1)) return bad(std::string("[faults].") + key, "want a probability in [0, 1]");
+  if (c.push_pull_interval_ms < 0)
+    return bad("[membership].push_pull_interval_ms", "must be >= 0 (0: off)");
+  for (const auto& [key, p] :
+       {std::pair{"drop", c.faults.drop}, std::pair{"duplicate", c.faults.duplicate},
+        std::pair{"delay", c.faults.delay}, std::pair{"reorder", c.faults.reorder}}) {
+    if (!(p >= 0 && p <= 1))
+      return bad(std::string("[faults].") + key, "want a probability in [0, 1]");
   }
   if (c.min_members < 1) return bad("[gossip].min_members", "must be >= 1");
   if (c.round_timeout_ms < 1) return bad("[gossip].round_timeout_ms", "must be >= 1");
   if (c.min_round_ms < 0) return bad("[gossip].min_round_ms", "must be >= 0");
   if (c.adaptive) {
-    if (c.training.gossip.algorithm == "dpsgd") return bad("[gossip].adaptive", "needs choco or malcom (D-PSGD sends raw models)");
+    if (c.training.gossip.algorithm == "dpsgd")
+      return bad("[gossip].adaptive", "needs choco or malcom (D-PSGD sends raw models)");
     if (!TopKFraction(c.training.gossip.compressor)) {
-      return bad("[gossip].adaptive", "needs a compressor with a top-k fraction (e.g. chain:topk:0.01+dither:s=4), got '" +
-                                          c.training.gossip.compressor + "'");
+      return bad(
+          "[gossip].adaptive",
+          "needs a compressor with a top-k fraction (e.g. chain:topk:0.01+dither:s=4), got '" +
+              c.training.gossip.compressor + "'");
     }
     if (c.adaptive_target_ms < 0) return bad("[gossip].adaptive_target_ms", "must be >= 0");
-    if (!(c.adaptive_min_density > 0 && c.adaptive_min_density <= c.adaptive_max_density && c.adaptive_max_density <= 1)) {
-      return bad("[gossip].adaptive_min_density", "want 0 < adaptive_min_density <= adaptive_max_density <= 1");
+    if (!(c.adaptive_min_density > 0 && c.adaptive_min_density <= c.adaptive_max_density &&
+          c.adaptive_max_density <= 1)) {
+      return bad("[gossip].adaptive_min_density",
+                 "want 0 < adaptive_min_density <= adaptive_max_density <= 1");
+    }
+    if (!(c.training.gossip.consensus_step_exponent >= 0 &&
+          c.training.gossip.consensus_step_exponent <= 2)) {
+      return bad("[gossip].adaptive_step_exponent", "want 0 <= adaptive_step_exponent <= 2");
+    }
+    if (!(c.training.gossip.consensus_step_max >= 0 && c.training.gossip.consensus_step_max <= 1)) {
+      return bad("[gossip].adaptive_max_step",
+                 "want 0 <= adaptive_max_step <= 1 (0: never above consensus_step)");
     }
   }
   if (c.rounds < 0 || c.checkpoint_every < 0 || c.eval_every < 0) {
@@ -199,8 +228,8 @@ std::optional<std::pair<std::size_t, std::size_t>> TopKNumberSpan(const std::str
   if (at == std::string::npos) return std::nullopt;
   const std::size_t begin = at + 5;
   std::size_t end = begin;
-  while (end < spec.size() && (std::isdigit(static_cast<unsigned char>(spec[end])) || spec[end] == '.' ||
-                               spec[end] == 'e' || spec[end] == '-')) {
+  while (end < spec.size() && (std::isdigit(static_cast<unsigned char>(spec[end])) ||
+                               spec[end] == '.' || spec[end] == 'e' || spec[end] == '-')) {
     ++end;
   }
   return std::pair{begin, end};
@@ -210,7 +239,8 @@ std::optional<std::pair<std::size_t, std::size_t>> TopKNumberSpan(const std::str
 
 std::optional<double> TopKFraction(const std::string& spec) {
   const auto span = TopKNumberSpan(spec);
-  if (!span || span->first == span->second) return std::nullopt;  // topk:k=N names a count, not a fraction.
+  if (!span || span->first == span->second)
+    return std::nullopt;  // topk:k=N names a count, not a fraction.
   const std::string number = spec.substr(span->first, span->second - span->first);
   char* parsed_end = nullptr;
   const double f = std::strtod(number.c_str(), &parsed_end);
@@ -226,7 +256,8 @@ std::string WithTopKFraction(const std::string& spec, double fraction) {
   return spec.substr(0, span->first) + buf + spec.substr(span->second);
 }
 
-double NextAdaptiveDensity(double density, double excess_ms, double target_ms, double min, double max) {
+double NextAdaptiveDensity(double density, double excess_ms, double target_ms, double min,
+                           double max) {
   const double ratio = target_ms / std::max(excess_ms, 0.01 * target_ms);
   if (ratio > 0.8 && ratio < 1.25) return std::clamp(density, min, max);
   return std::clamp(density * std::clamp(ratio, 0.5, 1.25), min, max);
@@ -244,7 +275,8 @@ Result<NodeConfig> ParseNodeConfig(std::string_view text, const std::string& sou
   return ReadWithOverrides<NodeConfig>(std::move(reader), overrides, &Read);
 }
 
-Result<net::DiscoveryOptions> MakeDiscoveryOptions(const NodeConfig& config, std::uint64_t rng_seed) {
+Result<net::DiscoveryOptions> MakeDiscoveryOptions(const NodeConfig& config,
+                                                   std::uint64_t rng_seed) {
   net::DiscoveryOptions o = DiscoveryOptionsOf(config);
   o.rng_seed = rng_seed;
   const std::string& path = config.discovery.secret_file;
@@ -254,13 +286,15 @@ Result<net::DiscoveryOptions> MakeDiscoveryOptions(const NodeConfig& config, std
     return NotFound("[discovery].secret_file '" + path + "': " + std::strerror(errno));
   }
   if ((st.st_mode & 077) != 0) {
-    return InvalidArgument("[discovery].secret_file '" + path + "' is readable by others: chmod 600 it");
+    return InvalidArgument("[discovery].secret_file '" + path +
+                           "' is readable by others: chmod 600 it");
   }
   std::ifstream in(path, std::ios::binary);
   std::ostringstream text;
   text << in.rdbuf();
   o.secret = text.str();
-  while (!o.secret.empty() && (o.secret.back() == '\n' || o.secret.back() == '\r' || o.secret.back() == ' ')) {
+  while (!o.secret.empty() &&
+         (o.secret.back() == '\n' || o.secret.back() == '\r' || o.secret.back() == ' ')) {
     o.secret.pop_back();
   }
   if (!in || o.secret.size() < kMinDiscoverySecretBytes) {

@@ -17,14 +17,16 @@ namespace {
 
 // N algorithms on a graph with Metropolis-Hastings weights, gossip only (zero gradients).
 struct GossipOnly {
-  GossipOnly(const GossipOptions& options, const std::string& topology, int n, std::int64_t d) : graph(topology::MakeGraph(topology, n, 1).value()) {
+  GossipOnly(const GossipOptions& options, const std::string& topology, int n, std::int64_t d)
+      : graph(topology::MakeGraph(topology, n, 1).value()) {
     Rng rng(11);
     const auto rows = topology::MixingRows(graph, topology::WeightRule::kMetropolisHastings);
     for (int i = 0; i < n; ++i) {
       NeighbourWeights w;
       w.self = rows[static_cast<std::size_t>(i)].self_weight;
       for (std::size_t k = 0; k < rows[static_cast<std::size_t>(i)].neighbours.size(); ++k) {
-        w.neighbours.emplace_back(PeerId(rows[static_cast<std::size_t>(i)].neighbours[k]), rows[static_cast<std::size_t>(i)].weights[k]);
+        w.neighbours.emplace_back(PeerId(rows[static_cast<std::size_t>(i)].neighbours[k]),
+                                  rows[static_cast<std::size_t>(i)].weights[k]);
       }
       nodes.push_back(MakeGossipAlgorithm(options, PeerId(i), d, w).value());
       std::vector<float> x(static_cast<std::size_t>(d));
@@ -50,7 +52,8 @@ struct GossipOnly {
   std::vector<double> Mean() const {
     std::vector<double> mean(nodes[0]->model().size(), 0.0);
     for (const auto& node : nodes) {
-      for (std::size_t k = 0; k < mean.size(); ++k) mean[k] += node->model()[k] / static_cast<double>(nodes.size());
+      for (std::size_t k = 0; k < mean.size(); ++k)
+        mean[k] += node->model()[k] / static_cast<double>(nodes.size());
     }
     return mean;
   }
@@ -68,7 +71,8 @@ struct GossipOnly {
   std::vector<std::unique_ptr<GossipAlgorithm>> nodes;
 };
 
-TEST_CASE("uncompressed gossip reaches consensus at the rate the spectral gap predicts", "[algo][gossip]") {
+TEST_CASE("uncompressed gossip reaches consensus at the rate the spectral gap predicts",
+          "[algo][gossip]") {
   const std::string topology = GENERATE(as<std::string>{}, "ring", "torus", "exp");
   const int n = 16;
   GossipOptions options;
@@ -111,12 +115,14 @@ TEST_CASE("choco with exact compression and gamma 1 is plain gossip", "[algo][go
     b.Round(static_cast<std::uint64_t>(t));
   }
   for (std::size_t i = 0; i < a.nodes.size(); ++i) {
-    for (std::size_t k = 0; k < 20; ++k) CHECK(a.nodes[i]->model()[k] == Approx(b.nodes[i]->model()[k]).margin(1e-5));
+    for (std::size_t k = 0; k < 20; ++k)
+      CHECK(a.nodes[i]->model()[k] == Approx(b.nodes[i]->model()[k]).margin(1e-5));
   }
 }
 
 TEST_CASE("compressed gossip preserves the mean and reaches consensus", "[algo][gossip]") {
-  const std::string compressor = GENERATE(as<std::string>{}, "dither:s=16", "topk:0.1", "dither:s=4");
+  const std::string compressor =
+      GENERATE(as<std::string>{}, "dither:s=16", "topk:0.1", "dither:s=4");
   GossipOptions options;
   options.algorithm = "choco";
   options.compressor = compressor;
@@ -137,8 +143,10 @@ TEST_CASE("the consensus step follows the compressor's delta when the compressor
   options.algorithm = "malcom";
   options.compressor = "chain:topk:0.01+dither:s=4";
   options.consensus_step = 0.05;
+  options.consensus_step_exponent = 1.0;  // CHOCO's linear rule (the default is 0.7).
   const std::int64_t d = 7850;
-  auto node = MakeGossipAlgorithm(options, PeerId(1), d, NeighbourWeights{0.5, {{PeerId(2), 0.5}}}).value();
+  auto node =
+      MakeGossipAlgorithm(options, PeerId(1), d, NeighbourWeights{0.5, {{PeerId(2), 0.5}}}).value();
   const auto delta = [&](const std::string& spec) {
     return coding::MakeCompressor(spec).value()->Delta(static_cast<std::size_t>(d));
   };
@@ -153,6 +161,52 @@ TEST_CASE("the consensus step follows the compressor's delta when the compressor
   CHECK(node->consensus_step() == 0.05);
   CHECK_FALSE(node->SetCompressor("topk:2").ok());
   CHECK(node->consensus_step() == 0.05);  // A bad spec changes nothing.
+}
+
+TEST_CASE("with an exponent and a ceiling the consensus step also grows with a denser compressor",
+          "[algo][gossip]") {
+  CHECK(ScaledConsensusStep(0.1, 0.01, 0.05, 0.6, 0.5) == Approx(0.1 * std::pow(5.0, 0.6)));
+  CHECK(ScaledConsensusStep(0.1, 0.01, 0.001, 0.6, 0.5) == Approx(0.1 * std::pow(0.1, 0.6)));
+  CHECK(ScaledConsensusStep(0.1, 0.01, 0.2, 0.6, 0.5) == 0.5);  // The ceiling.
+  CHECK(ScaledConsensusStep(0.1, 0.01, 0.2, 0.6, 0.0) ==
+        0.1);  // No ceiling given: never above gamma_0.
+  CHECK(ScaledConsensusStep(0.5, 0.01, 1.0, 1.0, 1.0) == 1.0);             // Never above 1.
+  CHECK(ScaledConsensusStep(0.1, 0.01, 0.001, 1.0, 0.0) == Approx(0.01));  // The linear default.
+  CHECK(ScaledConsensusStep(0.1, 0.0, 0.001, 1.0, 0.0) == 0.1);            // No delta to scale by.
+
+  GossipOptions options;
+  options.algorithm = "malcom";
+  options.compressor = "chain:topk:0.01+dither:s=256";
+  options.consensus_step = 0.1;
+  options.consensus_step_exponent = 0.6;
+  options.consensus_step_max = 0.5;
+  const std::int64_t d = 7850;
+  auto node =
+      MakeGossipAlgorithm(options, PeerId(1), d, NeighbourWeights{0.5, {{PeerId(2), 0.5}}}).value();
+  const auto delta = [&](const std::string& spec) {
+    return coding::MakeCompressor(spec).value()->Delta(static_cast<std::size_t>(d));
+  };
+  REQUIRE(node->SetCompressor("chain:topk:0.05+dither:s=256").ok());
+  const double up =
+      0.1 * std::pow(delta("chain:topk:0.05+dither:s=256") / delta(options.compressor), 0.6);
+  CHECK(node->consensus_step() == Approx(std::min(up, 0.5)));
+  CHECK(node->consensus_step() > 0.15);
+  REQUIRE(node->SetCompressor("chain:topk:0.001+dither:s=256").ok());
+  CHECK(node->consensus_step() < 0.1);
+  CHECK(node->consensus_step() >
+        0.1 * delta("chain:topk:0.001+dither:s=256") / delta(options.compressor));
+  REQUIRE(node->SetCompressor(options.compressor).ok());
+  CHECK(node->consensus_step() == Approx(0.1));
+
+  options.consensus_step_exponent = -1;
+  CHECK(MakeGossipAlgorithm(options, PeerId(1), d, NeighbourWeights{0.5, {{PeerId(2), 0.5}}})
+            .error()
+            .code() == StatusCode::kInvalidArgument);
+  options.consensus_step_exponent = 0.6;
+  options.consensus_step_max = 1.5;
+  CHECK(MakeGossipAlgorithm(options, PeerId(1), d, NeighbourWeights{0.5, {{PeerId(2), 0.5}}})
+            .error()
+            .code() == StatusCode::kInvalidArgument);
 }
 
 TEST_CASE("compressed gossip reaches consensus while every node changes its compressor each round",
@@ -172,8 +226,8 @@ TEST_CASE("compressed gossip reaches consensus while every node changes its comp
     changing.Round(static_cast<std::uint64_t>(t));
     fixed.Round(static_cast<std::uint64_t>(t));
   }
-  INFO("consensus distance " << d0 << " -> fixed top-1% " << fixed.ConsensusDistance() << ", changing "
-                             << changing.ConsensusDistance());
+  INFO("consensus distance " << d0 << " -> fixed top-1% " << fixed.ConsensusDistance()
+                             << ", changing " << changing.ConsensusDistance());
   // The public copies stay consistent across changes, so the changing mesh contracts
   // like a mesh with the mean of the fractions, far below where it started.
   CHECK(changing.ConsensusDistance() < 0.05 * d0);
@@ -189,13 +243,15 @@ TEST_CASE("malformed and foreign messages change nothing", "[algo][gossip]") {
   std::vector<std::uint8_t> junk(37, 0xAB);
   CHECK(g.nodes[0]->Absorb(PeerId(1), junk).code() == StatusCode::kCorrupted);
   CHECK(g.nodes[0]->Absorb(PeerId(1), {}).code() == StatusCode::kCorrupted);
-  CHECK(g.nodes[0]->Absorb(PeerId(2), g.nodes[2]->message()).code() == StatusCode::kInvalidArgument);  // Not a neighbour on a ring of 4.
+  CHECK(g.nodes[0]->Absorb(PeerId(2), g.nodes[2]->message()).code() ==
+        StatusCode::kInvalidArgument);  // Not a neighbour on a ring of 4.
   g.nodes[0]->Mix();
   GossipOptions reference = options;
   GossipOnly h(reference, "ring", 4, 50);
   h.Round(0);
   h.nodes[0]->Mix();
-  for (std::size_t k = 0; k < before.size(); ++k) CHECK(g.nodes[0]->model()[k] == h.nodes[0]->model()[k]);
+  for (std::size_t k = 0; k < before.size(); ++k)
+    CHECK(g.nodes[0]->model()[k] == h.nodes[0]->model()[k]);
 }
 
 TEST_CASE("the prox step keeps malcom models sparse", "[algo][gossip]") {
@@ -216,7 +272,8 @@ TEST_CASE("bad gossip options are clear errors", "[algo][gossip]") {
   CHECK(MakeGossipAlgorithm(o, PeerId(0), 10, w).error().code() == StatusCode::kInvalidArgument);
   o.compressor = "dither:s=16";
   w.self = 0.5;
-  CHECK(MakeGossipAlgorithm(o, PeerId(0), 10, w).error().message().find("sum to") != std::string::npos);
+  CHECK(MakeGossipAlgorithm(o, PeerId(0), 10, w).error().message().find("sum to") !=
+        std::string::npos);
   o.algorithm = "choco";
   o.l1 = 0.1;
   w.self = 1;
@@ -229,7 +286,8 @@ TEST_CASE("bad gossip options are clear errors", "[algo][gossip]") {
 namespace sotto::algo {
 namespace {
 
-TEST_CASE("algorithm state round-trips and a newcomer starts from a neighbour's copy", "[algo][gossip]") {
+TEST_CASE("algorithm state round-trips and a newcomer starts from a neighbour's copy",
+          "[algo][gossip]") {
   GossipOptions o;
   o.algorithm = "malcom";
   o.momentum = 0.5;
@@ -281,12 +339,14 @@ TEST_CASE("a weight change re-bases the running sum", "[algo][gossip]") {
   REQUIRE(a->LocalStep(zero, RoundId(0)).ok());
   REQUIRE(b->LocalStep(zero, RoundId(0)).ok());
   REQUIRE(a->Absorb(PeerId(1), b->message()).ok());
-  CHECK(a->SaveState().mixed[0] == 2.0f);  // 0.5 * 0 + 0.5 * 4.
+  CHECK(a->SaveState().mixed[0] == 2.0f);    // 0.5 * 0 + 0.5 * 4.
   a->SetWeights(NeighbourWeights{1.0, {}});  // Neighbour gone.
   CHECK(a->SaveState().mixed[0] == 0.0f);    // s = x_hat.
   a->Mix();
   CHECK(a->model()[0] == 0.0f);  // Nothing pulls it any more.
-  CHECK_FALSE(MakeGossipAlgorithm(GossipOptions{.algorithm = "dpsgd"}, PeerId(0), 4, w).value()->AbsorbsLateMessages());
+  CHECK_FALSE(MakeGossipAlgorithm(GossipOptions{.algorithm = "dpsgd"}, PeerId(0), 4, w)
+                  .value()
+                  ->AbsorbsLateMessages());
 }
 
 }  // namespace
@@ -304,7 +364,9 @@ TEST_CASE("a weight change recomputes the running sum from the copies of the nei
     std::fill(g.begin(), g.end(), 0.0f);
     return 0.0;
   };
-  auto a = MakeGossipAlgorithm(o, PeerId(0), 3, NeighbourWeights{0.5, {{PeerId(1), 0.25}, {PeerId(2), 0.25}}}).value();
+  auto a = MakeGossipAlgorithm(o, PeerId(0), 3,
+                               NeighbourWeights{0.5, {{PeerId(1), 0.25}, {PeerId(2), 0.25}}})
+               .value();
   auto b = MakeGossipAlgorithm(o, PeerId(1), 3, NeighbourWeights{0.5, {{PeerId(0), 0.5}}}).value();
   auto c = MakeGossipAlgorithm(o, PeerId(2), 3, NeighbourWeights{0.5, {{PeerId(0), 0.5}}}).value();
   a->SetModel(std::vector<float>{2, 2, 2});
