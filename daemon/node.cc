@@ -1,15 +1,17 @@
 #include "daemon/node.h"
 
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <atomic>
 #include <deque>
 #include <filesystem>
 #include <map>
@@ -27,8 +29,6 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/write.hpp>
 #include <nlohmann/json.hpp>
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
 
 #include "algo/gossip_algorithm.h"
 #include "algo/model.h"
@@ -114,13 +114,13 @@ constexpr std::uint8_t kDeliveryAck = 'A';  // 'A' + stream + seq: "got it" (ada
 // have been sending to it already, while it was not yet listening.
 constexpr std::uint8_t kCopy = 'C';
 constexpr std::uint8_t kCopyRequest = 'P';
-constexpr std::uint64_t kWantAck = 1;       // Flag in a residual body's third word.
+constexpr std::uint64_t kWantAck = 1;  // Flag in a residual body's third word.
 
 // What a receiver knows of one sender's residual stream.
 struct StreamState {
   std::uint64_t stream = 0;
-  std::uint64_t last_seq = 0;        // Newest sequence number seen.
-  std::set<std::uint64_t> missing;   // Older ones never seen (lost, or still in flight).
+  std::uint64_t last_seq = 0;       // Newest sequence number seen.
+  std::set<std::uint64_t> missing;  // Older ones never seen (lost, or still in flight).
   std::chrono::steady_clock::time_point last_request{};
 };
 
@@ -143,28 +143,33 @@ struct SentResidual {
 // link's excess, target), but at most once per kAdaptHoldRounds rounds and only once
 // every link has acked kAdaptMinSamples messages of the current F (so each change is
 // judged by its own effect, not by the queue the previous F left). The target
-// defaults to the local step's own time, so communication and computation take
-// about as long as each other. One F for all links: every neighbour must receive the
+// defaults to half the round's wall time (at least the local step's time): the
+// messages' transmission takes about as long as the rest of the round (computation,
+// and on a shared host the wait for the CPU). Not the step time alone: with many
+// daemons per core a step is a fraction of the round, and a target of one step sits
+// inside the acks' scheduling jitter (~2 ms measured with 8 MLP daemons on 2 cores),
+// which drove F to its floor on any link. One F for all links: every neighbour must receive the
 // same message (their copies of x̂ must agree). The algorithm scales its consensus
 // step with F's contraction (GossipAlgorithm::SetCompressor).
 constexpr std::uint64_t kAdaptHoldRounds = 16;
 constexpr std::uint64_t kAdaptMinSamples = 4;
 
 struct LinkDelay {
-  double delivery_ms = 0;       // EWMA over acks of messages sent at the current F.
-  std::uint64_t samples = 0;    // Acks since the last change of F.
-  double base_ms = -1;          // Lowest delivery seen (creeps up 0.2 % of the gap per ack).
+  double delivery_ms = 0;     // EWMA over acks of messages sent at the current F.
+  std::uint64_t samples = 0;  // Acks since the last change of F.
+  double base_ms = -1;        // Lowest delivery seen (creeps up 0.2 % of the gap per ack).
 };
 
 struct AdaptiveState {
   double density = 0;
   std::unordered_map<PeerId, LinkDelay> links;
-  double step_ms = 0;                // EWMA of the local step.
-  double slowest_excess_ms = 0;      // At the last decision.
+  double step_ms = 0;            // EWMA of the local step.
+  double round_ms = 0;           // EWMA of the round's wall time (start to mix).
+  double slowest_excess_ms = 0;  // At the last decision.
   std::uint64_t rounds_since_change = 0;
-  std::uint64_t first_seq = 0;       // First message sent at the current F.
+  std::uint64_t first_seq = 0;  // First message sent at the current F.
   std::uint64_t changes = 0;
-  double consensus_step = 0;         // The algorithm's, after the last change.
+  double consensus_step = 0;  // The algorithm's, after the last change.
 };
 
 // What the worker reports after a training step.
@@ -196,7 +201,8 @@ std::string Fingerprint(std::span<const float> v) {
 bool Deflate(std::span<const std::uint8_t> in, std::vector<std::uint8_t>* out) {
   uLongf size = compressBound(static_cast<uLong>(in.size()));
   out->resize(size);
-  if (compress2(out->data(), &size, in.data(), static_cast<uLong>(in.size()), 1) != Z_OK) return false;
+  if (compress2(out->data(), &size, in.data(), static_cast<uLong>(in.size()), 1) != Z_OK)
+    return false;
   out->resize(size);
   return true;
 }
@@ -207,9 +213,15 @@ double SecondsSince(std::chrono::steady_clock::time_point t) {
 
 class Node {
  public:
-  explicit Node(NodeConfig config) : config_(std::move(config)), signals_(io_, SIGINT, SIGTERM),
-        membership_timer_(io_), round_timer_(io_), pace_timer_(io_), exit_timer_(io_),
-        join_timer_(io_), worker_(1) {}
+  explicit Node(NodeConfig config)
+      : config_(std::move(config)),
+        signals_(io_, SIGINT, SIGTERM),
+        membership_timer_(io_),
+        round_timer_(io_),
+        pace_timer_(io_),
+        exit_timer_(io_),
+        join_timer_(io_),
+        worker_(1) {}
 
   ~Node() { worker_.join(); }
 
@@ -225,7 +237,7 @@ class Node {
 
   // Membership.
   void OnEnvelope(PeerId from, net::Envelope envelope);  // Loop thread.
-  void Flush();                                           // Send membership output, react to events.
+  void Flush();                                          // Send membership output, react to events.
   void ArmMembershipTimer();
   void RecomputeNeighbours();
   void ApplyWeightsIfIdle();
@@ -238,8 +250,8 @@ class Node {
   void OnResendMessage(PeerId from, const net::Envelope& e);
   void RequestResends(PeerId from, StreamState& st);
   void OnResidual(PeerId from, RoundId round, std::vector<std::uint8_t> bytes, bool resent = false);
-  void OnPending(PendingResidual p);                // A residual or a copy that waited for the worker.
-  void SendCopy(PeerId to);                         // Our x_hat (see kCopy); after the step if computing.
+  void OnPending(PendingResidual p);  // A residual or a copy that waited for the worker.
+  void SendCopy(PeerId to);           // Our x_hat (see kCopy); after the step if computing.
   void OnCopy(PeerId from, const net::Envelope& e, std::uint64_t stream, std::uint64_t seq);
   void ApplyCopy(const PendingResidual& p);
   void ExchangeCopies(const std::vector<PeerId>& peers);  // Send ours and ask for theirs.
@@ -315,7 +327,8 @@ class Node {
   std::unordered_map<PeerId, StreamState> streams_;
   std::uint64_t resends_requested_ = 0, resends_served_ = 0, resends_recovered_ = 0;
   std::set<PeerId> copy_owed_;  // Neighbours to send our x_hat once the step is done.
-  std::unordered_map<PeerId, std::chrono::steady_clock::time_point> copy_served_at_;  // Rate limit of 'P'.
+  std::unordered_map<PeerId, std::chrono::steady_clock::time_point>
+      copy_served_at_;              // Rate limit of 'P'.
   std::set<PeerId> copy_deferred_;  // 'P' answered when its second is over.
   std::uint64_t copies_sent_ = 0, copies_applied_ = 0, copies_ignored_ = 0;
   AdaptiveState adaptive_;
@@ -347,15 +360,17 @@ Status Node::LoadData() {
   const int classes = std::max(train_.num_classes, test_.num_classes);
   const auto& t = config_.training;
   SOTTO_ASSIGN_OR_RETURN(model_, algo::MakeModel(t.model, train_.num_features(), classes, t.l2));
-  SOTTO_ASSIGN_OR_RETURN(eval_model_, algo::MakeModel(t.model, train_.num_features(), classes, t.l2));
+  SOTTO_ASSIGN_OR_RETURN(eval_model_,
+                         algo::MakeModel(t.model, train_.num_features(), classes, t.l2));
   dimension_ = model_->num_parameters();
   std::vector<std::int64_t> rows(static_cast<std::size_t>(train_.num_samples()));
   for (std::size_t i = 0; i < rows.size(); ++i) rows[i] = static_cast<std::int64_t>(i);
-  sampler_ = std::make_unique<algo::Sampler>(std::move(rows), t.batch_size, t.sampling,
-                                             Rng(config_.seed, 0x5A3Bull).Fork(static_cast<std::uint64_t>(config_.shard)));
+  sampler_ = std::make_unique<algo::Sampler>(
+      std::move(rows), t.batch_size, t.sampling,
+      Rng(config_.seed, 0x5A3Bull).Fork(static_cast<std::uint64_t>(config_.shard)));
   spdlog::info("data: shard {}/{} of {}: {} training samples, {} test samples, {} parameters ({})",
-               config_.shard, config_.shards, t.data.source, train_.num_samples(), test_.num_samples(),
-               dimension_, t.model);
+               config_.shard, config_.shards, t.data.source, train_.num_samples(),
+               test_.num_samples(), dimension_, t.model);
   return Status::Ok();
 }
 
@@ -376,12 +391,15 @@ Status Node::StartTransport() {
   net::ZmqTransport* const zmq_transport = zmq.get();
   if (config_.faults.any()) {
     const auto& f = config_.faults;
-    spdlog::warn("faults: injecting drop {} duplicate {} delay {} reorder {} on the send path", f.drop,
-                 f.duplicate, f.delay, f.reorder);
+    spdlog::warn("faults: injecting drop {} duplicate {} delay {} reorder {} on the send path",
+                 f.drop, f.duplicate, f.delay, f.reorder);
     auto wrapped = std::make_unique<net::FaultyTransport>(
-        std::move(zmq), net::FaultOptions{.drop = f.drop, .duplicate = f.duplicate, .delay = f.delay,
+        std::move(zmq), net::FaultOptions{.drop = f.drop,
+                                          .duplicate = f.duplicate,
+                                          .delay = f.delay,
                                           .reorder = f.reorder,
-                                          .seed = f.seed * 0x9E3779B97F4A7C15ull + static_cast<std::uint64_t>(config_.shard)});
+                                          .seed = f.seed * 0x9E3779B97F4A7C15ull +
+                                                  static_cast<std::uint64_t>(config_.shard)});
     faulty_ = wrapped.get();
     transport_ = std::move(wrapped);
   } else {
@@ -422,8 +440,8 @@ void Node::LoadCheckpointIfAny() {
   auto c = ReadCheckpoint(checkpoint_path_);
   if (!c) {
     if (c.error().code() != StatusCode::kNotFound) {
-      spdlog::error("checkpoint: {} (starting fresh; the bad file is kept as {}.bad)", c.error().ToString(),
-                    checkpoint_path_);
+      spdlog::error("checkpoint: {} (starting fresh; the bad file is kept as {}.bad)",
+                    c.error().ToString(), checkpoint_path_);
       std::error_code ec;
       std::filesystem::rename(checkpoint_path_, checkpoint_path_ + ".bad", ec);
     }
@@ -454,14 +472,16 @@ Status Node::Init() {
   if (!config_.data_dir.empty()) {
     std::error_code ec;
     std::filesystem::create_directories(config_.data_dir, ec);
-    if (ec) return Unavailable("cannot create data_dir '" + config_.data_dir + "': " + ec.message());
+    if (ec)
+      return Unavailable("cannot create data_dir '" + config_.data_dir + "': " + ec.message());
   }
   if (config_.security.enabled) {  // Before the (slow) data: a key problem fails fast.
     SOTTO_ASSIGN_OR_RETURN(curve_, LoadCurveOptions(config_.security));
   }
   SOTTO_RETURN_IF_ERROR(LoadData());
   algo::NeighbourWeights alone;
-  SOTTO_ASSIGN_OR_RETURN(algo_, algo::MakeGossipAlgorithm(config_.training.gossip, PeerId(0), dimension_, alone));
+  SOTTO_ASSIGN_OR_RETURN(
+      algo_, algo::MakeGossipAlgorithm(config_.training.gossip, PeerId(0), dimension_, alone));
   std::vector<float> x0(static_cast<std::size_t>(dimension_));
   Rng init_rng(config_.seed, 0x1A17ull);
   model_->Initialize(x0, init_rng);
@@ -474,20 +494,25 @@ Status Node::Init() {
   std::random_device entropy;  // Our residual stream's id: new at every start.
   while (stream_id_ == 0) stream_id_ = (std::uint64_t{entropy()} << 32) | entropy();
   // The algorithm keys its dither by the node id: rebuild it now that we know it.
-  SOTTO_ASSIGN_OR_RETURN(algo_, algo::MakeGossipAlgorithm(config_.training.gossip, self_, dimension_, alone));
+  SOTTO_ASSIGN_OR_RETURN(
+      algo_, algo::MakeGossipAlgorithm(config_.training.gossip, self_, dimension_, alone));
   algo_->SetModel(x0);
   // Compressed gossip drifts apart when gamma is far above the compressor's delta
   // (sotto lab, softmax, top-0.1 %: gamma = 75 delta grew the consensus distance
   // without bound, 16 delta converged; bench/scale's 64 daemons at 270 delta hit NaN).
-  if (const double delta = algo_->compressor_delta(), gamma = algo_->consensus_step(); gamma > 20 * delta) {
-    spdlog::warn("gossip: consensus_step {} is {:.0f}x the compressor's contraction delta {:.3g} ({}): the models "
-                 "may drift apart and diverge; consider consensus_step <= {:.3g}",
-                 gamma, gamma / delta, delta, config_.training.gossip.compressor, 20 * delta);
+  if (const double delta = algo_->compressor_delta(), gamma = algo_->consensus_step();
+      gamma > 20 * delta) {
+    spdlog::warn(
+        "gossip: consensus_step {} is {:.0f}x the compressor's contraction delta {:.3g} ({}): the "
+        "models "
+        "may drift apart and diverge; consider consensus_step <= {:.3g}",
+        gamma, gamma / delta, delta, config_.training.gossip.compressor, 20 * delta);
   }
   LoadCheckpointIfAny();
   SOTTO_RETURN_IF_ERROR(StartControl());
   if (!config_.metrics.empty()) {
-    SOTTO_ASSIGN_OR_RETURN(metrics_, MetricsHttpServer::Create(io_, config_.metrics, [this] { return StatusJson(); }));
+    SOTTO_ASSIGN_OR_RETURN(
+        metrics_, MetricsHttpServer::Create(io_, config_.metrics, [this] { return StatusJson(); }));
     spdlog::info("metrics: http://{}/metrics", metrics_->address());
   }
 
@@ -501,8 +526,8 @@ Status Node::Init() {
   mo.push_pull_interval = Millis(config_.push_pull_interval_ms);
   mo.rng_seed = self_.value();
   membership_ = std::make_unique<net::Membership>(self_, endpoint_, mo);
-  std::printf("sotto node: listening on %s id %s control %s\n", endpoint_.c_str(), HexId(self_).c_str(),
-              control_path_.c_str());
+  std::printf("sotto node: listening on %s id %s control %s\n", endpoint_.c_str(),
+              HexId(self_).c_str(), control_path_.c_str());
   std::fflush(stdout);
   return Status::Ok();
 }
@@ -535,11 +560,14 @@ int Node::Run() {
     h.on_beacon = [this](const net::Beacon& b, const std::string& from) {
       asio::post(io_, [this, b, from] {
         const auto m = membership_->member(b.id);
-        const bool live = m && (m->state == net::MemberState::kAlive || m->state == net::MemberState::kSuspect);
+        const bool live =
+            m && (m->state == net::MemberState::kAlive || m->state == net::MemberState::kSuspect);
         if (shutting_down_ || live) return;
-        spdlog::info("discovery: {} at {} (beacon from {}): joining through it", HexId(b.id), b.endpoint, from);
+        spdlog::info("discovery: {} at {} (beacon from {}): joining through it", HexId(b.id),
+                     b.endpoint, from);
         membership_->JoinThrough(b.endpoint, clock_.Now());
-        if (!training_started_ && !awaiting_model_) AwaitModel();  // Like --join: pull the mesh's model.
+        if (!training_started_ && !awaiting_model_)
+          AwaitModel();  // Like --join: pull the mesh's model.
         Flush();
       });
     };
@@ -550,7 +578,8 @@ int Node::Run() {
     if (started.ok()) {
       discovery_ = std::move(*made);
       spdlog::info("discovery: mesh '{}'{}, beacons on udp port {}", config_.discovery.mesh,
-                   options->secret.empty() ? " (no secret)" : " (HMAC-SHA256)", config_.discovery.port);
+                   options->secret.empty() ? " (no secret)" : " (HMAC-SHA256)",
+                   config_.discovery.port);
     } else {
       spdlog::error("{}", started.ToString());
       exit_code_ = started.code() == StatusCode::kUnavailable ? kExitUnavailable : kExitConfig;
@@ -623,7 +652,8 @@ void Node::Flush() {
   for (const auto& ev : membership_->TakeEvents()) {
     spdlog::info("membership: {} {} ({})", HexId(ev.member.id), net::MemberEventKindName(ev.kind),
                  ev.member.endpoint);
-    if (ev.kind != net::MemberEvent::Kind::kSuspected && ev.kind != net::MemberEvent::Kind::kRecovered) {
+    if (ev.kind != net::MemberEvent::Kind::kSuspected &&
+        ev.kind != net::MemberEvent::Kind::kRecovered) {
       view_changed = true;
     }
     if (ev.kind == net::MemberEvent::Kind::kDead || ev.kind == net::MemberEvent::Kind::kLeft) {
@@ -634,8 +664,8 @@ void Node::Flush() {
     RecomputeNeighbours();
     MaybeStartRound();
   }
-  if (awaiting_model_ && membership_->joined() && !neighbour_endpoints_.empty() && incoming_chunks_ == 0 &&
-      clock_.Now() - model_requested_at_ > Millis(2000)) {
+  if (awaiting_model_ && membership_->joined() && !neighbour_endpoints_.empty() &&
+      incoming_chunks_ == 0 && clock_.Now() - model_requested_at_ > Millis(2000)) {
     RequestModel();
   }
   ArmMembershipTimer();
@@ -678,7 +708,9 @@ void Node::RecomputeNeighbours() {
     (void)transport_->Connect(id, endpoints[id]);
   }
   if (neighbours == neighbour_endpoints_ && w.self == weights_.self) return;
-  std::erase_if(streams_, [&](const auto& kv) { return !neighbours.count(kv.first); });  // A returning neighbour starts afresh.
+  std::erase_if(streams_, [&](const auto& kv) {
+    return !neighbours.count(kv.first);
+  });  // A returning neighbour starts afresh.
   std::vector<PeerId> added;
   for (const auto& [id, ep] : neighbours) {
     if (!neighbour_endpoints_.count(id)) added.push_back(id);
@@ -691,7 +723,7 @@ void Node::RecomputeNeighbours() {
   spdlog::info("topology: {} members, neighbours:{}", ids.size(), names.empty() ? " none" : names);
   ApplyWeightsIfIdle();
   ExchangeCopies(added);  // New links: exact copies both ways (see kCopy).
-  CheckRoundComplete();  // A departed neighbour may be all we were waiting for.
+  CheckRoundComplete();   // A departed neighbour may be all we were waiting for.
 }
 
 void Node::ApplyWeightsIfIdle() {
@@ -707,7 +739,9 @@ void Node::MaybeStartRound() {
   // our x_hat keeps it: the copies would disagree for good.
   if (shutting_down_ || computing_ || awaiting_model_ || round_sent_) return;
   if (config_.rounds > 0 && round_.value() >= static_cast<std::uint64_t>(config_.rounds)) return;
-  if (!training_started_ && static_cast<int>(membership_->live_members().size()) < config_.min_members) return;  // A start gate only.
+  if (!training_started_ &&
+      static_cast<int>(membership_->live_members().size()) < config_.min_members)
+    return;  // A start gate only.
   training_started_ = true;
   const auto since = clock_.Now() - round_started_;
   if (config_.min_round_ms > 0 && since < Millis(config_.min_round_ms)) {
@@ -726,7 +760,8 @@ void Node::StartRound() {
   round_sent_ = false;
   round_started_ = clock_.Now();
   const RoundId round = round_;
-  const bool evaluate = config_.eval_every > 0 && (round.value() + 1) % static_cast<std::uint64_t>(config_.eval_every) == 0;
+  const bool evaluate = config_.eval_every > 0 &&
+                        (round.value() + 1) % static_cast<std::uint64_t>(config_.eval_every) == 0;
   asio::post(worker_, [this, round, evaluate] {
     StepResult r;
     algo::GradientOracle oracle = [this, &r](std::span<const float> x, std::span<float> g) {
@@ -753,7 +788,8 @@ void Node::StartRound() {
         double dist = 0;
         for (std::size_t k = 0; k < state.model.size(); ++k) {
           nnz += state.model[k] != 0.0f;
-          if (!state.mixed.empty()) dist += std::pow(static_cast<double>(state.model[k]) - state.mixed[k], 2);
+          if (!state.mixed.empty())
+            dist += std::pow(static_cast<double>(state.model[k]) - state.mixed[k], 2);
         }
         r.density = static_cast<double>(nnz) / static_cast<double>(state.model.size());
         r.consensus = dist;
@@ -778,17 +814,21 @@ void Node::OnStepDone(StepResult r) {
     last_accuracy_ = r.test_accuracy;
     last_density_ = r.density;
     last_consensus_ = r.consensus;
-    spdlog::info("training: round {} loss {:.4f} test accuracy {:.4f} density {:.3f}", round_.value() + 1,
-                 r.loss, r.test_accuracy, r.density);
+    spdlog::info("training: round {} loss {:.4f} test accuracy {:.4f} density {:.3f}",
+                 round_.value() + 1, r.loss, r.test_accuracy, r.density);
   }
   last_message_bits_ = 8.0 * static_cast<double>(r.message.size());
   std::vector<std::uint8_t> body;
-  if (algo_->AbsorbsLateMessages()) {  // A numbered stream, so receivers can ask for what they lost.
+  if (algo_
+          ->AbsorbsLateMessages()) {  // A numbered stream, so receivers can ask for what they lost.
     const std::uint64_t seq = next_seq_++;
     PutU64(&body, stream_id_);
     PutU64(&body, seq);
     PutU64(&body, config_.adaptive ? kWantAck : 0);
-    SentResidual sent{seq, round_, std::make_shared<const std::vector<std::uint8_t>>(r.message), {},
+    SentResidual sent{seq,
+                      round_,
+                      std::make_shared<const std::vector<std::uint8_t>>(r.message),
+                      {},
                       std::chrono::steady_clock::now()};
     for (const auto& [id, ep] : neighbour_endpoints_) sent.to.push_back(id);
     sent_history_bytes_ += r.message.size();
@@ -851,18 +891,22 @@ void Node::OnResidualEnvelope(PeerId from, net::Envelope e) {
     return;
   }
   StreamState& st = streams_[from];
-  if (st.stream != stream) st = StreamState{stream, seq - 1, {}, {}};  // First message, or a restarted sender.
+  if (st.stream != stream)
+    st = StreamState{stream, seq - 1, {}, {}};  // First message, or a restarted sender.
   if (seq <= st.last_seq) {
-    if (st.missing.erase(seq) == 0) {  // Seen already: a duplicate or a resend that crossed the original.
+    if (st.missing.erase(seq) ==
+        0) {  // Seen already: a duplicate or a resend that crossed the original.
       ++residuals_late_;
-      spdlog::debug("gossip: residual {} of {} is not newer than {}: dropped", seq, HexId(from), st.last_seq);
+      spdlog::debug("gossip: residual {} of {} is not newer than {}: dropped", seq, HexId(from),
+                    st.last_seq);
       return;
     }
     ++resends_recovered_;
     OnResidual(from, e.round, std::move(e.payload), /*resent=*/true);
     return;
   }
-  for (std::uint64_t k = std::max(st.last_seq + 1, seq > kResendWindow ? seq - kResendWindow : 1); k < seq; ++k) {
+  for (std::uint64_t k = std::max(st.last_seq + 1, seq > kResendWindow ? seq - kResendWindow : 1);
+       k < seq; ++k) {
     st.missing.insert(k);
   }
   st.last_seq = seq;
@@ -874,7 +918,8 @@ void Node::OnResidualEnvelope(PeerId from, net::Envelope e) {
     PutU64(&ack.body, seq);
     Send(from, std::move(ack));
   }
-  while (!st.missing.empty() && (st.missing.size() > kMaxMissingPerSender || *st.missing.begin() + kResendWindow < seq)) {
+  while (!st.missing.empty() &&
+         (st.missing.size() > kMaxMissingPerSender || *st.missing.begin() + kResendWindow < seq)) {
     st.missing.erase(st.missing.begin());  // Too old to ask for: give up on it.
   }
   if (!st.missing.empty()) RequestResends(from, st);
@@ -894,8 +939,9 @@ void Node::Adapt(double step_ms) {
   }
   if (excess < 0) return;  // No neighbours.
   a.slowest_excess_ms = excess;
-  const double target = config_.adaptive_target_ms > 0 ? static_cast<double>(config_.adaptive_target_ms)
-                                                        : std::max(1.0, a.step_ms);
+  const double target = config_.adaptive_target_ms > 0
+                            ? static_cast<double>(config_.adaptive_target_ms)
+                            : std::max({1.0, a.step_ms, 0.5 * a.round_ms});
   const double next = NextAdaptiveDensity(a.density, excess, target, config_.adaptive_min_density,
                                           config_.adaptive_max_density);
   if (next == a.density) return;
@@ -904,8 +950,11 @@ void Node::Adapt(double step_ms) {
     spdlog::error("adaptive: {}", s.ToString());
     return;
   }
-  spdlog::debug("adaptive: top-k fraction {:.4g} -> {:.4g} (slowest link {:.2f} ms over its base, target {:.2f} "
-                "ms), consensus step {:.4g}", a.density, next, excess, target, algo_->consensus_step());
+  spdlog::debug(
+      "adaptive: top-k fraction {:.4g} -> {:.4g} (slowest link {:.2f} ms over its base, target "
+      "{:.2f} "
+      "ms), consensus step {:.4g}",
+      a.density, next, excess, target, algo_->consensus_step());
   a.density = next;
   a.consensus_step = algo_->consensus_step();
   a.rounds_since_change = 0;
@@ -939,7 +988,8 @@ void Node::SendCopy(PeerId to) {
   net::Envelope e;
   e.type = net::MessageType::kStatus;
   e.round = round_;
-  const std::span<const std::uint8_t> raw(reinterpret_cast<const std::uint8_t*>(x_hat.data()), 4 * x_hat.size());
+  const std::span<const std::uint8_t> raw(reinterpret_cast<const std::uint8_t*>(x_hat.data()),
+                                          4 * x_hat.size());
   if (!Deflate(raw, &e.payload)) {
     spdlog::error("gossip: cannot compress our public copy for {}", HexId(to));
     return;
@@ -953,20 +1003,25 @@ void Node::SendCopy(PeerId to) {
 
 void Node::OnCopy(PeerId from, const net::Envelope& e, std::uint64_t stream, std::uint64_t seq) {
   if (!algo_->AbsorbsLateMessages()) return;
-  if (!neighbour_endpoints_.count(from)) {  // Not (yet) our neighbour: our request when it is covers it.
+  if (!neighbour_endpoints_.count(
+          from)) {  // Not (yet) our neighbour: our request when it is covers it.
     ++copies_ignored_;
     return;
   }
   const auto want = static_cast<uLongf>(4 * dimension_);
   std::vector<std::uint8_t> raw(want);
   uLongf raw_size = want;
-  if (e.payload.empty() || uncompress(raw.data(), &raw_size, e.payload.data(), static_cast<uLong>(e.payload.size())) != Z_OK ||
+  if (e.payload.empty() ||
+      uncompress(raw.data(), &raw_size, e.payload.data(), static_cast<uLong>(e.payload.size())) !=
+          Z_OK ||
       raw_size != want) {
-    RejectResidual("bad_copy", "copy from " + HexId(from) + " does not inflate to " + std::to_string(dimension_) + " floats");
+    RejectResidual("bad_copy", "copy from " + HexId(from) + " does not inflate to " +
+                                   std::to_string(dimension_) + " floats");
     return;
   }
   StreamState& st = streams_[from];
-  if (st.stream == stream && st.last_seq > seq) {  // Older than residuals we hold (delayed): ours is newer.
+  if (st.stream == stream &&
+      st.last_seq > seq) {  // Older than residuals we hold (delayed): ours is newer.
     ++copies_ignored_;
     return;
   }
@@ -1063,10 +1118,14 @@ void Node::OnResendMessage(PeerId from, const net::Envelope& e) {
     if (seqs.size() != 1 || stream != stream_id_ || !config_.adaptive) return;
     const auto it = std::find_if(sent_history_.begin(), sent_history_.end(),
                                  [&](const SentResidual& r) { return r.seq == seqs[0]; });
-    if (it == sent_history_.end() || std::find(it->to.begin(), it->to.end(), from) == it->to.end()) return;
-    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - it->sent_at).count();
+    if (it == sent_history_.end() || std::find(it->to.begin(), it->to.end(), from) == it->to.end())
+      return;
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - it->sent_at)
+            .count();
     LinkDelay& link = adaptive_.links[from];
-    link.base_ms = link.base_ms < 0 || ms < link.base_ms ? ms : link.base_ms + 0.002 * (ms - link.base_ms);
+    link.base_ms =
+        link.base_ms < 0 || ms < link.base_ms ? ms : link.base_ms + 0.002 * (ms - link.base_ms);
     if (it->seq < adaptive_.first_seq) return;  // Sent at an earlier F.
     link.delivery_ms = link.samples++ == 0 ? ms : link.delivery_ms + 0.25 * (ms - link.delivery_ms);
     return;
@@ -1077,7 +1136,8 @@ void Node::OnResendMessage(PeerId from, const net::Envelope& e) {
     for (std::uint64_t seq : seqs) it->second.missing.erase(seq);
     return;
   }
-  if (e.body[0] != kResendRequest || stream != stream_id_) return;  // Not our current stream: ignore.
+  if (e.body[0] != kResendRequest || stream != stream_id_)
+    return;  // Not our current stream: ignore.
   net::Envelope refused;
   refused.type = net::MessageType::kStatus;
   refused.body.push_back(kResendRefused);
@@ -1085,7 +1145,8 @@ void Node::OnResendMessage(PeerId from, const net::Envelope& e) {
   for (std::uint64_t seq : seqs) {
     const auto it = std::find_if(sent_history_.begin(), sent_history_.end(),
                                  [seq](const SentResidual& r) { return r.seq == seq; });
-    if (it == sent_history_.end() || std::find(it->to.begin(), it->to.end(), from) == it->to.end()) {
+    if (it == sent_history_.end() ||
+        std::find(it->to.begin(), it->to.end(), from) == it->to.end()) {
       PutU64(&refused.body, seq);
       continue;
     }
@@ -1121,7 +1182,8 @@ void Node::OnResidual(PeerId from, RoundId round, std::vector<std::uint8_t> byte
   auto& next = last_round_from_[from];
   if (round.value() + 1 <= next) {  // Duplicate or replay: never applied twice.
     ++residuals_late_;
-    spdlog::debug("gossip: residual of {} for round {} after its round {}: dropped", HexId(from), round.value(), next - 1);
+    spdlog::debug("gossip: residual of {} for round {} after its round {}: dropped", HexId(from),
+                  round.value(), next - 1);
     return;
   }
   const bool late_ok = algo_->AbsorbsLateMessages();
@@ -1189,7 +1251,13 @@ void Node::FinishRound() {
   const auto t = std::chrono::steady_clock::now();
   algo_->Mix();
   mix_hist_.Observe(SecondsSince(t));
-  round_hist_.Observe(std::chrono::duration<double>(clock_.Now() - round_started_).count());
+  const double round_s = std::chrono::duration<double>(clock_.Now() - round_started_).count();
+  round_hist_.Observe(round_s);
+  if (config_.adaptive) {
+    auto& a = adaptive_;
+    a.round_ms =
+        a.round_ms == 0 ? 1000.0 * round_s : a.round_ms + 0.1 * (1000.0 * round_s - a.round_ms);
+  }
   // A node that fell behind (restart, stall) jumps to its neighbours' round: the
   // round number only keys the dither and pairs messages with rounds. To the
   // slowest neighbour's, so one neighbour (lying, or itself off) cannot drag it.
@@ -1204,12 +1272,15 @@ void Node::FinishRound() {
   }
   round_ = RoundId(std::max(round_.value() + 1, behind.value_or(0)));
   round_sent_ = false;
-  if (config_.checkpoint_every > 0 && round_.value() % static_cast<std::uint64_t>(config_.checkpoint_every) == 0) {
+  if (config_.checkpoint_every > 0 &&
+      round_.value() % static_cast<std::uint64_t>(config_.checkpoint_every) == 0) {
     SaveCheckpoint();
   }
-  if (config_.rounds > 0 && round_.value() >= static_cast<std::uint64_t>(config_.rounds) && !finished_logged_) {
+  if (config_.rounds > 0 && round_.value() >= static_cast<std::uint64_t>(config_.rounds) &&
+      !finished_logged_) {
     finished_logged_ = true;
-    spdlog::info("training: finished {} rounds; still serving (sotto leave to stop)", config_.rounds);
+    spdlog::info("training: finished {} rounds; still serving (sotto leave to stop)",
+                 config_.rounds);
     SaveCheckpoint();
   }
   // Residuals of the new round that came early.
@@ -1254,7 +1325,8 @@ void Node::ServeModel(PeerId to, const std::string& endpoint) {
   };
   put(state.model);
   put(state.public_copy.empty() ? state.model : state.public_copy);
-  const auto crc = static_cast<std::uint64_t>(crc32(0L, blob.data(), static_cast<uInt>(blob.size())));
+  const auto crc =
+      static_cast<std::uint64_t>(crc32(0L, blob.data(), static_cast<uInt>(blob.size())));
   std::vector<std::uint8_t> packed;
   if (!Deflate(blob, &packed)) {
     spdlog::error("join: cannot compress the model for {}", HexId(to));
@@ -1271,12 +1343,14 @@ void Node::ServeModel(PeerId to, const std::string& endpoint) {
     PutU64(&e.body, packed.size());
     PutU64(&e.body, crc);
     PutU64(&e.body, blob.size());
-    const std::size_t begin = k * kModelChunkBytes, end = std::min(packed.size(), begin + kModelChunkBytes);
-    e.payload.assign(packed.begin() + static_cast<std::ptrdiff_t>(begin), packed.begin() + static_cast<std::ptrdiff_t>(end));
+    const std::size_t begin = k * kModelChunkBytes,
+                      end = std::min(packed.size(), begin + kModelChunkBytes);
+    e.payload.assign(packed.begin() + static_cast<std::ptrdiff_t>(begin),
+                     packed.begin() + static_cast<std::ptrdiff_t>(end));
     Send(to, std::move(e));
   }
-  spdlog::info("join: sent the model ({} bytes, {} compressed, {} chunks) to {}", blob.size(), packed.size(),
-               chunks, HexId(to));
+  spdlog::info("join: sent the model ({} bytes, {} compressed, {} chunks) to {}", blob.size(),
+               packed.size(), chunks, HexId(to));
 }
 
 void Node::OnModelChunk(const net::Envelope& e) {
@@ -1291,10 +1365,12 @@ void Node::OnModelChunk(const net::Envelope& e) {
     return bad("short header");
   }
   const std::uint64_t want = 16 + 8 * static_cast<std::uint64_t>(dimension_);
-  if (raw != want || total == 0 || total > compressBound(static_cast<uLong>(want)) || count != (total + kModelChunkBytes - 1) / kModelChunkBytes || index >= count ||
+  if (raw != want || total == 0 || total > compressBound(static_cast<uLong>(want)) ||
+      count != (total + kModelChunkBytes - 1) / kModelChunkBytes || index >= count ||
       index != incoming_chunks_) {
     return bad("chunk " + std::to_string(index) + "/" + std::to_string(count) + " of " +
-               std::to_string(total) + " bytes does not fit a model of " + std::to_string(dimension_));
+               std::to_string(total) + " bytes does not fit a model of " +
+               std::to_string(dimension_));
   }
   incoming_model_.insert(incoming_model_.end(), e.payload.begin(), e.payload.end());
   ++incoming_chunks_;
@@ -1339,7 +1415,8 @@ void Node::OnModelChunk(const net::Envelope& e) {
 }
 
 void Node::Accept() {
-  control_->async_accept([this](const boost::system::error_code& ec, asio::local::stream_protocol::socket sock) {
+  control_->async_accept([this](const boost::system::error_code& ec,
+                                asio::local::stream_protocol::socket sock) {
     if (ec) return;
     // The socket file is 0600; also refuse other users explicitly (peer credentials).
     struct ucred cred {};
@@ -1352,28 +1429,35 @@ void Node::Accept() {
     }
     auto s = std::make_shared<asio::local::stream_protocol::socket>(std::move(sock));
     auto buf = std::make_shared<asio::streambuf>(64 * 1024);
-    asio::async_read_until(*s, *buf, '\n', [this, s, buf](const boost::system::error_code& ec2, std::size_t n) {
-      json answer;
-      if (ec2) {
-        answer = {{"error", "no request line (send one JSON object and a newline)"}};
-      } else {
-        std::string line(asio::buffers_begin(buf->data()), asio::buffers_begin(buf->data()) + static_cast<std::ptrdiff_t>(n));
-        json req = json::parse(line, nullptr, false);
-        const std::string cmd = req.is_object() && req.contains("cmd") && req["cmd"].is_string() ? req["cmd"].get<std::string>() : "";
-        if (cmd == "status") {
-          answer = StatusJson();
-        } else if (cmd == "members") {
-          answer = MembersJson();
-        } else if (cmd == "leave") {
-          answer = {{"ok", true}, {"message", "leaving"}};
-          asio::post(io_, [this] { Shutdown("sotto leave"); });
-        } else {
-          answer = {{"error", req.is_discarded() ? "request is not JSON" : "unknown cmd (want status, members or leave)"}};
-        }
-      }
-      auto out = std::make_shared<std::string>(answer.dump() + "\n");
-      asio::async_write(*s, asio::buffer(*out), [s, out](const boost::system::error_code&, std::size_t) {});
-    });
+    asio::async_read_until(
+        *s, *buf, '\n', [this, s, buf](const boost::system::error_code& ec2, std::size_t n) {
+          json answer;
+          if (ec2) {
+            answer = {{"error", "no request line (send one JSON object and a newline)"}};
+          } else {
+            std::string line(asio::buffers_begin(buf->data()),
+                             asio::buffers_begin(buf->data()) + static_cast<std::ptrdiff_t>(n));
+            json req = json::parse(line, nullptr, false);
+            const std::string cmd = req.is_object() && req.contains("cmd") && req["cmd"].is_string()
+                                        ? req["cmd"].get<std::string>()
+                                        : "";
+            if (cmd == "status") {
+              answer = StatusJson();
+            } else if (cmd == "members") {
+              answer = MembersJson();
+            } else if (cmd == "leave") {
+              answer = {{"ok", true}, {"message", "leaving"}};
+              asio::post(io_, [this] { Shutdown("sotto leave"); });
+            } else {
+              answer = {{"error", req.is_discarded()
+                                      ? "request is not JSON"
+                                      : "unknown cmd (want status, members or leave)"}};
+            }
+          }
+          auto out = std::make_shared<std::string>(answer.dump() + "\n");
+          asio::async_write(*s, asio::buffer(*out),
+                            [s, out](const boost::system::error_code&, std::size_t) {});
+        });
     Accept();
   });
 }
@@ -1385,11 +1469,18 @@ json Node::StatusJson() const {
   j["id"] = HexId(self_);
   j["address"] = endpoint_;
   j["uptime_s"] = std::chrono::duration<double>(now - started_).count();
-  j["state"] = shutting_down_ ? "leaving" : awaiting_model_ ? "joining" : !training_started_ ? "waiting" :
-               (config_.rounds > 0 && round_.value() >= static_cast<std::uint64_t>(config_.rounds)) ? "finished" : "training";
+  j["state"] =
+      shutting_down_       ? "leaving"
+      : awaiting_model_    ? "joining"
+      : !training_started_ ? "waiting"
+      : (config_.rounds > 0 && round_.value() >= static_cast<std::uint64_t>(config_.rounds))
+          ? "finished"
+          : "training";
   j["round"] = round_.value();
   j["rounds_target"] = config_.rounds;
-  j["epoch"] = train_.num_samples() > 0 ? static_cast<double>(samples_seen_.load()) / static_cast<double>(train_.num_samples()) : 0.0;
+  j["epoch"] = train_.num_samples() > 0 ? static_cast<double>(samples_seen_.load()) /
+                                              static_cast<double>(train_.num_samples())
+                                        : 0.0;
   auto num = [](double v) { return std::isnan(v) ? json(nullptr) : json(v); };
   j["loss"] = num(last_loss_);
   j["test_accuracy"] = num(last_accuracy_);
@@ -1404,24 +1495,32 @@ json Node::StatusJson() const {
   j["rejected_unauthenticated"] = c.rejected_unauthenticated;
   j["security"] = config_.security.enabled ? "curve" : "off";
   j["rejected_residuals"] = residuals_rejected_;
-  j["last_reject_reason"] = c.last_reject_reason.empty() ? last_residual_error_ : c.last_reject_reason;
+  j["last_reject_reason"] =
+      c.last_reject_reason.empty() ? last_residual_error_ : c.last_reject_reason;
   j["late_or_duplicate_residuals"] = residuals_late_;
   j["resends_requested"] = resends_requested_;
   j["resends_served"] = resends_served_;
   j["resends_recovered"] = resends_recovered_;
-  j["copies"] = {{"sent", copies_sent_}, {"applied", copies_applied_}, {"ignored", copies_ignored_}};
+  j["copies"] = {
+      {"sent", copies_sent_}, {"applied", copies_applied_}, {"ignored", copies_ignored_}};
   if (config_.adaptive) {
     double slowest = 0;
     for (const auto& [id, link] : adaptive_.links) slowest = std::max(slowest, link.delivery_ms);
-    j["adaptive"] = {{"density", adaptive_.density}, {"step_ms", adaptive_.step_ms},
-                     {"slowest_delivery_ms", slowest}, {"slowest_excess_ms", adaptive_.slowest_excess_ms},
-                     {"consensus_step", adaptive_.consensus_step}, {"changes", adaptive_.changes},
-                     {"compressor", WithTopKFraction(config_.training.gossip.compressor, adaptive_.density)}};
+    j["adaptive"] = {
+        {"density", adaptive_.density},
+        {"step_ms", adaptive_.step_ms},
+        {"round_ms", adaptive_.round_ms},
+        {"slowest_delivery_ms", slowest},
+        {"slowest_excess_ms", adaptive_.slowest_excess_ms},
+        {"consensus_step", adaptive_.consensus_step},
+        {"changes", adaptive_.changes},
+        {"compressor", WithTopKFraction(config_.training.gossip.compressor, adaptive_.density)}};
   }
   j["rounds_timed_out"] = rounds_timed_out_;
   j["dropped_backpressure"] = c.dropped_backpressure;
   j["message_bits"] = last_message_bits_;
-  j["bits_per_parameter_per_round"] = dimension_ > 0 ? last_message_bits_ / static_cast<double>(dimension_) : 0.0;
+  j["bits_per_parameter_per_round"] =
+      dimension_ > 0 ? last_message_bits_ / static_cast<double>(dimension_) : 0.0;
   j["parameters"] = dimension_;
   j["algorithm"] = config_.training.gossip.algorithm;
   json neighbours = json::array();
@@ -1449,28 +1548,40 @@ json Node::StatusJson() const {
   j["members"] = counts;
   j["membership_size"] = membership_->live_members().size();
   json traffic = json::array();
-  for (const auto& [direction, by] : {std::pair{"sent", &c.sent_by}, std::pair{"received", &c.received_by}}) {
+  for (const auto& [direction, by] :
+       {std::pair{"sent", &c.sent_by}, std::pair{"received", &c.received_by}}) {
     for (const auto& [key, count] : *by) {
-      traffic.push_back({{"peer", HexId(key.first)}, {"type", net::MessageTypeName(key.second)},
-                         {"direction", direction}, {"messages", count.messages}, {"bytes", count.bytes}});
+      traffic.push_back({{"peer", HexId(key.first)},
+                         {"type", net::MessageTypeName(key.second)},
+                         {"direction", direction},
+                         {"messages", count.messages},
+                         {"bytes", count.bytes}});
     }
   }
   j["traffic"] = traffic;
   j["rejected_by_reason"] = c.rejected_by_reason;
   for (const auto& [kind, n] : rejects_by_kind_) j["rejected_by_reason"][kind] = n;
-  j["histograms"] = {{"round_duration", round_hist_.ToJson()}, {"gradient", gradient_hist_.ToJson()},
-                     {"encode", encode_hist_.ToJson()}, {"decode", decode_hist_.ToJson()},
+  j["histograms"] = {{"round_duration", round_hist_.ToJson()},
+                     {"gradient", gradient_hist_.ToJson()},
+                     {"encode", encode_hist_.ToJson()},
+                     {"decode", decode_hist_.ToJson()},
                      {"mix", mix_hist_.ToJson()}};
   if (discovery_) {
     const auto d = discovery_->counters();
-    j["discovery"] = {{"beacons_sent", d.beacons_sent}, {"beacons_accepted", d.beacons_accepted},
-                      {"datagrams_received", d.datagrams_received}, {"rejected", d.rejected},
-                      {"rejected_by_reason", d.rejected_by_reason}, {"peers_heard", d.peers_heard},
-                      {"fast", d.fast}, {"last_reject_reason", d.last_reject_reason}};
+    j["discovery"] = {{"beacons_sent", d.beacons_sent},
+                      {"beacons_accepted", d.beacons_accepted},
+                      {"datagrams_received", d.datagrams_received},
+                      {"rejected", d.rejected},
+                      {"rejected_by_reason", d.rejected_by_reason},
+                      {"peers_heard", d.peers_heard},
+                      {"fast", d.fast},
+                      {"last_reject_reason", d.last_reject_reason}};
   }
   if (faulty_ != nullptr) {
     const auto f = faulty_->fault_counters();
-    j["faults"] = {{"dropped", f.dropped}, {"duplicated", f.duplicated}, {"delayed", f.delayed},
+    j["faults"] = {{"dropped", f.dropped},
+                   {"duplicated", f.duplicated},
+                   {"delayed", f.delayed},
                    {"reordered", f.reordered}};
   }
   return j;
@@ -1485,9 +1596,10 @@ json Node::MembersJson() const {
                     {"status", net::MemberStateName(m.state)},
                     {"incarnation", m.incarnation},
                     {"self", m.id == self_},
-                    {"last_heard_ms", m.last_heard != Clock::TimePoint{}
-                                          ? json(std::chrono::duration_cast<Millis>(now - m.last_heard).count())
-                                          : json(nullptr)}});
+                    {"last_heard_ms",
+                     m.last_heard != Clock::TimePoint{}
+                         ? json(std::chrono::duration_cast<Millis>(now - m.last_heard).count())
+                         : json(nullptr)}});
   }
   return {{"members", list}};
 }
@@ -1534,8 +1646,9 @@ int RunNode(const NodeConfig& config) {
   if (!s.ok()) {
     std::fprintf(stderr, "sotto node: %s\n", s.ToString().c_str());
     return s.code() == StatusCode::kInvalidArgument ? kExitConfig
-           : s.code() == StatusCode::kNotFound || s.code() == StatusCode::kCorrupted ? kExitDataErr
-                                                                                    : kExitUnavailable;
+           : s.code() == StatusCode::kNotFound || s.code() == StatusCode::kCorrupted
+               ? kExitDataErr
+               : kExitUnavailable;
   }
   return node.Run();
 }

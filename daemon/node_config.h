@@ -41,7 +41,7 @@ struct NodeConfig {
   // Adaptive compression (CHOCO/MALCOM with a topk:F compressor): F follows the
   // slowest neighbour link's measured delivery time (see daemon/node.cc).
   bool adaptive = false;
-  std::int64_t adaptive_target_ms = 0;       // Delivery time to aim for; 0 = the local step's time.
+  std::int64_t adaptive_target_ms = 0;       // Delivery time to aim for; 0 = half the round's wall time.
   double adaptive_min_density = 0.001;
   double adaptive_max_density = 0.25;
   std::int64_t rounds = 0;                   // Stop training after this many (0: never).

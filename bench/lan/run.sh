@@ -3,8 +3,9 @@
 # in its own network namespace, connected through veth pairs to a bridge in a
 # "switch" namespace. Every veth end is shaped with `tc ... tbf`, so each node has
 # its rate up and down (like hosts on a switched LAN). For each link setting in
-# RATES -- a number (every node at that many Mbit/s) or "A/B" (mixed: even-indexed
-# nodes at A, odd-indexed nodes at B Mbit/s) -- it trains Fashion-MNIST with each
+# RATES -- a number (every node at that many Mbit/s), "A/B" (mixed: even-indexed
+# nodes at A, odd-indexed nodes at B Mbit/s) or "A~B@T" (time-varying: every node at
+# A, then B, then A ..., switching every T seconds from the start of training) -- it trains Fashion-MNIST with each
 # variant in ALGS until the nodes' mean test accuracy reaches the target (TARGET for
 # softmax, TARGET_MLP for variants with --model.kind mlp), and reports time to
 # accuracy, bytes and the achieved link utilisation (bytes through the tbf qdiscs /
@@ -22,7 +23,7 @@
 #                    [--variant 'NAME=FLAGS']... [--target 0.82] [--target-mlp 0.85]
 #                    [--timeout 150] [--cap 'VARIANT@RATE=SECONDS']... [--name lan] [--append]
 #                    [--sotto build/release/sotto] [--out bench/results] [--note TEXT] [--repeat 1] [--replot]
-#   --mixed "A B" is --rates A/B; --append keeps the runs already in OUT/NAME.json
+#   --mixed "A B" is --rates A/B; --varying "A B T" is --rates A~B@T; --append keeps the runs already in OUT/NAME.json
 #   (replacing those of the same variant, rates and repeat); --cap sets one run's time
 #   limit; --repeat N runs each N times (the table lists all, the plot shows the mean).
 set -u
@@ -47,6 +48,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --rates) RATES=$2; shift 2 ;;
     --mixed) RATES=$(echo $2 | tr ' ' /); shift 2 ;;
+    --varying) set -- "$1" $2 "${@:3}"; RATES="$2~$3@$4"; shift 4 ;;
     --algs) ALGS=$2; shift 2 ;;
     --variant) VARIANT_FLAGS[${2%%=*}]=${2#*=}; shift 2 ;;
     --target) TARGET=$2; shift 2 ;;
@@ -218,14 +220,25 @@ done
 # A link setting is "R" (every node at R Mbit/s) or "A/B" (even-indexed nodes at A,
 # odd-indexed at B: the daemons place nodes on a hash ring of their ids, so which
 # rates end up adjacent is recorded per run, from each node's neighbours).
-node_rate() {  # node_rate SETTING I
-  case "$1" in */*) if [ $(($2 % 2)) -eq 0 ]; then echo "${1%%/*}"; else echo "${1#*/}"; fi ;; *) echo "$1" ;; esac
+node_rate() {  # node_rate SETTING I (a time-varying setting A~B@T: its first rate A)
+  case "$1" in */*) if [ $(($2 % 2)) -eq 0 ]; then echo "${1%%/*}"; else echo "${1#*/}"; fi ;; *~*) echo "${1%%~*}" ;; *) echo "$1" ;; esac
+}
+# The rate a node's utilisation is measured against: a time-varying A~B@T's mean (A+B)/2
+# (exact over whole periods of 2T; the run's window is recorded beside it).
+util_rate() {
+  case "$1" in *~*) local a=${1%%~*} b=${1#*~}; b=${b%@*}; awk -v a="$a" -v b="$b" 'BEGIN {print (a + b) / 2}' ;; *) node_rate "$1" "$2" ;; esac
+}
+# Time-varying links: in the background, switch every node between A and B every T s
+# (stopped by pid with the run; the next run starts again at A).
+vary_links() {  # vary_links A B T
+  local cur=$2
+  while sleep "$3"; do shape "$cur" > /dev/null 2>&1; [ "$cur" = "$1" ] && cur=$2 || cur=$1; done
 }
 shape() {  # shape SETTING
   local i r burst
   for ((i = 0; i < NODES; i++)); do
     r=$(node_rate "$1" "$i")
-    burst=$((r * 1000000 / 8 / 100))                   # 10 ms at the rate
+    burst=$(awk -v r="$r" 'BEGIN {printf "%d", r * 1000000 / 8 / 100}')   # 10 ms at the rate
     [ "$burst" -lt 15000 ] && burst=15000
     tc -n "${P}n$i" qdisc replace dev "${P}a$i" root tbf rate "${r}mbit" burst "$burst" latency 100ms || return 1
     tc -n "$SW" qdisc replace dev "${P}b$i" root tbf rate "${r}mbit" burst "$burst" latency 100ms || return 1
@@ -328,7 +341,7 @@ node_facts() {  # node_facts DIR SETTING
 }
 write_json() {
   { printf '{\n  "benchmark": "%s",\n  "date": "%s",\n  "host_cores": %d,\n' "$NAME" "$(date -u +%FT%TZ)" "$(nproc)"
-    printf '  "setup": "%d sotto node daemons, one network namespace each, veth to a bridge in a switch namespace, tc tbf on both ends of every veth (the node rate up and down, burst 10 ms, latency 100 ms); a mixed setting A/B puts even-indexed nodes at A and odd-indexed nodes at B Mbit/s; Fashion-MNIST (softmax, or MLP 784-256-128-10), iid shards, ring, batch 32, lr 0.2 (MLP 0.1), eval every %d rounds on 2000 test images; time from all nodes training until the mean test accuracy of all nodes >= the target. Utilisation: bytes through a qdisc / (window x that link rate); slow/fast: the mean over the nodes at the lower/higher rate of a mixed setting.",\n' "$NODES" "$EVAL_EVERY"
+    printf '  "setup": "%d sotto node daemons, one network namespace each, veth to a bridge in a switch namespace, tc tbf on both ends of every veth (the node rate up and down, burst 10 ms, latency 100 ms); a mixed setting A/B puts even-indexed nodes at A and odd-indexed nodes at B Mbit/s; a time-varying setting A~B@T has every node at A, then B, then A ... switching every T s from the start of training (its utilisation is against the mean rate (A+B)/2); Fashion-MNIST (softmax, or MLP 784-256-128-10), iid shards, ring, batch 32, lr 0.2 (MLP 0.1), eval every %d rounds on 2000 test images; time from all nodes training until the mean test accuracy of all nodes >= the target. Utilisation: bytes through a qdisc / (window x that link rate); slow/fast: the mean over the nodes at the lower/higher rate of a mixed setting.",\n' "$NODES" "$EVAL_EVERY"
     printf '  "target_accuracy": %s,\n  "target_accuracy_mlp": %s,\n' "$TARGET" "$TARGET_MLP"
     [ -n "${LOAD_NOTE:-}" ] && printf '  "load": "%s",\n' "$LOAD_NOTE"
     [ -n "$NOTE" ] && printf '  "notes": "%s",\n' "$NOTE"
@@ -344,9 +357,10 @@ fi
 LOAD_NOTE="load average (1 min) at the start of each run is in the run's load_1min; 2 cores shared with other agents' builds and tests"
 for RATE in $RATES; do
   shape "$RATE" || { echo "bench/lan: tc tbf not permitted / not available: skipping" >&2; exit 0; }
-  node_rates=$(for ((i = 0; i < NODES; i++)); do node_rate "$RATE" "$i"; done | paste -sd,)
+  node_rates=$(for ((i = 0; i < NODES; i++)); do util_rate "$RATE" "$i"; done | paste -sd,)
   mixed=0; case "$RATE" in */*) mixed=1 ;; esac
-  rate_num=$([ $mixed = 1 ] && echo null || echo "$RATE")
+  varying=0; case "$RATE" in *~*) varying=1 ;; esac
+  rate_num=$([ $mixed = 1 ] || [ $varying = 1 ] && echo null || echo "$RATE")
   slow=$(echo "$node_rates" | tr , '\n' | sort -n | head -1)
   for ((REP = 1; REP <= REPEATS; REP++)); do
   for ALG in $ALGS; do
@@ -409,6 +423,11 @@ for RATE in $RATES; do
       write_json; rm -rf "$D"; continue
     fi
     q0=$(qdisc_bytes); drops0=$(qdisc_drops)
+    vpid=""
+    if [ $varying = 1 ]; then
+      va=${RATE%%~*}; vb=${RATE#*~}; vt=${vb#*@}; vb=${vb%@*}
+      vary_links "$va" "$vb" "$vt" & vpid=$!; PIDS+=($vpid)
+    fi
     reached=0; t_hit=""; acc=null; rounds=null; sent=null; last_print=0; facts=""
     t0=$SECONDS
     while [ $((SECONDS - t0)) -lt "$cap" ]; do
@@ -424,6 +443,7 @@ for RATE in $RATES; do
     done
     [ -z "$t_hit" ] && t_hit=$(now)
     q1=$(qdisc_bytes); drops1=$(qdisc_drops)
+    if [ -n "$vpid" ]; then kill -TERM "$vpid" 2> /dev/null; wait "$vpid" 2> /dev/null; shape "$RATE"; fi
     # Stop this mesh (SIGTERM, by pid; SIGKILL after 10 s).
     for p in "${pids[@]}"; do kill -TERM "$p" 2> /dev/null; done
     for p in "${pids[@]}"; do
