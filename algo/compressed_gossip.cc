@@ -194,9 +194,26 @@ Status CompressedGossip::Absorb(PeerId from, std::span<const std::uint8_t> bytes
       .WithContext("message from peer " + std::to_string(from.value()));
 }
 
+void CompressedGossip::SetNeighbourStep(PeerId peer, double gamma) {
+  if (!(gamma > 0 && gamma <= 1) || !weight_of_.count(peer)) {
+    neighbour_step_.erase(peer);
+    return;
+  }
+  neighbour_step_[peer] = gamma;
+}
+
 void CompressedGossip::Mix() {
   const auto gamma = static_cast<float>(options_.consensus_step);
   for (std::size_t k = 0; k < x_.size(); ++k) x_[k] += gamma * (mixed_[k] - x_hat_[k]);
+  // Links to neighbours that mix with a smaller step: gamma_ij = gamma_j there, so
+  // take back (gamma_i - gamma_j) w_ij (x_hat_j - x_hat_i) of the step above.
+  std::erase_if(neighbour_step_, [&](const auto& kv) { return weight_of_.count(kv.first) == 0; });
+  for (const auto& [peer, gamma_j] : neighbour_step_) {
+    if (gamma_j >= options_.consensus_step) continue;
+    const auto c = static_cast<float>((gamma_j - options_.consensus_step) * weight_of_.at(peer));
+    const std::vector<float>& copy = copies_.at(peer);
+    for (std::size_t k = 0; k < x_.size(); ++k) x_[k] += c * (copy[k] - x_hat_[k]);
+  }
   if (options_.l1 > 0 && options_.prox_order == ProxOrder::kBeforeCompression) {
     SoftThreshold(x_, static_cast<float>(eta_ * options_.l1));
   }

@@ -47,6 +47,7 @@ class CompressedGossip final : public GossipAlgorithm {
   Status Absorb(PeerId from, std::span<const std::uint8_t> bytes) override;
   void Mix() override;
   Status SetCompressor(const std::string& spec) override;
+  void SetNeighbourStep(PeerId peer, double gamma) override;
   double consensus_step() const override { return options_.consensus_step; }
   double compressor_delta() const override { return compressor_->Delta(x_.size()); }
   std::span<const float> NeighbourCopy(PeerId peer) const override;
@@ -68,6 +69,7 @@ class CompressedGossip final : public GossipAlgorithm {
   NeighbourWeights weights_;
   std::unordered_map<PeerId, float> weight_of_;
   std::unordered_map<PeerId, std::vector<float>> copies_;  // x_hat_j as absorbed here.
+  std::unordered_map<PeerId, double> neighbour_step_;  // gamma_j as announced (SetNeighbourStep).
   std::unique_ptr<coding::Compressor> compressor_;
   float scale_ = 1.0f;
   double base_consensus_step_ = 0;  // gamma_0 and delta_0 of the configured compressor,

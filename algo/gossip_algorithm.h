@@ -144,6 +144,18 @@ class GossipAlgorithm {
   virtual Status SetCompressor(const std::string& spec) {
     return InvalidArgument(name() + " sends raw models: no compressor to change (to " + spec + ")");
   }
+  // The consensus step neighbour `peer` mixes with (it announces it; adaptive
+  // compression moves each node's own). Compressed gossip then mixes the link with
+  // gamma_ij = min(gamma_i, gamma_j), the same at both ends, so the mesh's average
+  // stays what it was (with a gamma per node, x_i += gamma_i sum_j w_ij (x_hat_j -
+  // x_hat_i) preserves the average weighted by 1 / gamma_i instead, and under non-iid
+  // data every change of a node's gamma shifts the optimum the mesh is heading for).
+  // A value outside (0, 1] forgets peer's step (the link mixes with gamma_i again).
+  // No effect for algorithms that average exactly.
+  virtual void SetNeighbourStep(PeerId peer, double gamma) {
+    (void)peer;
+    (void)gamma;
+  }
   // The consensus step gamma in use (1 for algorithms that average exactly), and the
   // contraction delta of the compressor in use (1: exact).
   virtual double consensus_step() const { return 1.0; }

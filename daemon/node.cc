@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -96,7 +97,10 @@ struct PendingResidual {
 //   kResidual body: stream id, sequence number (the sender's count of residuals it
 //     broadcast since it started; the stream id is drawn at start so a restarted
 //     sender is a new stream).
-//     A third word carries flags (kWantAck: the sender measures delivery times).
+//     A third word carries flags (kWantAck: the sender measures delivery times;
+//     kHasStep: a fourth word holds the consensus step the sender mixes with, an IEEE
+//     double, so both ends of a link mix it with the smaller -- see
+//     GossipAlgorithm::SetNeighbourStep; adaptive senders set it).
 //   kStatus body 'N' + stream + seqs: "resend these"; 'S' + stream + seqs: "cannot";
 //     'A' + stream + seq: "received" (sent at once when the residual asked for it).
 constexpr std::uint8_t kResendRequest = 'N';
@@ -114,7 +118,8 @@ constexpr std::uint8_t kDeliveryAck = 'A';  // 'A' + stream + seq: "got it" (ada
 // have been sending to it already, while it was not yet listening.
 constexpr std::uint8_t kCopy = 'C';
 constexpr std::uint8_t kCopyRequest = 'P';
-constexpr std::uint64_t kWantAck = 1;  // Flag in a residual body's third word.
+constexpr std::uint64_t kWantAck = 1;  // Flags in a residual body's third word.
+constexpr std::uint64_t kHasStep = 2;
 
 // What a receiver knows of one sender's residual stream.
 struct StreamState {
@@ -332,6 +337,8 @@ class Node {
   std::set<PeerId> copy_deferred_;  // 'P' answered when its second is over.
   std::uint64_t copies_sent_ = 0, copies_applied_ = 0, copies_ignored_ = 0;
   AdaptiveState adaptive_;
+  std::unordered_map<PeerId, double>
+      neighbour_steps_;  // Announced (kHasStep); handed to the algorithm before Mix.
   void Adapt(double step_ms);
 
   // Model transfer to a newcomer.
@@ -824,7 +831,8 @@ void Node::OnStepDone(StepResult r) {
     const std::uint64_t seq = next_seq_++;
     PutU64(&body, stream_id_);
     PutU64(&body, seq);
-    PutU64(&body, config_.adaptive ? kWantAck : 0);
+    PutU64(&body, config_.adaptive ? kWantAck | kHasStep : 0);
+    if (config_.adaptive) PutU64(&body, std::bit_cast<std::uint64_t>(algo_->consensus_step()));
     SentResidual sent{seq,
                       round_,
                       std::make_shared<const std::vector<std::uint8_t>>(r.message),
@@ -891,8 +899,10 @@ void Node::OnResidualEnvelope(PeerId from, net::Envelope e) {
     return;
   }
   StreamState& st = streams_[from];
-  if (st.stream != stream)
+  if (st.stream != stream) {
     st = StreamState{stream, seq - 1, {}, {}};  // First message, or a restarted sender.
+    neighbour_steps_.erase(from);               // It announces its step again, if it has one.
+  }
   if (seq <= st.last_seq) {
     if (st.missing.erase(seq) ==
         0) {  // Seen already: a duplicate or a resend that crossed the original.
@@ -910,7 +920,18 @@ void Node::OnResidualEnvelope(PeerId from, net::Envelope e) {
     st.missing.insert(k);
   }
   st.last_seq = seq;
-  if (std::uint64_t flags = 0; GetU64(e.body, 16, &flags) && (flags & kWantAck) != 0) {
+  std::uint64_t flags = 0;
+  GetU64(e.body, 16, &flags);
+  if (std::uint64_t bits = 0; (flags & kHasStep) != 0 && GetU64(e.body, 24, &bits)) {
+    const double gamma = std::bit_cast<double>(bits);
+    if (gamma > 0 && gamma <= 1) {
+      neighbour_steps_[from] = gamma;
+    } else {
+      spdlog::debug("gossip: {} announced consensus step {}: not in (0, 1], ignored", HexId(from),
+                    gamma);
+    }
+  }
+  if ((flags & kWantAck) != 0) {
     net::Envelope ack;
     ack.type = net::MessageType::kStatus;
     ack.body.push_back(kDeliveryAck);
@@ -939,9 +960,7 @@ void Node::Adapt(double step_ms) {
   }
   if (excess < 0) return;  // No neighbours.
   a.slowest_excess_ms = excess;
-  const double target = config_.adaptive_target_ms > 0
-                            ? static_cast<double>(config_.adaptive_target_ms)
-                            : std::max({1.0, a.step_ms, 0.5 * a.round_ms});
+  const double target = AdaptiveTargetMs(config_.adaptive_target_ms, a.step_ms, a.round_ms);
   const double next = NextAdaptiveDensity(a.density, excess, target, config_.adaptive_min_density,
                                           config_.adaptive_max_density);
   if (next == a.density) return;
@@ -1248,6 +1267,13 @@ void Node::CheckRoundComplete() {
 
 void Node::FinishRound() {
   round_timer_.cancel();
+  std::erase_if(neighbour_steps_,
+                [&](const auto& kv) { return !neighbour_endpoints_.count(kv.first); });
+  for (const auto& [id, ep] : neighbour_endpoints_) {
+    const auto it = neighbour_steps_.find(id);
+    algo_->SetNeighbourStep(id,
+                            it == neighbour_steps_.end() ? 0.0 : it->second);  // 0: not announced.
+  }
   const auto t = std::chrono::steady_clock::now();
   algo_->Mix();
   mix_hist_.Observe(SecondsSince(t));

@@ -256,6 +256,11 @@ std::string WithTopKFraction(const std::string& spec, double fraction) {
   return spec.substr(0, span->first) + buf + spec.substr(span->second);
 }
 
+double AdaptiveTargetMs(std::int64_t configured_ms, double step_ms, double round_ms) {
+  if (configured_ms > 0) return static_cast<double>(configured_ms);
+  return std::max({1.0, step_ms, 0.5 * round_ms});
+}
+
 double NextAdaptiveDensity(double density, double excess_ms, double target_ms, double min,
                            double max) {
   const double ratio = target_ms / std::max(excess_ms, 0.01 * target_ms);

@@ -31,25 +31,25 @@ struct NodeConfig {
   std::int64_t probe_timeout_ms = 500;
   int suspicion_multiplier = 4;
   int indirect_checks = 3;
-  std::int64_t gossip_interval_ms = 200;     // News goes to gossip_nodes members this often (0: off).
+  std::int64_t gossip_interval_ms = 200;  // News goes to gossip_nodes members this often (0: off).
   int gossip_nodes = 3;
   std::int64_t push_pull_interval_ms = 10000;  // Full-state sync with a random member (0: off).
   // [gossip]
-  std::string topology = "ring";             // View-based: ring, exp, regular:d=4, complete.
-  std::int64_t round_timeout_ms = 2000;      // Mix with what arrived after this long.
-  std::int64_t min_round_ms = 0;             // Pace rounds to at least this long.
+  std::string topology = "ring";         // View-based: ring, exp, regular:d=4, complete.
+  std::int64_t round_timeout_ms = 2000;  // Mix with what arrived after this long.
+  std::int64_t min_round_ms = 0;         // Pace rounds to at least this long.
   // Adaptive compression (CHOCO/MALCOM with a topk:F compressor): F follows the
   // slowest neighbour link's measured delivery time (see daemon/node.cc).
   bool adaptive = false;
-  std::int64_t adaptive_target_ms = 0;       // Delivery time to aim for; 0 = half the round's wall time.
+  std::int64_t adaptive_target_ms = 0;  // Delivery time to aim for; 0 = half the round's wall time.
   double adaptive_min_density = 0.001;
   double adaptive_max_density = 0.25;
-  std::int64_t rounds = 0;                   // Stop training after this many (0: never).
-  int min_members = 1;                       // Wait for this many live members before training.
-  std::int64_t checkpoint_every = 100;       // Rounds between checkpoints (0: only on exit).
-  std::int64_t eval_every = 50;              // Rounds between test evaluations (0: never).
-  int shard = 0;                             // This node's shard of the data ...
-  int shards = 1;                            // ... split this many ways.
+  std::int64_t rounds = 0;              // Stop training after this many (0: never).
+  int min_members = 1;                  // Wait for this many live members before training.
+  std::int64_t checkpoint_every = 100;  // Rounds between checkpoints (0: only on exit).
+  std::int64_t eval_every = 50;         // Rounds between test evaluations (0: never).
+  int shard = 0;                        // This node's shard of the data ...
+  int shards = 1;                       // ... split this many ways.
   // [security]: CURVE encryption and allow-list authentication (net/zmq_curve.h).
   SecurityConfig security;
   // [faults]: for tests and chaos drills only. The send path drops, duplicates,
@@ -87,7 +87,12 @@ std::string WithTopKFraction(const std::string& spec, double fraction);
 // held to [0.5, 1.25] -- shrink fast, grow slowly -- except inside the dead band
 // 0.8 < r < 1.25, where it stays; the result is held to [min, max]. Requires
 // target_ms > 0.
-double NextAdaptiveDensity(double density, double excess_ms, double target_ms, double min, double max);
+double NextAdaptiveDensity(double density, double excess_ms, double target_ms, double min,
+                           double max);
+// The delivery excess adaptive compression aims for: `configured_ms` if > 0, else
+// half the round's wall time `round_ms`, at least the local step's `step_ms` and 1 ms
+// (see daemon/node.cc, Node::Adapt).
+double AdaptiveTargetMs(std::int64_t configured_ms, double step_ms, double round_ms);
 
 Result<NodeConfig> LoadNodeConfig(const std::string& path, const ConfigOverrides& overrides = {});
 Result<NodeConfig> ParseNodeConfig(std::string_view text, const std::string& source_name,
@@ -97,6 +102,7 @@ std::vector<TomlReader::KeyInfo> NodeConfigKeys();
 // Returns the options of net::Discovery for `config`, reading [discovery].secret_file.
 // Returns kNotFound / kInvalidArgument for a missing, group- or world-readable, or
 // empty secret file. rng_seed seeds the beacon jitter and nonces.
-Result<net::DiscoveryOptions> MakeDiscoveryOptions(const NodeConfig& config, std::uint64_t rng_seed);
+Result<net::DiscoveryOptions> MakeDiscoveryOptions(const NodeConfig& config,
+                                                   std::uint64_t rng_seed);
 
 }  // namespace sotto::daemon

@@ -139,6 +139,10 @@ TEST_CASE("adaptive compression: top-k fraction in specs, control law, config ch
   CHECK(NextAdaptiveDensity(0.01, 3.0, 4.0, 0.001, 0.25) == Approx(0.0125));
   CHECK(NextAdaptiveDensity(0.24, 1.0, 100.0, 0.001, 0.25) == 0.25);     // Clamped to max ...
   CHECK(NextAdaptiveDensity(0.0011, 100.0, 1.0, 0.001, 0.25) == 0.001);  // ... and to min.
+  CHECK(AdaptiveTargetMs(200, 3.0, 50.0) == 200.0);                      // Configured.
+  CHECK(AdaptiveTargetMs(0, 1.8, 10.0) == 5.0);                          // Half the round ...
+  CHECK(AdaptiveTargetMs(0, 8.0, 10.0) == 8.0);  // ... at least the step ...
+  CHECK(AdaptiveTargetMs(0, 0.1, 0.5) == 1.0);   // ... and 1 ms.
   auto error = [](const ConfigOverrides& o) {
     auto c = ParseNodeConfig("", "n.toml", o);
     return c.ok() ? std::string() : c.error().message();

@@ -34,15 +34,50 @@ MeshResult RunMesh(const std::string& root, const std::vector<std::string>& faul
   std::filesystem::remove_all(root);
   std::vector<std::unique_ptr<NodeProcess>> nodes;
   for (int i = 0; i < kNodes; ++i) {
-    std::vector<std::string> flags = {
-        "--data.source", "synthetic", "--data.synthetic_samples", "3000", "--data.synthetic_features", "50",
-        "--data.synthetic_support", "5", "--model.kind", "softmax", "--algorithm.name", "malcom",
-        "--algorithm.lr", "0.2", "--algorithm.compressor", "dither:s=16", "--algorithm.consensus_step", "0.3",
-        "--algorithm.batch_size", "16", "--gossip.eval_every", "25", "--gossip.checkpoint_every", "0",
-        "--gossip.min_round_ms", "10", "--gossip.round_timeout_ms", "200", "--gossip.rounds",
-        std::to_string(kRounds), "--gossip.min_members", std::to_string(kNodes), "--gossip.shards",
-        std::to_string(kNodes), "--gossip.shard", std::to_string(i), "--membership.probe_interval_ms", "200",
-        "--membership.probe_timeout_ms", "100", "--node.listen", "tcp://127.0.0.1:*", "--node.log_level", "info"};
+    std::vector<std::string> flags = {"--data.source",
+                                      "synthetic",
+                                      "--data.synthetic_samples",
+                                      "3000",
+                                      "--data.synthetic_features",
+                                      "50",
+                                      "--data.synthetic_support",
+                                      "5",
+                                      "--model.kind",
+                                      "softmax",
+                                      "--algorithm.name",
+                                      "malcom",
+                                      "--algorithm.lr",
+                                      "0.2",
+                                      "--algorithm.compressor",
+                                      "dither:s=16",
+                                      "--algorithm.consensus_step",
+                                      "0.3",
+                                      "--algorithm.batch_size",
+                                      "16",
+                                      "--gossip.eval_every",
+                                      "25",
+                                      "--gossip.checkpoint_every",
+                                      "0",
+                                      "--gossip.min_round_ms",
+                                      "10",
+                                      "--gossip.round_timeout_ms",
+                                      "200",
+                                      "--gossip.rounds",
+                                      std::to_string(kRounds),
+                                      "--gossip.min_members",
+                                      std::to_string(kNodes),
+                                      "--gossip.shards",
+                                      std::to_string(kNodes),
+                                      "--gossip.shard",
+                                      std::to_string(i),
+                                      "--membership.probe_interval_ms",
+                                      "200",
+                                      "--membership.probe_timeout_ms",
+                                      "100",
+                                      "--node.listen",
+                                      "tcp://127.0.0.1:*",
+                                      "--node.log_level",
+                                      "info"};
     flags.insert(flags.end(), fault_flags.begin(), fault_flags.end());
     if (i > 0) flags.insert(flags.end(), {"--node.join", nodes[0]->Endpoint()});
     nodes.push_back(std::make_unique<NodeProcess>(root + "/node-" + std::to_string(i), flags));
@@ -51,12 +86,14 @@ MeshResult RunMesh(const std::string& root, const std::vector<std::string>& faul
   MeshResult result;
   for (auto& n : nodes) {
     INFO(n->Log());
-    const bool finished = NodeProcess::WaitFor([&] { return n->Status().value("state", "") == "finished"; }, 90s);
+    const bool finished =
+        NodeProcess::WaitFor([&] { return n->Status().value("state", "") == "finished"; }, 90s);
     CHECK(finished);
   }
   for (auto& n : nodes) {
     const json s = n->Status();
-    result.accuracy.push_back(s["test_accuracy"].is_number() ? s["test_accuracy"].get<double>() : 0.0);
+    result.accuracy.push_back(s["test_accuracy"].is_number() ? s["test_accuracy"].get<double>()
+                                                             : 0.0);
     result.status.push_back(s);
   }
   for (auto& n : nodes) {
@@ -73,12 +110,15 @@ double Mean(const std::vector<double>& v) {
   return v.empty() ? 0 : s / static_cast<double>(v.size());
 }
 
-TEST_CASE("training converges with 10% of envelopes dropped, plus duplicates, delays and reordering",
-          "[integration][faults]") {
-  const std::string root = std::filesystem::temp_directory_path() / ("sotto-faults-" + std::to_string(::getpid()));
+TEST_CASE(
+    "training converges with 10% of envelopes dropped, plus duplicates, delays and reordering",
+    "[integration][faults]") {
+  const std::string root =
+      std::filesystem::temp_directory_path() / ("sotto-faults-" + std::to_string(::getpid()));
   const MeshResult clean = RunMesh(root + "-clean", {});
-  const MeshResult lossy = RunMesh(root + "-lossy", {"--faults.drop", "0.1", "--faults.duplicate", "0.02",
-                                                     "--faults.delay", "0.02", "--faults.reorder", "0.02"});
+  const MeshResult lossy =
+      RunMesh(root + "-lossy", {"--faults.drop", "0.1", "--faults.duplicate", "0.02",
+                                "--faults.delay", "0.02", "--faults.reorder", "0.02"});
   const double clean_mean = Mean(clean.accuracy), lossy_mean = Mean(lossy.accuracy);
   INFO("mean accuracy without faults " << clean_mean << ", with faults " << lossy_mean);
   for (const json& s : lossy.status) {
@@ -115,17 +155,22 @@ namespace {
 
 TEST_CASE("adaptive compression grows the top-k fraction on fast links, up to its maximum",
           "[integration][adaptive]") {
-  const std::string root = std::filesystem::temp_directory_path() / ("sotto-adaptive-" + std::to_string(::getpid()));
+  const std::string root =
+      std::filesystem::temp_directory_path() / ("sotto-adaptive-" + std::to_string(::getpid()));
   // Loopback delivers a 100-parameter model's message in well under the 200 ms target.
-  const MeshResult r = RunMesh(root, {"--gossip.adaptive", "true", "--gossip.adaptive_target_ms", "200",
-                                      "--gossip.adaptive_max_density", "0.3", "--algorithm.compressor",
-                                      "chain:topk:0.01+dither:s=4"});
+  const MeshResult r =
+      RunMesh(root, {"--gossip.adaptive", "true", "--gossip.adaptive_target_ms", "200",
+                     "--gossip.adaptive_max_density", "0.3", "--gossip.adaptive_max_step", "0.45",
+                     "--algorithm.compressor", "chain:topk:0.01+dither:s=4"});
   for (const json& s : r.status) {
     INFO(s.dump());
     REQUIRE(s.contains("adaptive"));
     CHECK(s["adaptive"]["density"].get<double>() == Approx(0.3));
-    CHECK(s["adaptive"]["changes"].get<std::uint64_t>() >= 10);  // 0.01 -> 0.3: 16 steps of 1.25x, 16 rounds apart.
-    CHECK(s["adaptive"]["consensus_step"].get<double>() == Approx(0.3));  // Denser than configured: gamma stays.
+    CHECK(s["adaptive"]["changes"].get<std::uint64_t>() >=
+          10);  // 0.01 -> 0.3: 16 steps of 1.25x, 16 rounds apart.
+    // Denser than configured: gamma grows as (delta / delta_0)^0.7 (30x denser: ~11x), held to the
+    // ceiling.
+    CHECK(s["adaptive"]["consensus_step"].get<double>() == Approx(0.45));
     CHECK(s["adaptive"]["slowest_delivery_ms"].get<double>() > 0);
     CHECK(s["adaptive"]["compressor"] == "chain:topk:0.3+dither:s=4");
     CHECK(s["test_accuracy"].get<double>() > 0.7);
