@@ -1563,6 +1563,9 @@ json Node::StatusJson() const {
     // Read only while the worker does not hold the algorithm.
     const auto copy = computing_ ? std::span<const float>() : algo_->NeighbourCopy(id);
     n["copy_fingerprint"] = copy.empty() ? json(nullptr) : json(Fingerprint(copy));
+    // The consensus step it announced (adaptive senders; null: it mixes with ours).
+    const auto step = neighbour_steps_.find(id);
+    n["consensus_step"] = step == neighbour_steps_.end() ? json(nullptr) : json(step->second);
     neighbours.push_back(n);
   }
   j["self_weight"] = weights_.self;

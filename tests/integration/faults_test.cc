@@ -171,6 +171,9 @@ TEST_CASE("adaptive compression grows the top-k fraction on fast links, up to it
     // Denser than configured: gamma grows as (delta / delta_0)^0.7 (30x denser: ~11x), held to the
     // ceiling.
     CHECK(s["adaptive"]["consensus_step"].get<double>() == Approx(0.45));
+    // Each neighbour announced its step (so both ends of a link mix with the smaller).
+    REQUIRE_FALSE(s["neighbours"].empty());
+    for (const json& n : s["neighbours"]) CHECK(n["consensus_step"].get<double>() == Approx(0.45));
     CHECK(s["adaptive"]["slowest_delivery_ms"].get<double>() > 0);
     CHECK(s["adaptive"]["compressor"] == "chain:topk:0.3+dither:s=4");
     CHECK(s["test_accuracy"].get<double>() > 0.7);
