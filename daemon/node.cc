@@ -15,6 +15,7 @@
 #include <cstring>
 #include <deque>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <optional>
 #include <random>
@@ -167,6 +168,9 @@ struct LinkDelay {
 
 struct AdaptiveState {
   double density = 0;
+  double initial_density = 0;  // The configured fraction; a tenth of it is the additive step.
+  double threshold =
+      std::numeric_limits<double>::infinity();  // Slow start below (NextAdaptiveDensity).
   std::unordered_map<PeerId, LinkDelay> links;
   double step_ms = 0;            // EWMA of the local step.
   double round_ms = 0;           // EWMA of the round's wall time (start to mix).
@@ -496,6 +500,7 @@ Status Node::Init() {
   SOTTO_RETURN_IF_ERROR(StartTransport());
   if (config_.adaptive) {
     adaptive_.density = TopKFraction(config_.training.gossip.compressor).value_or(0.01);
+    adaptive_.initial_density = adaptive_.density;
     adaptive_.consensus_step = config_.training.gossip.consensus_step;
   }
   std::random_device entropy;  // Our residual stream's id: new at every start.
@@ -961,8 +966,9 @@ void Node::Adapt(double step_ms) {
   if (excess < 0) return;  // No neighbours.
   a.slowest_excess_ms = excess;
   const double target = AdaptiveTargetMs(config_.adaptive_target_ms, a.step_ms, a.round_ms);
+  const double additive = std::max(config_.adaptive_min_density, 0.1 * a.initial_density);
   const double next = NextAdaptiveDensity(a.density, excess, target, config_.adaptive_min_density,
-                                          config_.adaptive_max_density);
+                                          config_.adaptive_max_density, additive, &a.threshold);
   if (next == a.density) return;
   const auto s = algo_->SetCompressor(WithTopKFraction(config_.training.gossip.compressor, next));
   if (!s.ok()) {
@@ -1540,6 +1546,7 @@ json Node::StatusJson() const {
         {"slowest_excess_ms", adaptive_.slowest_excess_ms},
         {"consensus_step", adaptive_.consensus_step},
         {"changes", adaptive_.changes},
+        {"threshold", std::isinf(adaptive_.threshold) ? json(nullptr) : json(adaptive_.threshold)},
         {"compressor", WithTopKFraction(config_.training.gossip.compressor, adaptive_.density)}};
   }
   j["rounds_timed_out"] = rounds_timed_out_;

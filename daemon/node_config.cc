@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include "net/zmq_curve.h"
@@ -262,10 +263,20 @@ double AdaptiveTargetMs(std::int64_t configured_ms, double step_ms, double round
 }
 
 double NextAdaptiveDensity(double density, double excess_ms, double target_ms, double min,
-                           double max) {
+                           double max, double additive, double* threshold) {
   const double ratio = target_ms / std::max(excess_ms, 0.01 * target_ms);
   if (ratio > 0.8 && ratio < 1.25) return std::clamp(density, min, max);
-  return std::clamp(density * std::clamp(ratio, 0.5, 1.25), min, max);
+  if (ratio <= 0.8) {
+    const double next = std::clamp(density * std::max(ratio, 0.5), min, max);
+    *threshold = next;
+    return next;
+  }
+  const double next =
+      std::clamp(density < *threshold ? std::min(density * 1.25, std::max(*threshold, density))
+                                      : density + additive,
+                 min, max);
+  if (next >= 2 * *threshold) *threshold = std::numeric_limits<double>::infinity();
+  return next;
 }
 
 Result<NodeConfig> LoadNodeConfig(const std::string& path, const ConfigOverrides& overrides) {

@@ -82,13 +82,18 @@ std::string WithTopKFraction(const std::string& spec, double fraction);
 
 // Adaptive compression's control law (daemon/node.cc): the next top-k fraction when
 // the slowest neighbour link took `excess_ms` beyond its base round trip to deliver
-// (the time the message itself costs on the link) against `target_ms`. The ratio
-// r = target / excess (excess floored at 1 % of the target) moves the fraction by r
-// held to [0.5, 1.25] -- shrink fast, grow slowly -- except inside the dead band
-// 0.8 < r < 1.25, where it stays; the result is held to [min, max]. Requires
-// target_ms > 0.
+// against `target_ms`. The ratio r = target / excess (excess floored at 1 % of the
+// target): inside the dead band 0.8 < r < 1.25 the fraction stays; over the target
+// (r <= 0.8) it shrinks by r held to >= 0.5 and *threshold becomes the new fraction;
+// under the target it grows -- by 1.25x while below *threshold (slow start; +inf
+// until the first shrink), by `additive` once at or above it, and *threshold clears
+// when the fraction reaches twice it (the link got faster). Additive increase with
+// multiplicative decrease (TCP's congestion avoidance) brings nodes that share links
+// to equal fractions (Chiu & Jain 1989); growing by a factor does not, and left
+// neighbours of a ring at fractions 5x apart, which per-link steps (the smaller end's)
+// then punish. The result is held to [min, max]. Requires target_ms > 0.
 double NextAdaptiveDensity(double density, double excess_ms, double target_ms, double min,
-                           double max);
+                           double max, double additive, double* threshold);
 // The delivery excess adaptive compression aims for: `configured_ms` if > 0, else
 // half the round's wall time `round_ms`, at least the local step's `step_ms` and 1 ms
 // (see daemon/node.cc, Node::Adapt).

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <limits>
 #include <string>
 
 #include <catch2/catch.hpp>
@@ -128,21 +129,58 @@ TEST_CASE("adaptive compression: top-k fraction in specs, control law, config ch
   CHECK_FALSE(TopKFraction("topk:1.5").has_value());
   CHECK(WithTopKFraction("chain:topk:0.01+dither:s=4", 0.0375) == "chain:topk:0.0375+dither:s=4");
   CHECK(WithTopKFraction("topk:0.01;coder=rans", 0.2) == "topk:0.2;coder=rans");
-  // Links that deliver well within the target: grow by 1.25x; slower: shrink by the
-  // ratio, at most 2x; close to the target (0.8 < ratio < 1.25): stay.
-  CHECK(NextAdaptiveDensity(0.01, 1.0, 100.0, 0.001, 0.25) == Approx(0.0125));
-  CHECK(NextAdaptiveDensity(0.01, 0.0, 100.0, 0.001, 0.25) == Approx(0.0125));  // No excess at all.
-  CHECK(NextAdaptiveDensity(0.01, 16.0, 4.0, 0.001, 0.25) == Approx(0.005));
-  CHECK(NextAdaptiveDensity(0.01, 6.0, 4.0, 0.001, 0.25) == Approx(0.01 * 4.0 / 6.0));
-  CHECK(NextAdaptiveDensity(0.01, 4.5, 4.0, 0.001, 0.25) == 0.01);  // Dead band.
-  CHECK(NextAdaptiveDensity(0.01, 3.5, 4.0, 0.001, 0.25) == 0.01);
-  CHECK(NextAdaptiveDensity(0.01, 3.0, 4.0, 0.001, 0.25) == Approx(0.0125));
-  CHECK(NextAdaptiveDensity(0.24, 1.0, 100.0, 0.001, 0.25) == 0.25);     // Clamped to max ...
-  CHECK(NextAdaptiveDensity(0.0011, 100.0, 1.0, 0.001, 0.25) == 0.001);  // ... and to min.
-  CHECK(AdaptiveTargetMs(200, 3.0, 50.0) == 200.0);                      // Configured.
-  CHECK(AdaptiveTargetMs(0, 1.8, 10.0) == 5.0);                          // Half the round ...
-  CHECK(AdaptiveTargetMs(0, 8.0, 10.0) == 8.0);  // ... at least the step ...
-  CHECK(AdaptiveTargetMs(0, 0.1, 0.5) == 1.0);   // ... and 1 ms.
+  // Links that deliver well within the target: grow by 1.25x (slow start); slower:
+  // shrink by the ratio, at most 2x, and remember where; close to the target
+  // (0.8 < ratio < 1.25): stay.
+  const double inf = std::numeric_limits<double>::infinity();
+  double th = inf;
+  CHECK(NextAdaptiveDensity(0.01, 1.0, 100.0, 0.001, 0.25, 0.001, &th) == Approx(0.0125));
+  CHECK(NextAdaptiveDensity(0.01, 0.0, 100.0, 0.001, 0.25, 0.001, &th) ==
+        Approx(0.0125));  // No excess at all.
+  CHECK(th == inf);
+  CHECK(NextAdaptiveDensity(0.01, 4.5, 4.0, 0.001, 0.25, 0.001, &th) == 0.01);  // Dead band.
+  CHECK(NextAdaptiveDensity(0.01, 3.5, 4.0, 0.001, 0.25, 0.001, &th) == 0.01);
+  CHECK(th == inf);
+  CHECK(NextAdaptiveDensity(0.01, 16.0, 4.0, 0.001, 0.25, 0.001, &th) == Approx(0.005));
+  CHECK(th == Approx(0.005));
+  th = inf;
+  CHECK(NextAdaptiveDensity(0.01, 6.0, 4.0, 0.001, 0.25, 0.001, &th) == Approx(0.01 * 4.0 / 6.0));
+  CHECK(th == Approx(0.01 * 4.0 / 6.0));
+  // At or above the threshold: additive growth; to twice it: slow start again.
+  th = 0.01;
+  CHECK(NextAdaptiveDensity(0.01, 3.0, 4.0, 0.001, 0.25, 0.002, &th) == Approx(0.012));
+  CHECK(NextAdaptiveDensity(0.019, 1.0, 4.0, 0.001, 0.25, 0.002, &th) == Approx(0.021));
+  CHECK(th == inf);
+  th = 0.011;  // Slow start stops at the threshold.
+  CHECK(NextAdaptiveDensity(0.01, 1.0, 4.0, 0.001, 0.25, 0.002, &th) == Approx(0.011));
+  th = inf;
+  CHECK(NextAdaptiveDensity(0.24, 1.0, 100.0, 0.001, 0.25, 0.001, &th) ==
+        0.25);  // Clamped to max ...
+  CHECK(NextAdaptiveDensity(0.0011, 100.0, 1.0, 0.001, 0.25, 0.001, &th) ==
+        0.001);  // ... and to min.
+  // Two nodes sharing a link that saturates when their fractions sum past 0.02:
+  // growing by a factor keeps their 4x difference; additive growth with
+  // multiplicative decrease brings them together.
+  for (const bool aimd : {false, true}) {
+    double f[2] = {0.002, 0.008}, t[2] = {inf, inf};
+    for (int step = 0; step < 400; ++step) {
+      const double excess = f[0] + f[1] > 0.02 ? 40.0 : 1.0;  // A queue, or none.
+      for (int k = 0; k < 2; ++k) {
+        if (!aimd) t[k] = inf;  // Never leaves slow start: growth by a factor only.
+        f[k] = NextAdaptiveDensity(f[k], excess, 10.0, 0.001, 0.25, 0.0005, &t[k]);
+      }
+    }
+    INFO((aimd ? "AIMD " : "MIMD ") << f[0] << " " << f[1]);
+    if (aimd) {
+      CHECK(std::max(f[0], f[1]) / std::min(f[0], f[1]) < 1.5);
+    } else {
+      CHECK(std::max(f[0], f[1]) / std::min(f[0], f[1]) > 3.0);
+    }
+  }
+  CHECK(AdaptiveTargetMs(200, 3.0, 50.0) == 200.0);  // Configured.
+  CHECK(AdaptiveTargetMs(0, 1.8, 10.0) == 5.0);      // Half the round ...
+  CHECK(AdaptiveTargetMs(0, 8.0, 10.0) == 8.0);      // ... at least the step ...
+  CHECK(AdaptiveTargetMs(0, 0.1, 0.5) == 1.0);       // ... and 1 ms.
   auto error = [](const ConfigOverrides& o) {
     auto c = ParseNodeConfig("", "n.toml", o);
     return c.ok() ? std::string() : c.error().message();
