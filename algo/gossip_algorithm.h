@@ -138,7 +138,7 @@ class GossipAlgorithm {
   // (delta / delta_0)^e, capped at max(gamma_0, consensus_step_max) and 1, where
   // gamma_0 and delta_0 are those of the configured compressor and e is
   // consensus_step_exponent (CHOCO's admissible gamma grows with delta -- linearly in
-  // its analysis, about as delta^0.6 measured on non-iid Fashion-MNIST; a fixed gamma
+  // its analysis, about as delta^0.7 measured on non-iid Fashion-MNIST; a fixed gamma
   // tuned for top-1 % drives the models apart at top-0.1 %, and wastes top-20 %).
   // kInvalidArgument for a bad spec; also for algorithms that send raw models (D-PSGD).
   virtual Status SetCompressor(const std::string& spec) {
