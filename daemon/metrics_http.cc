@@ -44,10 +44,14 @@ enum class EscapeQuotes { kNo, kYes };
 std::string Escape(const std::string& s, EscapeQuotes quotes) {
   std::string out;
   for (char c : s) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '\n') out += "\\n";
-    else if (c == '"' && quotes == EscapeQuotes::kYes) out += "\\\"";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '\n')
+      out += "\\n";
+    else if (c == '"' && quotes == EscapeQuotes::kYes)
+      out += "\\\"";
+    else
+      out += c;
   }
   return out;
 }
@@ -67,7 +71,8 @@ class Family {
     if (!labels.empty()) {
       line += '{';
       for (std::size_t i = 0; i < labels.size(); ++i) {
-        line += (i ? "," : "") + labels[i].first + "=\"" + Escape(labels[i].second, EscapeQuotes::kYes) + '"';
+        line += (i ? "," : "") + labels[i].first + "=\"" +
+                Escape(labels[i].second, EscapeQuotes::kYes) + '"';
       }
       line += '}';
     }
@@ -134,14 +139,16 @@ std::string PrometheusText(const json& status) {
       {"bytes_sent", "sotto_bytes_sent_total", "counter", "Bytes sent to peers."},
       {"bytes_received", "sotto_bytes_received_total", "counter", "Bytes received from peers."},
       {"messages_sent", "sotto_messages_sent_total", "counter", "Messages sent to peers."},
-      {"messages_received", "sotto_messages_received_total", "counter", "Messages received from peers."},
+      {"messages_received", "sotto_messages_received_total", "counter",
+       "Messages received from peers."},
       {"rejected_messages", "sotto_rejected_messages_total", "counter",
        "Malformed envelopes and residuals dropped."},
       {"late_or_duplicate_residuals", "sotto_late_or_duplicate_residuals_total", "counter",
        "Residuals that arrived too late or twice."},
       {"resends_requested", "sotto_resends_requested_total", "counter",
        "Lost residuals this node asked its neighbours to send again."},
-      {"resends_served", "sotto_resends_served_total", "counter", "Residuals sent again on a neighbour's request."},
+      {"resends_served", "sotto_resends_served_total", "counter",
+       "Residuals sent again on a neighbour's request."},
       {"resends_recovered", "sotto_resends_recovered_total", "counter",
        "Missing residuals that arrived after all (resent or late) and were absorbed."},
       {"rounds_timed_out", "sotto_rounds_timed_out_total", "counter",
@@ -186,7 +193,11 @@ std::string PrometheusText(const json& status) {
   members.Write(&out);
 
   Family weight("sotto_neighbour_weight", "gauge", "Mixing weight of each neighbour.");
-  Family heard("sotto_neighbour_last_heard_seconds", "gauge", "Seconds since each neighbour was last heard.");
+  Family heard("sotto_neighbour_last_heard_seconds", "gauge",
+               "Seconds since each neighbour was last heard.");
+  Family step("sotto_neighbour_consensus_step", "gauge",
+              "Consensus step each neighbour announced (adaptive senders); the link mixes with the "
+              "smaller end's.");
   if (const json& ns = Get(status, "neighbours"); ns.is_array()) {
     for (const json& n : ns) {
       if (!n.is_object() || !n.contains("id") || !n["id"].is_string()) continue;
@@ -194,27 +205,43 @@ std::string PrometheusText(const json& status) {
       weight.Add(Get(n, "weight"), peer);
       const json& ms = Get(n, "last_heard_ms");
       if (ms.is_number()) heard.Add(ms.get<double>() / 1000.0, peer);
+      if (const json& g = Get(n, "consensus_step"); g.is_number()) step.Add(g, peer);
     }
   }
   weight.Write(&out);
   heard.Write(&out);
+  step.Write(&out);
 
-  Family density("sotto_adaptive_density", "gauge", "Top-k fraction chosen by adaptive compression.");
+  Family density("sotto_adaptive_density", "gauge",
+                 "Top-k fraction chosen by adaptive compression.");
   Family slowest("sotto_adaptive_slowest_delivery_seconds", "gauge",
                  "Average delivery time (send to ack) of the slowest neighbour link.");
   Family excess("sotto_adaptive_slowest_excess_seconds", "gauge",
-                "Delivery time beyond its base round trip of the slowest neighbour link, at the last decision.");
-  Family gamma("sotto_adaptive_consensus_step", "gauge", "Consensus step after the last change of the top-k fraction.");
+                "Delivery time beyond its base round trip of the slowest neighbour link, at the "
+                "last decision.");
+  Family gamma("sotto_adaptive_consensus_step", "gauge",
+               "Consensus step after the last change of the top-k fraction.");
+  Family round_s("sotto_adaptive_round_seconds", "gauge",
+                 "Average wall time of a round; half of it is the default delivery target.");
+  Family threshold("sotto_adaptive_threshold", "gauge",
+                   "Top-k fraction of the last shrink: above it the fraction grows additively "
+                   "(absent: slow start).");
   if (const json& a = Get(status, "adaptive"); a.is_object()) {
     density.Add(Get(a, "density"));
-    if (const json& ms = Get(a, "slowest_delivery_ms"); ms.is_number()) slowest.Add(ms.get<double>() / 1000.0);
-    if (const json& ms = Get(a, "slowest_excess_ms"); ms.is_number()) excess.Add(ms.get<double>() / 1000.0);
+    if (const json& ms = Get(a, "slowest_delivery_ms"); ms.is_number())
+      slowest.Add(ms.get<double>() / 1000.0);
+    if (const json& ms = Get(a, "slowest_excess_ms"); ms.is_number())
+      excess.Add(ms.get<double>() / 1000.0);
     gamma.Add(Get(a, "consensus_step"));
+    if (const json& ms = Get(a, "round_ms"); ms.is_number()) round_s.Add(ms.get<double>() / 1000.0);
+    if (const json& t = Get(a, "threshold"); t.is_number()) threshold.Add(t);
   }
   density.Write(&out);
   slowest.Write(&out);
   excess.Write(&out);
   gamma.Write(&out);
+  round_s.Write(&out);
+  threshold.Write(&out);
 
   // Traffic by peer and message type.
   static constexpr const char* kTraffic[][3] = {
@@ -227,13 +254,15 @@ std::string PrometheusText(const json& status) {
     if (const json& t = Get(status, "traffic"); t.is_array()) {
       for (const json& row : t) {
         if (StringOr(Get(row, "direction"), "") != direction) continue;
-        f.Add(Get(row, what), {{"peer", StringOr(Get(row, "peer"), "")}, {"type", StringOr(Get(row, "type"), "")}});
+        f.Add(Get(row, what),
+              {{"peer", StringOr(Get(row, "peer"), "")}, {"type", StringOr(Get(row, "type"), "")}});
       }
     }
     f.Write(&out);
   }
 
-  Family by_reason("sotto_rejected_by_reason_total", "counter", "Rejected messages and peers, by reason.");
+  Family by_reason("sotto_rejected_by_reason_total", "counter",
+                   "Rejected messages and peers, by reason.");
   if (const json& r = Get(status, "rejected_by_reason"); r.is_object()) {
     for (const auto& [reason, count] : r.items()) by_reason.Add(count, {{"reason", reason}});
   }
@@ -244,7 +273,8 @@ std::string PrometheusText(const json& status) {
   static constexpr const char* kHistograms[][2] = {
       {"round_duration", "Wall time of a gossip round, from its local step to its mix."},
       {"gradient", "Time of the stochastic gradients of one local step."},
-      {"encode", "Time of a local step outside the gradient: update, proximal step, compression, encoding."},
+      {"encode",
+       "Time of a local step outside the gradient: update, proximal step, compression, encoding."},
       {"decode", "Time to decode and absorb one neighbour's residual."},
       {"mix", "Time of the gossip mixing step."}};
   if (const json& hs = Get(status, "histograms"); hs.is_object()) {
@@ -297,8 +327,9 @@ class MetricsHttpServer::Impl::Session : public std::enable_shared_from_this<Ses
 
   void Start() {
     stream_.expires_after(kRequestTimeout);
-    http::async_read(stream_, buffer_, parser_,
-                     [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnRead(ec); });
+    http::async_read(
+        stream_, buffer_, parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnRead(ec); });
   }
 
   void Close() {
@@ -322,7 +353,8 @@ class MetricsHttpServer::Impl::Session : public std::enable_shared_from_this<Ses
       try {
         const json status = server_->source();
         if (target == "/metrics") {
-          Reply(http::status::ok, "text/plain; version=0.0.4; charset=utf-8", PrometheusText(status));
+          Reply(http::status::ok, "text/plain; version=0.0.4; charset=utf-8",
+                PrometheusText(status));
         } else {
           Reply(http::status::ok, "application/json", status.dump() + "\n");
         }
@@ -382,11 +414,13 @@ Result<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Create(asio::io_co
                                                                      StatusSource source) {
   const auto colon = address.rfind(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == address.size()) {
-    return InvalidArgument("metrics address '" + address + "': want HOST:PORT, e.g. 127.0.0.1:9464");
+    return InvalidArgument("metrics address '" + address +
+                           "': want HOST:PORT, e.g. 127.0.0.1:9464");
   }
   std::string host = address.substr(0, colon);
   const std::string port_text = address.substr(colon + 1);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   if (host == "localhost") host = "127.0.0.1";
   unsigned long port = 0;
   std::size_t used = 0;
@@ -400,24 +434,30 @@ Result<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Create(asio::io_co
   }
   beast::error_code ec;
   const auto ip = asio::ip::make_address(host, ec);
-  if (ec) return InvalidArgument("metrics address '" + address + "': '" + host + "' is not an IP address");
+  if (ec)
+    return InvalidArgument("metrics address '" + address + "': '" + host +
+                           "' is not an IP address");
 
   auto impl = std::make_shared<Impl>(io, std::move(source));
   const tcp::endpoint endpoint(ip, static_cast<std::uint16_t>(port));
   auto fail = [&](const char* what) {
-    return Unavailable("metrics: cannot " + std::string(what) + " " + address + ": " + ec.message());
+    return Unavailable("metrics: cannot " + std::string(what) + " " + address + ": " +
+                       ec.message());
   };
   if (impl->acceptor.open(endpoint.protocol(), ec); ec) return fail("open");
-  if (impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec); ec) return fail("configure");
+  if (impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec); ec)
+    return fail("configure");
   if (impl->acceptor.bind(endpoint, ec); ec) return fail("bind");
-  if (impl->acceptor.listen(asio::socket_base::max_listen_connections, ec); ec) return fail("listen on");
+  if (impl->acceptor.listen(asio::socket_base::max_listen_connections, ec); ec)
+    return fail("listen on");
   const tcp::endpoint bound = impl->acceptor.local_endpoint(ec);
   if (ec) return fail("read the address of");
 
   std::unique_ptr<MetricsHttpServer> server(new MetricsHttpServer(impl));
   server->port_ = bound.port();
   const std::string ip_text = bound.address().to_string();
-  server->address_ = (bound.address().is_v6() ? "[" + ip_text + "]" : ip_text) + ":" + std::to_string(bound.port());
+  server->address_ = (bound.address().is_v6() ? "[" + ip_text + "]" : ip_text) + ":" +
+                     std::to_string(bound.port());
   impl->Accept();
   return server;
 }

@@ -2,6 +2,8 @@
 // text format 0.0.4, and by promtool when installed) and the HTTP server serving
 // it, exercised over a real loopback socket.
 
+#include "daemon/metrics_http.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -29,8 +31,6 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
-#include "daemon/metrics_http.h"
-
 namespace {
 
 using json = nlohmann::json;
@@ -52,11 +52,14 @@ json SampleStatus() {
     "algorithm": "mal\"com\\x", "self_weight": 0.34,
     "neighbours": [
       {"id": "0000000000000001", "weight": 0.33, "endpoint": "tcp://127.0.0.1:7001",
-       "health": "alive", "last_heard_ms": 250},
+       "health": "alive", "last_heard_ms": 250, "consensus_step": 0.07},
       {"id": "0000000000000002", "weight": 0.33, "endpoint": "", "health": "unknown",
        "last_heard_ms": null}],
     "members": {"alive": 3, "dead": 0, "left": 0, "suspect": 1},
     "membership_size": 3,
+    "adaptive": {"density": 0.02, "step_ms": 1.8, "round_ms": 12.0, "slowest_delivery_ms": 9.5,
+                 "slowest_excess_ms": 4.0, "consensus_step": 0.16, "changes": 7, "threshold": null,
+                 "compressor": "chain:topk:0.02+dither:s=256"},
     "traffic": [
       {"peer": "0000000000000001", "type": "residual", "direction": "sent", "messages": 42, "bytes": 9000},
       {"peer": "0000000000000001", "type": "ping", "direction": "received", "messages": 7, "bytes": 210},
@@ -70,7 +73,8 @@ json SampleStatus() {
 // One parsed sample line.
 struct Sample {
   std::string name;
-  std::string family;  // name, or for histogram/summary samples the name without _bucket/_sum/_count.
+  std::string
+      family;  // name, or for histogram/summary samples the name without _bucket/_sum/_count.
   std::map<std::string, std::string> labels;
   double value = 0;
 };
@@ -111,7 +115,8 @@ std::vector<Sample> ParseExposition(const std::string& text) {
         std::string type, extra;
         words >> type;
         type_of[name] = type;
-        CHECK(std::set<std::string>{"counter", "gauge", "histogram", "summary", "untyped"}.count(type) == 1);
+        CHECK(std::set<std::string>{"counter", "gauge", "histogram", "summary", "untyped"}.count(
+                  type) == 1);
         CHECK(!(words >> extra));
       }
       continue;
@@ -152,8 +157,10 @@ std::vector<Sample> ParseExposition(const std::string& text) {
         }
         REQUIRE(s.labels.emplace(label, value).second);  // No label twice.
         REQUIRE(i < line.size());
-        if (line[i] == ',') ++i;
-        else REQUIRE(line[i] == '}');
+        if (line[i] == ',')
+          ++i;
+        else
+          REQUIRE(line[i] == '}');
       }
       ++i;  // '}'
     }
@@ -168,14 +175,16 @@ std::vector<Sample> ParseExposition(const std::string& text) {
     if (value == "+Inf" || value == "-Inf" || value == "NaN") {
       s.value = value == "NaN" ? NAN : value == "+Inf" ? INFINITY : -INFINITY;
     } else {
-      REQUIRE(std::regex_match(value, std::regex(R"([-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?)")));
+      REQUIRE(std::regex_match(value,
+                               std::regex(R"([-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?)")));
       s.value = std::strtod(value.c_str(), nullptr);
     }
     // A histogram's samples are NAME_bucket (with le), NAME_sum and NAME_count.
     s.family = s.name;
     for (const char* suffix : {"_bucket", "_sum", "_count"}) {
       const std::string base = s.name.size() > std::strlen(suffix) && s.name.ends_with(suffix)
-                                   ? s.name.substr(0, s.name.size() - std::strlen(suffix)) : "";
+                                   ? s.name.substr(0, s.name.size() - std::strlen(suffix))
+                                   : "";
       if (!base.empty() && type_of.count(base) && type_of[base] == "histogram") s.family = base;
     }
     if (s.family != s.name) {
@@ -245,13 +254,14 @@ TEST_CASE("node status becomes valid Prometheus text", "[daemon][metrics]") {
   INFO(text);
   const auto samples = ParseExposition(text);
   CHECK(Find(samples, "sotto_bytes_sent_total").at("") == 123456789012.0);
-  CHECK(text.find("sotto_bytes_sent_total 123456789012\n") != std::string::npos);  // Exact, not 1.2e11.
+  CHECK(text.find("sotto_bytes_sent_total 123456789012\n") !=
+        std::string::npos);  // Exact, not 1.2e11.
   CHECK(text.find("# TYPE sotto_bytes_sent_total counter\n") != std::string::npos);
   CHECK(text.find("# TYPE sotto_loss") == std::string::npos);  // Null: no sample, no family.
   CHECK(Find(samples, "sotto_loss").empty());
-  for (const char* counter : {"sotto_bytes_received_total", "sotto_messages_sent_total",
-                              "sotto_messages_received_total", "sotto_rejected_messages_total",
-                              "sotto_rounds_total"}) {
+  for (const char* counter :
+       {"sotto_bytes_received_total", "sotto_messages_sent_total", "sotto_messages_received_total",
+        "sotto_rejected_messages_total", "sotto_rounds_total"}) {
     INFO(counter);
     CHECK(Find(samples, counter).size() == 1);
     CHECK(text.find(std::string("# TYPE ") + counter + " counter\n") != std::string::npos);
@@ -270,14 +280,23 @@ TEST_CASE("node status becomes valid Prometheus text", "[daemon][metrics]") {
   CHECK(weights.size() == 2);
   CHECK(weights.at("peer=0000000000000001") == Approx(0.33));
   CHECK(Find(samples, "sotto_neighbour_last_heard_seconds").size() == 1);  // The other is null.
+  const auto steps = Find(samples, "sotto_neighbour_consensus_step");
+  CHECK(steps.size() == 1);  // The other announced none.
+  CHECK(steps.at("peer=0000000000000001") == Approx(0.07));
+  CHECK(Find(samples, "sotto_adaptive_density").at("") == Approx(0.02));
+  CHECK(Find(samples, "sotto_adaptive_round_seconds").at("") == Approx(0.012));
+  CHECK(Find(samples, "sotto_adaptive_slowest_excess_seconds").at("") == Approx(0.004));
+  CHECK(Find(samples, "sotto_adaptive_threshold").empty());  // Null: slow start, no sample.
   const auto info = Find(samples, "sotto_info");
   REQUIRE(info.size() == 1);
-  CHECK(info.begin()->first.find("algorithm=mal\"com\\x") != std::string::npos);  // Escaped and back.
+  CHECK(info.begin()->first.find("algorithm=mal\"com\\x") !=
+        std::string::npos);  // Escaped and back.
   const auto sent = Find(samples, "sotto_peer_bytes_sent_total");
   CHECK(sent.size() == 1);
   CHECK(sent.at("peer=0000000000000001,type=residual") == 9000);
   CHECK(Find(samples, "sotto_peer_messages_received_total").size() == 2);
-  CHECK(Find(samples, "sotto_peer_messages_received_total").at("peer=0000000000000001,type=ping") == 7);
+  CHECK(Find(samples, "sotto_peer_messages_received_total").at("peer=0000000000000001,type=ping") ==
+        7);
   CHECK(Find(samples, "sotto_rejected_by_reason_total").at("reason=bad_envelope") == 3);
   const auto round = Find(samples, "sotto_round_duration_seconds_bucket");
   CHECK(round.size() == 4);
@@ -295,9 +314,9 @@ TEST_CASE("a latency histogram is cumulative and counts every observation", "[da
   CHECK(h.sum() == Approx(5e-5 + 1e-4 + 3e-3 + 0.2 + 99.0));  // The negative one counts as 0.
   const json j = h.ToJson();
   REQUIRE(j["buckets"].size() == sotto::daemon::LatencyHistogram::kBounds.size());
-  CHECK(j["buckets"][0][1] == 3);   // 5e-5, 1e-4 (le is inclusive) and the clamped -1.
-  CHECK(j["buckets"][5][1] == 4);   // le 0.005: + 3e-3.
-  CHECK(j["buckets"][10][1] == 5);  // le 0.25: + 0.2.
+  CHECK(j["buckets"][0][1] == 3);      // 5e-5, 1e-4 (le is inclusive) and the clamped -1.
+  CHECK(j["buckets"][5][1] == 4);      // le 0.005: + 3e-3.
+  CHECK(j["buckets"][10][1] == 5);     // le 0.25: + 0.2.
   CHECK(j["buckets"].back()[1] == 5);  // 99 s is only in +Inf (== count).
   CHECK(j["count"] == 6);
   const auto samples = ParseExposition(PrometheusText(json{{"histograms", {{"mix", j}}}}));
@@ -308,7 +327,8 @@ TEST_CASE("a latency histogram is cumulative and counts every observation", "[da
 TEST_CASE("an empty or odd status gives an empty but valid exposition", "[daemon][metrics]") {
   CHECK(PrometheusText(json::object()).empty());
   CHECK(PrometheusText(json(nullptr)).empty());
-  const std::string text = PrometheusText(json{{"round", "seven"}, {"members", 3}, {"neighbours", {1, 2}}});
+  const std::string text =
+      PrometheusText(json{{"round", "seven"}, {"members", 3}, {"neighbours", {1, 2}}});
   CHECK(text.find("sotto_rounds_total") == std::string::npos);
   ParseExposition(text + "\n");
 }
@@ -318,7 +338,8 @@ TEST_CASE("promtool accepts the exposition when installed", "[daemon][metrics]")
     WARN("promtool is not installed: skipping its check (the strict parser above still ran)");
     return;
   }
-  const auto path = std::filesystem::temp_directory_path() / ("sotto-metrics-" + std::to_string(::getpid()) + ".prom");
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("sotto-metrics-" + std::to_string(::getpid()) + ".prom");
   std::ofstream(path) << PrometheusText(SampleStatus());
   const int rc = std::system(("promtool check metrics < " + path.string()).c_str());
   std::filesystem::remove(path);
@@ -340,17 +361,20 @@ std::string HttpExchange(std::uint16_t port, const std::string& request) {
     ::close(fd);
     return "";
   }
-  REQUIRE(::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size()));
+  REQUIRE(::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+          static_cast<ssize_t>(request.size()));
   std::string response;
   char buf[4096];
   ssize_t n = 0;
-  while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) response.append(buf, static_cast<std::size_t>(n));
+  while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0)
+    response.append(buf, static_cast<std::size_t>(n));
   ::close(fd);
   return response;
 }
 
 std::string Get(std::uint16_t port, const std::string& path) {
-  return HttpExchange(port, "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+  return HttpExchange(port,
+                      "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
 }
 
 std::string Body(const std::string& response) {
@@ -399,7 +423,8 @@ TEST_CASE("the metrics server answers /metrics, /status and 404 over HTTP", "[da
 TEST_CASE("the metrics server rejects bad addresses and busy ports", "[daemon][metrics]") {
   boost::asio::io_context io;
   auto source = [] { return json::object(); };
-  for (const char* bad : {"9464", "127.0.0.1:", "127.0.0.1:http", "127.0.0.1:70000", "example.com:9464"}) {
+  for (const char* bad :
+       {"9464", "127.0.0.1:", "127.0.0.1:http", "127.0.0.1:70000", "example.com:9464"}) {
     INFO(bad);
     auto s = MetricsHttpServer::Create(io, bad, source);
     REQUIRE(!s.ok());
@@ -407,7 +432,8 @@ TEST_CASE("the metrics server rejects bad addresses and busy ports", "[daemon][m
   }
   auto first = MetricsHttpServer::Create(io, "localhost:0", source);
   REQUIRE(first.ok());
-  auto second = MetricsHttpServer::Create(io, "127.0.0.1:" + std::to_string(first.value()->port()), source);
+  auto second =
+      MetricsHttpServer::Create(io, "127.0.0.1:" + std::to_string(first.value()->port()), source);
   REQUIRE(!second.ok());
   CHECK(second.error().code() == sotto::StatusCode::kUnavailable);
   CHECK(second.error().message().find("cannot bind") != std::string::npos);
