@@ -99,6 +99,7 @@ void CompressedGossip::IndexWeights(NeighbourWeights weights) {
   weight_of_.clear();
   for (const auto& [peer, w] : weights_.neighbours) weight_of_[peer] = static_cast<float>(w);
   std::erase_if(copies_, [&](const auto& kv) { return weight_of_.count(kv.first) == 0; });
+  std::erase_if(neighbour_step_, [&](const auto& kv) { return weight_of_.count(kv.first) == 0; });
   for (const auto& [peer, w] : weights_.neighbours) {
     if (!copies_.count(peer))
       copies_.emplace(peer, x_hat_);  // Unknown: stands in as equal to ours.
@@ -207,7 +208,6 @@ void CompressedGossip::Mix() {
   for (std::size_t k = 0; k < x_.size(); ++k) x_[k] += gamma * (mixed_[k] - x_hat_[k]);
   // Links to neighbours that mix with a smaller step: gamma_ij = gamma_j there, so
   // take back (gamma_i - gamma_j) w_ij (x_hat_j - x_hat_i) of the step above.
-  std::erase_if(neighbour_step_, [&](const auto& kv) { return weight_of_.count(kv.first) == 0; });
   for (const auto& [peer, gamma_j] : neighbour_step_) {
     if (gamma_j >= options_.consensus_step) continue;
     const auto c = static_cast<float>((gamma_j - options_.consensus_step) * weight_of_.at(peer));

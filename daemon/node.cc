@@ -160,6 +160,11 @@ struct SentResidual {
 constexpr std::uint64_t kAdaptHoldRounds = 16;
 constexpr std::uint64_t kAdaptMinSamples = 4;
 
+// An exponentially weighted average: the sample itself when it is the first.
+double Smoothed(double average, double sample, double weight, bool first) {
+  return first ? sample : average + weight * (sample - average);
+}
+
 struct LinkDelay {
   double delivery_ms = 0;     // EWMA over acks of messages sent at the current F.
   std::uint64_t samples = 0;  // Acks since the last change of F.
@@ -723,6 +728,7 @@ void Node::RecomputeNeighbours() {
   std::erase_if(streams_, [&](const auto& kv) {
     return !neighbours.count(kv.first);
   });  // A returning neighbour starts afresh.
+  std::erase_if(neighbour_steps_, [&](const auto& kv) { return !neighbours.count(kv.first); });
   std::vector<PeerId> added;
   for (const auto& [id, ep] : neighbours) {
     if (!neighbour_endpoints_.count(id)) added.push_back(id);
@@ -954,7 +960,7 @@ void Node::OnResidualEnvelope(PeerId from, net::Envelope e) {
 
 void Node::Adapt(double step_ms) {
   auto& a = adaptive_;
-  a.step_ms = a.step_ms == 0 ? step_ms : a.step_ms + 0.1 * (step_ms - a.step_ms);
+  a.step_ms = Smoothed(a.step_ms, step_ms, 0.1, a.step_ms == 0);
   std::erase_if(a.links, [&](const auto& kv) { return !neighbour_endpoints_.count(kv.first); });
   if (++a.rounds_since_change < kAdaptHoldRounds) return;
   double excess = -1;
@@ -1152,7 +1158,7 @@ void Node::OnResendMessage(PeerId from, const net::Envelope& e) {
     link.base_ms =
         link.base_ms < 0 || ms < link.base_ms ? ms : link.base_ms + 0.002 * (ms - link.base_ms);
     if (it->seq < adaptive_.first_seq) return;  // Sent at an earlier F.
-    link.delivery_ms = link.samples++ == 0 ? ms : link.delivery_ms + 0.25 * (ms - link.delivery_ms);
+    link.delivery_ms = Smoothed(link.delivery_ms, ms, 0.25, link.samples++ == 0);
     return;
   }
   if (e.body[0] == kResendRefused) {
@@ -1273,8 +1279,6 @@ void Node::CheckRoundComplete() {
 
 void Node::FinishRound() {
   round_timer_.cancel();
-  std::erase_if(neighbour_steps_,
-                [&](const auto& kv) { return !neighbour_endpoints_.count(kv.first); });
   for (const auto& [id, ep] : neighbour_endpoints_) {
     const auto it = neighbour_steps_.find(id);
     algo_->SetNeighbourStep(id,
@@ -1287,8 +1291,7 @@ void Node::FinishRound() {
   round_hist_.Observe(round_s);
   if (config_.adaptive) {
     auto& a = adaptive_;
-    a.round_ms =
-        a.round_ms == 0 ? 1000.0 * round_s : a.round_ms + 0.1 * (1000.0 * round_s - a.round_ms);
+    a.round_ms = Smoothed(a.round_ms, 1000.0 * round_s, 0.1, a.round_ms == 0);
   }
   // A node that fell behind (restart, stall) jumps to its neighbours' round: the
   // round number only keys the dither and pairs messages with rounds. To the
