@@ -53,6 +53,10 @@ class BitWriter {
       Put(value, bits);
     }
   }
+  // Bits written so far, counting the bytes `out` held before (8 each).
+  std::uint64_t bits() const {
+    return 8 * std::uint64_t{out_->size()} + static_cast<unsigned>(fill_);
+  }
   // Pads the last byte with zeros and writes out what is buffered.
   void Flush() {
     while (fill_ > 0) {
@@ -108,7 +112,8 @@ class BitReader {
         overrun_ = true;
         return 0;
       }
-      const std::uint64_t masked = avail_ == 64 ? buffer_ : buffer_ & ((std::uint64_t{1} << avail_) - 1);
+      const std::uint64_t masked =
+          avail_ == 64 ? buffer_ : buffer_ & ((std::uint64_t{1} << avail_) - 1);
       if (masked != 0) {
         const int z = std::countr_zero(masked);
         count += static_cast<std::uint64_t>(z);

@@ -8,9 +8,10 @@
 // little-endian):
 //
 //   u8  magic = 0xC5
-//   u8  version = 3 (2: the sotto level coder before short single-block prefixes,
-//       variable-length gap parameter codes and signs in the rANS initial state;
-//       1: before rANS sparse blocks)
+//   u8  version = 4 (3: the sotto level coder before blocks of < 256 non-zeros tuned
+//       their rANS carry; 2: before short single-block prefixes, variable-length gap
+//       parameter codes and signs in the rANS initial state; 1: before rANS sparse
+//       blocks)
 //   u8  codec id (CodecId: which compressor produced it; informational)
 //   u8  flags: bit 0 = a seed triple follows (needed by rand-k supports and
 //       subtractive dither, whose randomness the receiver regenerates)
@@ -56,7 +57,7 @@
 namespace sotto::coding {
 
 inline constexpr std::uint8_t kFormatMagic = 0xC5;
-inline constexpr std::uint8_t kFormatVersion = 3;
+inline constexpr std::uint8_t kFormatVersion = 4;
 inline constexpr int kMaxSections = 2;
 inline constexpr std::uint32_t kMaxLevel = 1u << 16;      // Linear dither levels.
 inline constexpr std::uint32_t kMaxPowerOfTwoLevel = 64;  // Natural dither exponents.

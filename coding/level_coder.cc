@@ -68,7 +68,7 @@ enum BlockMode : std::uint8_t {
   kDense = 3,  // rANS of every element's zig-zag level (sent counts).
 };
 // Magnitudes (|level| - 1) as one constant, Golomb codes, rANS under sent counts, or
-// rANS under a geometric law of which only a 6-bit index is sent (kLawMagnitudes):
+// rANS under a geometric law of which only its index is sent (kLawMagnitudes, LawCount):
 // for a few dozen non-zeros the counts cost more than the symbols, while soft-
 // thresholded, dithered Laplace-like data has geometric magnitudes.
 enum MagnitudeMode : std::uint32_t {
@@ -93,7 +93,39 @@ constexpr std::uint32_t kLawRatio[64] = {
     4184993970u, 4202112843u, 4216616816u, 4228890876u, 4239267532u, 4248032722u, 4255431442u,
     4261672976u, 4266935648u, 4271371081u, 4275107965u, 4278255361u, 4280905584u, 4283136691u,
     4285014620u};
-constexpr int kLawBits = 6;
+// Laws a block of levels up to max_level may name: j < LawCount(max_level), those
+// whose mean is at most 2^(3/4) (max_level - 1) (2^(j - 28) <= 8 (max_level - 1)^4):
+// magnitudes below max_level have a smaller mean, and the encoder tries the law
+// nearest their mean and two steps either side. The index is sent in a truncated
+// binary code of the count (PutLaw), 5.25 bits for max_level 4 instead of 6.
+int LawCount(std::uint32_t max_level) {
+  if (max_level > 32768) return 64;
+  const std::uint64_t q = std::uint64_t{max_level - 1} * (max_level - 1) * (max_level - 1) *
+                          (max_level - 1);  // max_level >= 2 here.
+  return std::min(64, 32 + (q == 0 ? 0 : 63 - std::countl_zero(q)));
+}
+// The truncated binary code of v < k: b = floor(log2 k) bits for the first 2^(b+1) - k
+// values, b + 1 bits (the first b of them at least that many) for the rest.
+int LawBits(int v, int k) {
+  const int b = 31 - std::countl_zero(static_cast<std::uint32_t>(k));
+  return v < (2 << b) - k ? b : b + 1;
+}
+void PutLaw(BitWriter* w, int v, int k) {
+  const int b = 31 - std::countl_zero(static_cast<std::uint32_t>(k));
+  const int u = (2 << b) - k;
+  if (v < u) {
+    w->Put(static_cast<std::uint32_t>(v), b);
+  } else {
+    w->Put(static_cast<std::uint32_t>(v + u) >> 1, b);
+    w->Put(static_cast<std::uint32_t>(v + u) & 1, 1);
+  }
+}
+int GetLaw(BitReader* r, int k) {
+  const int b = 31 - std::countl_zero(static_cast<std::uint32_t>(k));
+  const int u = (2 << b) - k;
+  const auto x = static_cast<int>(r->Get(b));
+  return x < u ? x : (x << 1 | static_cast<int>(r->Get(1))) - u;
+}
 
 // A sparse block whose magnitudes or gaps use rANS carries the signs of its first
 // min(count, kCarriedSigns) non-zeros in lane 0's initial rANS state (RansEncode's
@@ -101,6 +133,22 @@ constexpr int kLawBits = 6;
 constexpr int kCarriedSigns = 16;
 int CarriedSigns(std::size_t count) {
   return static_cast<int>(std::min<std::size_t>(count, kCarriedSigns));
+}
+
+// Blocks of fewer than kTunedCarryMax non-zeros tune the carry instead: lane 0 starts
+// at 2^m + (the signs of the first min(count, m) non-zeros), m in [16, 31] (so m is
+// the decoder's final state's top bit), and the encoder tries every m up to
+// max(16, min(count, 31)) for the smallest block. Each m shifts where the final
+// state ends within its 16-bit renormalisation range, so the best one leaves its 32
+// bits nearly full: ~1-2 bits of slack instead of ~8 on average (a few dozen bits
+// in all, which is 1-3 % of a message of a few dozen non-zeros). The decoder learns
+// the carry only after the rANS stream, so these blocks write the remaining signs
+// last in their bit stream.
+constexpr std::size_t kTunedCarryMax = 256;
+bool TunedCarry(std::size_t count) { return count < kTunedCarryMax; }
+// The carry of a tuned block whose final state opens with bit m (m >= 16).
+int TunedCarryOf(std::size_t count, int m) {
+  return static_cast<int>(std::min<std::size_t>(count, static_cast<std::size_t>(m)));
 }
 
 // The Golomb gap parameter's code: candidate i (-3..3) around the predicted centre
@@ -221,6 +269,8 @@ struct BlockScratch {
   std::vector<std::uint32_t> bucket_hist;
   std::vector<std::uint16_t> symbols;
   std::vector<std::uint8_t> bits;
+  std::vector<std::uint8_t> rans, best_rans;  // Tuned blocks' trial streams.
+  std::vector<std::uint8_t> trial[2];         // EncodeBlockBest's two encodings.
 };
 
 void PutEscapes(BitWriter* w, std::span<const std::uint32_t> values) {
@@ -236,13 +286,47 @@ std::uint64_t PredictedGapCentre(std::uint32_t len, std::size_t count) {
 
 double FlushBits(std::uint64_t symbols) { return 32.0 * RansLanes(symbols); }
 
+// Ends a tuned block (TunedCarry) whose bit stream so far is in `w` and whose rANS
+// symbols are sc->symbols: tries every carry, then appends the bit stream with the
+// signs not carried, and the rANS stream, to `out`.
+void FinishTunedBlock(std::span<const std::int32_t> lev, BitWriter* w, BlockScratch* sc,
+                      std::span<const RansTable* const> tables, std::vector<std::uint8_t>* out) {
+  const std::size_t count = lev.size();
+  std::uint32_t signs = 0;  // Of the first (up to) 31 non-zeros.
+  for (std::size_t i = 0; i < std::min<std::size_t>(count, 31); ++i)
+    signs |= static_cast<std::uint32_t>(lev[i] < 0) << i;
+  const std::uint64_t head_bits = w->bits();
+  const int top = std::max(16, static_cast<int>(std::min<std::size_t>(count, 31)));
+  std::size_t best_bytes = SIZE_MAX;
+  int best_carry = 0;
+  for (int m = 16; m <= top; ++m) {
+    const int carry = TunedCarryOf(count, m);
+    const std::uint32_t low = signs & ((std::uint32_t{1} << carry) - 1);  // carry <= 31.
+    sc->rans.clear();
+    RansEncode(sc->symbols, tables, &sc->rans, (std::uint32_t{1} << m) + low);
+    const std::size_t bytes =
+        (head_bits + count - static_cast<std::size_t>(carry) + 7) / 8 + sc->rans.size();
+    if (bytes < best_bytes) {
+      best_bytes = bytes;
+      best_carry = carry;
+      sc->best_rans.swap(sc->rans);
+    }
+  }
+  for (std::size_t i = static_cast<std::size_t>(best_carry); i < count; ++i)
+    w->Put(lev[i] < 0 ? 1 : 0, 1);
+  w->Flush();
+  out->insert(out->end(), sc->bits.begin(), sc->bits.end());
+  out->insert(out->end(), sc->best_rans.begin(), sc->best_rans.end());
+}
+
 // Encodes one block [begin, begin + len) holding levels[first, first + count) into
 // `out` (the bit stream, then the rANS stream read from the end); returns its mode.
 // With `single`, the bit stream opens with the payload's 3-bit single-block prefix.
 // Sizes are exact for Golomb and raw parts, estimated for rANS.
+// `force` (kSparseGolomb or kSparseRans) overrides the choice of the mode.
 std::uint8_t EncodeBlock(const LevelsView& lv, std::uint32_t begin, std::uint32_t len,
                          std::size_t first, std::size_t count, bool single, BlockScratch* sc,
-                         std::vector<std::uint8_t>* out) {
+                         std::vector<std::uint8_t>* out, int force = -1) {
   const auto idx = lv.index.subspan(first, count);
   const auto lev = lv.level.subspan(first, count);
   sc->gaps.resize(count);
@@ -278,7 +362,10 @@ std::uint8_t EncodeBlock(const LevelsView& lv, std::uint32_t begin, std::uint32_
       }
     }
   }
-  const double carried = CarriedSigns(count);  // Bits saved when rANS is used.
+  // What the final state holds besides nothing, in bits: the carried signs, and what the
+  // symbols left in it (~8 on average with a fixed carry, where it ends anywhere in
+  // its 16-bit range; ~14.5 with a tuned carry, which ends it nearly full).
+  const double carried = CarriedSigns(count) + (TunedCarry(count) && count >= 16 ? 14.5 : 7.5);
   // Magnitudes: constant, Golomb or rANS (without its final states, which depend on
   // how many symbols share the stream).
   double const_bits = has_mags ? 2 + GammaBits(std::uint64_t{sc->mags[0]} + 1) : 0;
@@ -308,11 +395,13 @@ std::uint8_t EncodeBlock(const LevelsView& lv, std::uint32_t begin, std::uint32_
     for (std::uint32_t m : sc->mags) mean += m;
     mean /= static_cast<double>(count);
     const int centre = static_cast<int>(std::lround(4 * std::log2(std::max(mean, 1e-3)) + 28));
-    for (int j = std::max(0, centre - 2); j <= std::min(63, centre + 2); ++j) {
+    const int laws = LawCount(lv.max_level);
+    for (int j = std::max(0, std::min(centre, laws - 1) - 2); j <= std::min(laws - 1, centre + 2);
+         ++j) {
       LawCounts(j, lv.max_level, &sc->law_counts);
       RansTable table(sc->law_counts);
       const double bits =
-          2 + kLawBits + table.SymbolBits(sc->counts) + static_cast<double>(escape_bits);
+          2 + LawBits(j, laws) + table.SymbolBits(sc->counts) + static_cast<double>(escape_bits);
       if (bits < law_mag_bits) {
         law_mag_bits = bits;
         law_index = j;
@@ -380,6 +469,7 @@ std::uint8_t EncodeBlock(const LevelsView& lv, std::uint32_t begin, std::uint32_
   std::uint8_t mode = kSparseGolomb;
   if (rans_sparse_bits < golomb_sparse_bits) mode = kSparseRans;
   if (dense_bits < std::min(golomb_sparse_bits, rans_sparse_bits)) mode = kDense;
+  if (force >= 0) mode = static_cast<std::uint8_t>(force);
 
   sc->bits.clear();
   BitWriter w(&sc->bits);
@@ -403,16 +493,38 @@ std::uint8_t EncodeBlock(const LevelsView& lv, std::uint32_t begin, std::uint32_
     if (mag_mode == kConstant) w.PutGamma(std::uint64_t{sc->mags[0]} + 1);
     if (mag_mode == kGolomb) w.PutGamma(mm);
     if (mag_mode == kRansMagnitudes) WriteCounts(&w, sc->counts);
-    if (mag_mode == kLawMagnitudes) w.Put(static_cast<std::uint32_t>(law_index), kLawBits);
+    if (mag_mode == kLawMagnitudes) PutLaw(&w, law_index, LawCount(lv.max_level));
   }
   const bool rans_mags = mag_mode == kRansMagnitudes || mag_mode == kLawMagnitudes;
   const RansTable* const mags_table = mag_mode == kLawMagnitudes
                                           ? &*law_table
                                           : (mag_mode == kRansMagnitudes ? &*mag_table : nullptr);
   // With rANS in the block, the first signs ride in its initial state.
-  const int carry = mode == kSparseRans || rans_mags ? CarriedSigns(count) : 0;
+  const bool tuned = TunedCarry(count);
+  const int carry = (mode == kSparseRans || rans_mags) && !tuned ? CarriedSigns(count) : 0;
   std::uint32_t carried_signs = 0;
   for (int i = 0; i < carry; ++i) carried_signs |= static_cast<std::uint32_t>(lev[i] < 0) << i;
+  if (mode == kSparseGolomb && tuned) {
+    // Gaps, magnitudes (Golomb codes or rANS escapes), then the signs not carried.
+    PutGapCode(&w, gm_code);
+    if (gm_code == kGapEscapeCode) w.PutGamma(gm);
+    for (std::uint32_t g : sc->gaps) PutGolomb(&w, g, gm);
+    if (mag_mode == kGolomb) {
+      for (std::uint32_t m : sc->mags) PutGolomb(&w, m, mm);
+    }
+    if (!rans_mags) {
+      for (std::size_t i = 0; i < count; ++i) w.Put(lev[i] < 0 ? 1 : 0, 1);
+      w.Flush();
+      out->insert(out->end(), sc->bits.begin(), sc->bits.end());
+      return mode;
+    }
+    PutEscapes(&w, sc->mags);
+    sc->symbols.resize(count);
+    for (std::size_t i = 0; i < count; ++i)
+      sc->symbols[i] = static_cast<std::uint16_t>(Capped(sc->mags[i]));
+    FinishTunedBlock(lev, &w, sc, std::span<const RansTable* const>(&mags_table, 1), out);
+    return mode;
+  }
   if (mode == kSparseGolomb) {
     PutGapCode(&w, gm_code);
     if (gm_code == kGapEscapeCode) w.PutGamma(gm);
@@ -429,7 +541,7 @@ std::uint8_t EncodeBlock(const LevelsView& lv, std::uint32_t begin, std::uint32_
       sc->symbols.resize(count);
       for (std::size_t i = 0; i < count; ++i)
         sc->symbols[i] = static_cast<std::uint16_t>(Capped(sc->mags[i]));
-      RansEncode(sc->symbols, *mags_table, out, carried_signs);
+      RansEncode(sc->symbols, *mags_table, out, kRansLow + carried_signs);
     }
     return mode;
   }
@@ -448,7 +560,7 @@ std::uint8_t EncodeBlock(const LevelsView& lv, std::uint32_t begin, std::uint32_
     } else {
       *sym++ = static_cast<std::uint16_t>(q);
     }
-    if (i < static_cast<std::size_t>(carry)) {
+    if (tuned || i < static_cast<std::size_t>(carry)) {
       w.Put(g & low_mask, shift);
     } else {
       w.Put((g & low_mask) | static_cast<std::uint32_t>(lev[i] < 0) << shift, shift + 1);
@@ -460,12 +572,35 @@ std::uint8_t EncodeBlock(const LevelsView& lv, std::uint32_t begin, std::uint32_
       if (m >= kEscape) w.PutGamma(std::uint64_t{m} - kEscape + 1);
     }
   }
+  const RansTable* tables[2] = {&gap_table, mags_table};
+  const std::span<const RansTable* const> used(tables, rans_mags ? 2 : 1);
+  if (tuned) {
+    FinishTunedBlock(lev, &w, sc, used, out);
+    return mode;
+  }
   w.Flush();
   out->insert(out->end(), sc->bits.begin(), sc->bits.end());
-  const RansTable* tables[2] = {&gap_table, mags_table};
-  RansEncode(sc->symbols, std::span<const RansTable* const>(tables, rans_mags ? 2 : 1), out,
-             carried_signs);
+  RansEncode(sc->symbols, used, out, kRansLow + carried_signs);
   return mode;
+}
+
+// EncodeBlock, except that a small sparse block (TunedCarry, under 1/4 dense) is
+// encoded both sparse ways and the smaller kept: their sizes are estimates otherwise
+// (the rANS final state's slack, the padding), off by a few bits, which is a few
+// percent of such a block.
+std::uint8_t EncodeBlockBest(const LevelsView& lv, std::uint32_t begin, std::uint32_t len,
+                             std::size_t first, std::size_t count, bool single, BlockScratch* sc,
+                             std::vector<std::uint8_t>* out) {
+  if (!TunedCarry(count) || count * 4 > len)
+    return EncodeBlock(lv, begin, len, first, count, single, sc, out);
+  std::vector<std::uint8_t>* trial = sc->trial;
+  trial[0].clear();
+  trial[1].clear();
+  EncodeBlock(lv, begin, len, first, count, single, sc, &trial[0], kSparseGolomb);
+  EncodeBlock(lv, begin, len, first, count, single, sc, &trial[1], kSparseRans);
+  const int pick = trial[1].size() < trial[0].size() ? 1 : 0;
+  out->insert(out->end(), trial[pick].begin(), trial[pick].end());
+  return pick == 1 ? kSparseRans : kSparseGolomb;
 }
 
 Status BlockError(std::uint64_t block, const char* what) {
@@ -539,7 +674,12 @@ Status DecodeBlock(std::span<const std::uint8_t> payload, int skip_bits, std::ui
     if (mag_mode == kRansMagnitudes && !ReadCounts(&r, kEscape + 1, count, counts)) {
       return BlockError(block, "bad magnitude counts");
     }
-    if (mag_mode == kLawMagnitudes) LawCounts(static_cast<int>(r.Get(kLawBits)), max_level, counts);
+    if (mag_mode == kLawMagnitudes) {
+      const int laws = LawCount(max_level);
+      const int j = GetLaw(&r, laws);
+      if (j >= laws) return BlockError(block, "bad magnitude law");
+      LawCounts(j, max_level, counts);
+    }
   }
   if (!r.ok() || constant >= max_level || mm > kMaxGolombParameter) {
     return BlockError(block, "bad magnitude parameters");
@@ -553,13 +693,29 @@ Status DecodeBlock(std::span<const std::uint8_t> payload, int skip_bits, std::ui
   }
   const std::uint64_t end = std::uint64_t{begin} + len;
   std::uint64_t pos = begin;
-  // Signs of the first `carry` non-zeros come from the rANS final state (kCarriedSigns).
-  const int carry = mode == kSparseRans || rans_mags ? CarriedSigns(count) : 0;
+  // Signs of the first `carry` non-zeros come from the rANS final state (kCarriedSigns);
+  // a tuned block (TunedCarry) learns its carry from that state, then reads the other
+  // signs from the end of its bit stream.
+  const bool tuned = TunedCarry(count);
+  int carry = (mode == kSparseRans || rans_mags) && !tuned ? CarriedSigns(count) : 0;
   std::uint32_t carried_signs = 0;
   auto apply_carried_signs = [&] {
     for (int i = 0; i < carry; ++i) {
       if (carried_signs >> i & 1) level[i] = -level[i];
     }
+  };
+  // For a tuned block: the carry and carried signs from lane 0's initial state, then
+  // the remaining signs from the bit stream. False for a state no encoder writes.
+  auto tuned_signs = [&](std::uint32_t initial, bool has_rans) {
+    const int m = 31 - std::countl_zero(initial);  // initial >= kRansLow = 2^16.
+    carry = has_rans ? TunedCarryOf(count, m) : 0;
+    carried_signs = has_rans ? initial - (std::uint32_t{1} << m) : 0;
+    if (carried_signs >> carry != 0) return false;
+    apply_carried_signs();
+    for (std::uint32_t i = static_cast<std::uint32_t>(carry); i < count; ++i) {
+      if (r.Get(1) != 0) level[i] = -level[i];
+    }
+    return r.ok();
   };
   if (mode == kSparseGolomb) {
     const int gm_code = GetGapCode(&r);
@@ -574,7 +730,7 @@ Status DecodeBlock(std::span<const std::uint8_t> payload, int skip_bits, std::ui
       ++pos;
     }
     for (std::uint32_t i = 0; i < count; ++i)
-      level[i] = i < static_cast<std::uint32_t>(carry) || r.Get(1) == 0 ? 1 : -1;
+      level[i] = tuned || i < static_cast<std::uint32_t>(carry) || r.Get(1) == 0 ? 1 : -1;
     if (!r.ok()) return BlockError(block, "truncated positions");
     if (mag_mode == kConstant) {
       const auto m = static_cast<std::int32_t>(constant + 1);
@@ -587,9 +743,10 @@ Status DecodeBlock(std::span<const std::uint8_t> payload, int skip_bits, std::ui
       }
     }
     std::size_t rans_bytes = 0;
+    std::uint32_t initial = kRansLow;
     if (rans_mags) {
       bool bad = false;
-      const bool ok = RansDecodeTail(
+      const bool ok = RansDecodeTailState(
           payload, *mag_table, count, &rans_bytes,
           [&](std::uint64_t i, std::uint32_t s) {
             std::uint64_t m = s;
@@ -597,10 +754,15 @@ Status DecodeBlock(std::span<const std::uint8_t> payload, int skip_bits, std::ui
             bad |= m >= max_level;
             level[i] *= bad ? 1 : static_cast<std::int32_t>(m + 1);
           },
-          carry, &carried_signs);
+          &initial);
       if (!ok || bad) return BlockError(block, "bad magnitude stream");
-      apply_carried_signs();
+      if (!tuned) {
+        carried_signs = initial - kRansLow;
+        if (carried_signs >> carry != 0) return BlockError(block, "bad magnitude stream");
+        apply_carried_signs();
+      }
     }
+    if (tuned && !tuned_signs(initial, rans_mags)) return BlockError(block, "bad signs");
     if (!Tiles(r, rans_bytes, payload.size()))
       return BlockError(block, "bit stream length mismatch");
     return Status::Ok();
@@ -624,7 +786,8 @@ Status DecodeBlock(std::span<const std::uint8_t> payload, int skip_bits, std::ui
       if (e > max_bucket) return BlockError(block, "gap beyond the block");
       q = e - 1 + kGapEscape;
     }
-    const std::uint32_t bits = r.Get(i < static_cast<std::uint32_t>(carry) ? shift : shift + 1);
+    const std::uint32_t bits =
+        r.Get(tuned || i < static_cast<std::uint32_t>(carry) ? shift : shift + 1);
     pos += q << shift | (bits & low_mask);
     if (pos >= end) return BlockError(block, "position beyond the block");
     index[i] = static_cast<std::uint32_t>(pos);
@@ -645,6 +808,14 @@ Status DecodeBlock(std::span<const std::uint8_t> payload, int skip_bits, std::ui
       m = static_cast<std::int32_t>(s + 1);
     }
     level[i] = (bits >> shift) != 0 ? -m : m;
+  }
+  if (tuned) {
+    std::uint32_t initial = 0;
+    if (!rr.FinishState(&initial) || !tuned_signs(initial, true) ||
+        !Tiles(r, rr.consumed(), payload.size())) {
+      return BlockError(block, "bad sparse rANS stream");
+    }
+    return Status::Ok();
   }
   if (!rr.Finish(carry, &carried_signs) || !Tiles(r, rr.consumed(), payload.size())) {
     return BlockError(block, "bad sparse rANS stream");
@@ -679,7 +850,7 @@ void EncodeRans(const LevelsView& lv, const LevelCoderOptions& options,
   const std::uint64_t nblocks = (lv.n + block - 1) / block;
   thread_local BlockScratch sc;
   if (nblocks == 1) {
-    EncodeBlock(lv, 0, static_cast<std::uint32_t>(lv.n), 0, nnz, /*single=*/true, &sc, out);
+    EncodeBlockBest(lv, 0, static_cast<std::uint32_t>(lv.n), 0, nnz, /*single=*/true, &sc, out);
     return;
   }
   std::vector<std::uint8_t> table;
@@ -695,9 +866,9 @@ void EncodeRans(const LevelsView& lv, const LevelCoderOptions& options,
     const std::size_t before = body.size();
     std::uint8_t mode = kEmpty;
     if (count > 0) {
-      mode = EncodeBlock(lv, static_cast<std::uint32_t>(begin),
-                         static_cast<std::uint32_t>(end - begin), first, count, /*single=*/false,
-                         &sc, &body);
+      mode = EncodeBlockBest(lv, static_cast<std::uint32_t>(begin),
+                             static_cast<std::uint32_t>(end - begin), first, count,
+                             /*single=*/false, &sc, &body);
     }
     if (b + 1 < nblocks) {
       PutVarint(&table, std::uint64_t{count} << 2 | mode);

@@ -7,8 +7,9 @@
 // 2^block_log2 elements and, per block, picks the smallest of
 //   Golomb sparse: Golomb-coded zero-run lengths (parameter by exact cost), raw sign
 //           bits, magnitudes as one constant, Golomb codes, order-0 rANS under sent
-//           counts, or rANS under one of 64 geometric laws (a 6-bit index: for a few
-//           dozen non-zeros the counts would cost more than the symbols);
+//           counts, or rANS under one of up to 64 geometric laws (an index of at most
+//           6 bits, fewer for small max_level: for a few dozen non-zeros the counts
+//           would cost more than the symbols);
 //   rANS sparse: zero-run lengths as rANS-coded buckets under a geometric law that
 //           both ends derive from (length, non-zeros) -- nothing is sent for it --
 //           plus raw low bits; raw signs; magnitudes as above, in the same rANS
@@ -21,7 +22,10 @@
 // bits or Elias-gamma. Each block is a bit stream followed by its rANS stream, which
 // the decoder reads from the block's end, so no length separates them; a sparse block
 // with rANS carries the signs of its first min(16, non-zeros) non-zeros in the rANS
-// initial state (otherwise the final state's 32 bits hold ~16 bits of nothing).
+// initial state (otherwise the final state's 32 bits hold ~16 bits of nothing); a
+// block of fewer than 256 non-zeros instead starts lane 0 at 2^m + the signs of its
+// first min(count, m) non-zeros, m in [16, 31] chosen by trying each for the smallest
+// block (the final state then ends nearly full), and writes its other signs last.
 // Payload: empty when there are no non-zeros; a single block is just its bits,
 // opening with a 1 bit and the mode as 0 (Golomb sparse), 1 0 (rANS sparse) or 1 1
 // (dense); several blocks are u8 (0 |

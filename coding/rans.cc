@@ -119,12 +119,13 @@ std::uint32_t RansTable::SearchSlot(std::uint32_t slot) const {
 }
 
 void RansEncode(std::span<const std::uint16_t> symbols, std::span<const RansTable* const> tables,
-                std::vector<std::uint8_t>* out, std::uint32_t carried) {
+                std::vector<std::uint8_t>* out, std::uint32_t initial) {
   SOTTO_CHECK(!tables.empty() && tables.size() <= 2) << tables.size() << " tables";
   const bool degenerate = tables[0]->degenerate();
   for (const RansTable* t : tables)
     SOTTO_CHECK(t->degenerate() == degenerate) << "mixed degenerate tables";
-  SOTTO_CHECK(carried < kRansLow && (carried == 0 || !degenerate)) << "carried " << carried;
+  SOTTO_CHECK(initial >= kRansLow && (initial == kRansLow || !degenerate))
+      << "initial state " << initial;
   if (degenerate) return;
   const std::size_t n = symbols.size();
   thread_local std::vector<EncSymbol> enc[2];
@@ -137,7 +138,7 @@ void RansEncode(std::span<const std::uint16_t> symbols, std::span<const RansTabl
   const int lanes = RansLanes(n);
   const std::size_t ntables = tables.size();
   // States stay below 2^32; the 64-bit reciprocal division is exact there too.
-  std::uint64_t x[4] = {kRansLow + carried, kRansLow, kRansLow, kRansLow};
+  std::uint64_t x[4] = {initial, kRansLow, kRansLow, kRansLow};
   // At most one word per symbol: write into the reserved room, trim at the end.
   const std::size_t at = out->size();
   out->resize(at + 2 * n + 4 * static_cast<std::size_t>(lanes));
@@ -200,12 +201,21 @@ bool RansReader::Finish() const {
 
 bool RansReader::Finish(int carried_bits, std::uint32_t* carried) const {
   *carried = 0;
+  std::uint32_t initial = 0;
+  if (!FinishState(&initial) || initial - kRansLow >= (std::uint32_t{1} << carried_bits))
+    return false;
+  *carried = initial - kRansLow;
+  return true;
+}
+
+bool RansReader::FinishState(std::uint32_t* initial) const {
+  *initial = 0;
   if (!ok_) return false;
   for (int l = 1; l < lanes_; ++l) {
     if (x_[l] != kRansLow) return false;
   }
-  if (x_[0] < kRansLow || x_[0] - kRansLow >= (std::uint32_t{1} << carried_bits)) return false;
-  *carried = x_[0] - kRansLow;
+  if (x_[0] < kRansLow) return false;
+  *initial = x_[0];
   return true;
 }
 

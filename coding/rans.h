@@ -70,16 +70,16 @@ inline int RansLanes(std::uint64_t count) { return count >= kRansShortStream ? 4
 // (lane 0 last, 4 bytes each). A decoder reads backwards, so the stream can sit
 // behind a bit stream of unknown length in the same buffer without a length field.
 // Empty when every table is degenerate (single symbol).
-// `carried` (< kRansLow) rides in lane 0's initial state, kRansLow + carried, and
-// comes back from the decoder's final state (RansReader::Finish): raw bits moved
-// there cost nothing, up to 16 of the ~16-32 bits the final state costs.
-// Requires: all tables degenerate (then carried == 0), or none.
+// `initial` (>= kRansLow) is lane 0's initial state and comes back from the
+// decoder's final state (RansReader::Finish): raw bits moved there, e.g. as
+// kRansLow + carried, cost nothing, up to the ~16-32 bits the final state costs.
+// Requires: all tables degenerate (then initial == kRansLow), or none.
 void RansEncode(std::span<const std::uint16_t> symbols, std::span<const RansTable* const> tables,
-                std::vector<std::uint8_t>* out, std::uint32_t carried = 0);
+                std::vector<std::uint8_t>* out, std::uint32_t initial = kRansLow);
 inline void RansEncode(std::span<const std::uint16_t> symbols, const RansTable& table,
-                       std::vector<std::uint8_t>* out, std::uint32_t carried = 0) {
+                       std::vector<std::uint8_t>* out, std::uint32_t initial = kRansLow) {
   const RansTable* tables[1] = {&table};
-  RansEncode(symbols, tables, out, carried);
+  RansEncode(symbols, tables, out, initial);
 }
 
 // Reads a stream RansEncode wrote at the end of `bytes`, backwards. Every read is
@@ -141,6 +141,9 @@ class RansReader {
   // RansEncode was given), returned through `carried`.
   bool Finish() const;
   bool Finish(int carried_bits, std::uint32_t* carried) const;
+  // The same for any initial state of lane 0 (the other lanes' must be kRansLow),
+  // returned through `initial`.
+  bool FinishState(std::uint32_t* initial) const;
   // Bytes at the end of `bytes` the stream has used so far (states included).
   std::size_t consumed() const { return static_cast<std::size_t>(end_ - ptr_); }
 
@@ -166,6 +169,12 @@ template <typename Sink>
 bool RansDecodeTail(std::span<const std::uint8_t> bytes, const RansTable& table,
                     std::uint64_t count, std::size_t* consumed, Sink&& sink, int carried_bits = 0,
                     std::uint32_t* carried = nullptr);
+// As RansDecodeTail, returning lane 0's whole initial state (RansEncode's `initial`;
+// kRansLow for a degenerate table) through `initial`.
+template <typename Sink>
+bool RansDecodeTailState(std::span<const std::uint8_t> bytes, const RansTable& table,
+                         std::uint64_t count, std::size_t* consumed, Sink&& sink,
+                         std::uint32_t* initial);
 
 // Writes `counts`: the alphabet size, then each count in an Exp-Golomb code whose
 // order is chosen for the table.
@@ -183,8 +192,22 @@ template <typename Sink>
 bool RansDecodeTail(std::span<const std::uint8_t> bytes, const RansTable& table,
                     std::uint64_t count, std::size_t* consumed, Sink&& sink, int carried_bits,
                     std::uint32_t* carried) {
-  *consumed = 0;
   if (carried != nullptr) *carried = 0;
+  std::uint32_t initial = 0;
+  if (!RansDecodeTailState(bytes, table, count, consumed, sink, &initial) ||
+      initial - kRansLow >= (std::uint32_t{1} << carried_bits)) {
+    return false;
+  }
+  if (carried != nullptr) *carried = initial - kRansLow;
+  return true;
+}
+
+template <typename Sink>
+bool RansDecodeTailState(std::span<const std::uint8_t> bytes, const RansTable& table,
+                         std::uint64_t count, std::size_t* consumed, Sink&& sink,
+                         std::uint32_t* initial) {
+  *consumed = 0;
+  *initial = kRansLow;
   if (table.degenerate()) {
     const std::uint32_t s = table.SymbolOfSlot(0);
     for (std::uint64_t i = 0; i < count; ++i) sink(i, s);
@@ -206,8 +229,7 @@ bool RansDecodeTail(std::span<const std::uint8_t> bytes, const RansTable& table,
   }
   for (; i < count; ++i)
     sink(i, r.Decode(static_cast<int>(i % static_cast<std::uint64_t>(lanes)), table));
-  std::uint32_t ignored = 0;
-  if (!r.Finish(carried_bits, carried != nullptr ? carried : &ignored)) return false;
+  if (!r.FinishState(initial)) return false;
   *consumed = r.consumed();
   return true;
 }

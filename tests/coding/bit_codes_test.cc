@@ -173,7 +173,7 @@ TEST_CASE("rANS carries up to 16 raw bits in its initial state almost for free",
     const auto carried = static_cast<std::uint32_t>(rng.UniformInt(1u << 16));
     std::vector<std::uint8_t> plain, with;
     RansEncode(symbols, table, &plain);
-    RansEncode(symbols, table, &with, carried);
+    RansEncode(symbols, table, &with, kRansLow + carried);
     extra_bytes += static_cast<std::int64_t>(with.size()) - static_cast<std::int64_t>(plain.size());
     std::vector<std::uint16_t> out(n, 0xFFFF);
     std::size_t consumed = 0;
