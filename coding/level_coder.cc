@@ -504,45 +504,34 @@ std::uint8_t EncodeBlock(const LevelsView& lv, std::uint32_t begin, std::uint32_
   const int carry = (mode == kSparseRans || rans_mags) && !tuned ? CarriedSigns(count) : 0;
   std::uint32_t carried_signs = 0;
   for (int i = 0; i < carry; ++i) carried_signs |= static_cast<std::uint32_t>(lev[i] < 0) << i;
-  if (mode == kSparseGolomb && tuned) {
-    // Gaps, magnitudes (Golomb codes or rANS escapes), then the signs not carried.
-    PutGapCode(&w, gm_code);
-    if (gm_code == kGapEscapeCode) w.PutGamma(gm);
-    for (std::uint32_t g : sc->gaps) PutGolomb(&w, g, gm);
-    if (mag_mode == kGolomb) {
-      for (std::uint32_t m : sc->mags) PutGolomb(&w, m, mm);
-    }
-    if (!rans_mags) {
-      for (std::size_t i = 0; i < count; ++i) w.Put(lev[i] < 0 ? 1 : 0, 1);
-      w.Flush();
-      out->insert(out->end(), sc->bits.begin(), sc->bits.end());
-      return mode;
-    }
-    PutEscapes(&w, sc->mags);
-    sc->symbols.resize(count);
-    for (std::size_t i = 0; i < count; ++i)
-      sc->symbols[i] = static_cast<std::uint16_t>(Capped(sc->mags[i]));
-    FinishTunedBlock(lev, &w, sc, std::span<const RansTable* const>(&mags_table, 1), out);
-    return mode;
-  }
   if (mode == kSparseGolomb) {
+    // Gaps, the signs not carried, magnitudes (Golomb codes or rANS escapes); a tuned
+    // block writes its signs last instead (it carries some only with rANS).
     PutGapCode(&w, gm_code);
     if (gm_code == kGapEscapeCode) w.PutGamma(gm);
     for (std::uint32_t g : sc->gaps) PutGolomb(&w, g, gm);
-    for (std::size_t i = static_cast<std::size_t>(carry); i < count; ++i)
-      w.Put(lev[i] < 0 ? 1 : 0, 1);
+    if (!tuned) {
+      for (std::size_t i = static_cast<std::size_t>(carry); i < count; ++i)
+        w.Put(lev[i] < 0 ? 1 : 0, 1);
+    }
     if (mag_mode == kGolomb) {
       for (std::uint32_t m : sc->mags) PutGolomb(&w, m, mm);
     }
-    if (rans_mags) PutEscapes(&w, sc->mags);
-    w.Flush();
-    out->insert(out->end(), sc->bits.begin(), sc->bits.end());
     if (rans_mags) {
+      PutEscapes(&w, sc->mags);
       sc->symbols.resize(count);
       for (std::size_t i = 0; i < count; ++i)
         sc->symbols[i] = static_cast<std::uint16_t>(Capped(sc->mags[i]));
-      RansEncode(sc->symbols, *mags_table, out, kRansLow + carried_signs);
+      if (tuned) {
+        FinishTunedBlock(lev, &w, sc, std::span<const RansTable* const>(&mags_table, 1), out);
+        return mode;
+      }
+    } else if (tuned) {
+      for (std::size_t i = 0; i < count; ++i) w.Put(lev[i] < 0 ? 1 : 0, 1);
     }
+    w.Flush();
+    out->insert(out->end(), sc->bits.begin(), sc->bits.end());
+    if (rans_mags) RansEncode(sc->symbols, *mags_table, out, kRansLow + carried_signs);
     return mode;
   }
   // kSparseRans: per non-zero, bucket symbol (+ magnitude symbol) in rANS; in the bit
