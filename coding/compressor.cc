@@ -281,7 +281,7 @@ class SpecCompressor final : public Compressor {
     LevelCoderOptions options;
     options.block_log2 = spec_.block_log2;
     options.grow_sparse_blocks = !spec_.block_given;
-    EncodeLevels(sh.level_coder, lv, options, &sc.payload);
+    EncodeLevels(sh.level_coder, lv, options, &sc.payload, &sh.form);
     WriteSection(sh, sc.payload, bytes);
     Apply(header, sh, si, data, sink);
     if (!unscaled.empty()) {
@@ -341,7 +341,7 @@ Status DecodeAddWeighted(std::span<const std::uint8_t> bytes, const DecodeLimits
     const std::uint64_t n = s.length(d);
     Status st;
     if (s.kind == SectionKind::kLevels) {
-      st = DecodeLevels(s.level_coder, s.payload, n, s.nnz, s.max_level, &data.index, &data.level);
+      st = DecodeLevels(s.level_coder, s.payload, s.form, n, s.nnz, s.max_level, &data.index, &data.level);
     } else {
       st = DecodeFloats(s.float_coder, s.payload, n, s.nnz, &data);
     }

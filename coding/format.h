@@ -8,26 +8,28 @@
 // little-endian):
 //
 //   u8  magic = 0xC5
-//   u8  version = 4 (3: the sotto level coder before blocks of < 256 non-zeros tuned
-//       their rANS carry; 2: before short single-block prefixes, variable-length gap
-//       parameter codes and signs in the rANS initial state; 1: before rANS sparse
-//       blocks)
-//   u8  codec id (CodecId: which compressor produced it; informational)
-//   u8  flags: bit 0 = a seed triple follows (needed by rand-k supports and
-//       subtractive dither, whose randomness the receiver regenerates)
+//   u8  version = 4 (3: before the packed header bytes and the tuned rANS carry of
+//       blocks of < 256 non-zeros; 2: before short single-block prefixes,
+//       variable-length gap parameter codes and signs in the rANS initial state; 1:
+//       before rANS sparse blocks)
+//   u8  codec id (CodecId: which compressor produced it; informational) in bits 0-2,
+//       bit 3 = a seed triple follows (needed by rand-k supports and subtractive
+//       dither, whose randomness the receiver regenerates), bits 4-6 = section count
+//       - 1 (1..kMaxSections sections; the vector is their sum), bit 7 = 0
 //   varint dimension d                        (<= DecodeLimits::max_dimension)
-//   [varint seed, varint round, varint sender]  if flags bit 0
-//   u8  section count (1..kMaxSections); the vector is the sum of its sections
+//   [varint seed, varint round, varint sender]  if bit 3
 //   sections, each:
-//     u8 kind (SectionKind: 1 = integer levels, 2 = floats)
-//     u8 support (Support: 0 = all d elements, 1 = rand-k positions regenerated
-//        from (seed, round, sender, section index)); if 1: varint k (1..d)
-//     kind 1 (levels): u8 level coder (LevelCoder), u8 flags (bit 0 = power-of-two
-//        map, bit 1 = subtractive dither), varint s (max |level|, 1..kMaxLevel),
-//        f32 step (finite)
-//     kind 2 (floats): u8 float coder (FloatCoder)
+//     u8 bit 0 = kind (0: integer levels, 1: floats), bit 1 = support (0: all d
+//        elements, 1: rand-k positions regenerated from (seed, round, sender, section
+//        index)), bits 2-3 = coder (LevelCoder or FloatCoder), bits 4-5 = level flags
+//        (bit 4: power-of-two map, bit 5: subtractive dither), bits 6-7 = the level
+//        payload's form (coding/level_coder.h: the sotto coder's single-block mode);
+//        bits 4-7 are 0 for floats
+//     if rand-k: varint k (1..d)
+//     levels: varint s (max |level|, 1..kMaxLevel), f32 step (finite)
 //     varint nnz (non-zero levels / stored floats; <= n, the support's length)
-//     varint payload length in bytes (<= the bytes that remain)
+//     varint payload length in bytes (<= the bytes that remain; explicit in the last
+//        section too, so that a truncated message never passes for a shorter one)
 //     payload (see below)
 //   nothing after the last section.
 //
@@ -119,6 +121,7 @@ struct SectionHeader {
   bool subtractive = false;
   std::uint32_t max_level = 1;
   float step = 0;
+  std::uint8_t form = 0;  // The payload's form (EncodeLevels).
   // Floats only:
   FloatCoder float_coder = FloatCoder::kGaps;
   std::uint64_t nnz = 0;

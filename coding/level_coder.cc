@@ -15,11 +15,13 @@
 namespace sotto::coding {
 
 void EncodeLevels(LevelCoder coder, const LevelsView& levels, const LevelCoderOptions& options,
-                  std::vector<std::uint8_t>* out) {
+                  std::vector<std::uint8_t>* out, std::uint8_t* form) {
   SOTTO_CHECK(levels.index.size() == levels.level.size()) << "index/level size mismatch";
+  *form = 0;
   switch (coder) {
     case LevelCoder::kRans:
-      return detail::EncodeRans(levels, options, out);
+      *form = detail::EncodeRans(levels, options, out);
+      return;
     case LevelCoder::kElias:
       return detail::EncodeElias(levels, out);
     case LevelCoder::kVsc:
@@ -29,15 +31,17 @@ void EncodeLevels(LevelCoder coder, const LevelsView& levels, const LevelCoderOp
   }
 }
 
-Status DecodeLevels(LevelCoder coder, std::span<const std::uint8_t> payload, std::uint64_t n,
-                    std::uint64_t nnz, std::uint32_t max_level, std::vector<std::uint32_t>* index,
-                    std::vector<std::int32_t>* level) {
+Status DecodeLevels(LevelCoder coder, std::span<const std::uint8_t> payload, std::uint8_t form,
+                    std::uint64_t n, std::uint64_t nnz, std::uint32_t max_level,
+                    std::vector<std::uint32_t>* index, std::vector<std::int32_t>* level) {
   if (nnz > n)
     return Corrupted("levels: " + std::to_string(nnz) + " non-zeros in " + std::to_string(n));
   if (n > 0xFFFFFFFFull) return Corrupted("levels: length " + std::to_string(n) + " exceeds 2^32");
+  if (form > kMaxLevelForm || (form != 0 && coder != LevelCoder::kRans))
+    return Corrupted("levels: payload form " + std::to_string(form) + " for this coder");
   switch (coder) {
     case LevelCoder::kRans:
-      return detail::DecodeRans(payload, n, nnz, max_level, index, level);
+      return detail::DecodeRans(payload, form, n, nnz, max_level, index, level);
     case LevelCoder::kElias:
       return detail::DecodeElias(payload, n, nnz, max_level, index, level);
     case LevelCoder::kVsc:
@@ -177,16 +181,6 @@ int GetGapCode(BitReader* r) {
   return (st & 1) != 0 ? magnitude : -magnitude;
 }
 
-// The single-block payload's prefix: bit 1, then the mode as 0 (Golomb sparse, the
-// mode of small messages), 1 0 (rANS sparse) or 1 1 (dense).
-int SinglePrefixBits(std::uint8_t mode) { return mode == kSparseGolomb ? 2 : 3; }
-void PutSinglePrefix(BitWriter* w, std::uint8_t mode) {
-  w->Put(mode == kSparseGolomb ? 1u : (mode == kSparseRans ? 3u : 7u), SinglePrefixBits(mode));
-}
-std::uint8_t SinglePrefixMode(std::uint8_t first_byte) {
-  return (first_byte & 2) == 0 ? kSparseGolomb : ((first_byte & 4) == 0 ? kSparseRans : kDense);
-}
-
 // Model counts of law j for magnitudes below max_level: symbols 0 .. min(max_level,
 // kEscape) - 1 and, when max_level > kEscape, the tail on the escape symbol; every
 // symbol at least 1. Integer arithmetic only (as GapCounts).
@@ -321,11 +315,10 @@ void FinishTunedBlock(std::span<const std::int32_t> lev, BitWriter* w, BlockScra
 
 // Encodes one block [begin, begin + len) holding levels[first, first + count) into
 // `out` (the bit stream, then the rANS stream read from the end); returns its mode.
-// With `single`, the bit stream opens with the payload's 3-bit single-block prefix.
 // Sizes are exact for Golomb and raw parts, estimated for rANS.
 // `force` (kSparseGolomb or kSparseRans) overrides the choice of the mode.
 std::uint8_t EncodeBlock(const LevelsView& lv, std::uint32_t begin, std::uint32_t len,
-                         std::size_t first, std::size_t count, bool single, BlockScratch* sc,
+                         std::size_t first, std::size_t count, BlockScratch* sc,
                          std::vector<std::uint8_t>* out, int force = -1) {
   const auto idx = lv.index.subspan(first, count);
   const auto lev = lv.level.subspan(first, count);
@@ -428,8 +421,7 @@ std::uint8_t EncodeBlock(const LevelsView& lv, std::uint32_t begin, std::uint32_
   };
   MagnitudeMode golomb_mag_mode, rans_mag_mode;
   const double golomb_sparse_bits = static_cast<double>(gm_header_bits + gap_bits + count) +
-                                    best_mags(FlushBits(count) - carried, &golomb_mag_mode) +
-                                    (single ? SinglePrefixBits(kSparseGolomb) : 0);
+                                    best_mags(FlushBits(count) - carried, &golomb_mag_mode) + 0;
   // rANS sparse: the model's cost of the buckets from their histogram.
   const int shift = GapShift(len, count);
   GapCounts(len, count, shift, &sc->gap_counts);
@@ -448,7 +440,7 @@ std::uint8_t EncodeBlock(const LevelsView& lv, std::uint32_t begin, std::uint32_
       gap_table.SymbolBits(sc->bucket_hist) + static_cast<double>(gap_escape_bits) +
       static_cast<double>(count) * (shift + 1) +
       best_mags(FlushBits(2 * count) - FlushBits(count), &rans_mag_mode) + FlushBits(count) -
-      carried + (single ? SinglePrefixBits(kSparseRans) : 0);
+      carried;
   double dense_bits = 1e300;
   std::optional<RansTable> dense_table;
   // Dense rANS codes every element; on iid levels the rANS sparse mode is as small
@@ -464,7 +456,7 @@ std::uint8_t EncodeBlock(const LevelsView& lv, std::uint32_t begin, std::uint32_
     dense_table.emplace(sc->dense_counts);
     dense_bits = dense_table->CostBits(sc->dense_counts) +
                  static_cast<double>(CountsBits(sc->dense_counts)) +
-                 static_cast<double>(escape_bits) + (single ? SinglePrefixBits(kDense) : 0);
+                 static_cast<double>(escape_bits);
   }
   std::uint8_t mode = kSparseGolomb;
   if (rans_sparse_bits < golomb_sparse_bits) mode = kSparseRans;
@@ -473,7 +465,6 @@ std::uint8_t EncodeBlock(const LevelsView& lv, std::uint32_t begin, std::uint32_
 
   sc->bits.clear();
   BitWriter w(&sc->bits);
-  if (single) PutSinglePrefix(&w, mode);
   if (mode == kDense) {
     WriteCounts(&w, sc->dense_counts);
     sc->symbols.assign(len, 0);
@@ -578,15 +569,15 @@ std::uint8_t EncodeBlock(const LevelsView& lv, std::uint32_t begin, std::uint32_
 // (the rANS final state's slack, the padding), off by a few bits, which is a few
 // percent of such a block.
 std::uint8_t EncodeBlockBest(const LevelsView& lv, std::uint32_t begin, std::uint32_t len,
-                             std::size_t first, std::size_t count, bool single, BlockScratch* sc,
+                             std::size_t first, std::size_t count, BlockScratch* sc,
                              std::vector<std::uint8_t>* out) {
   if (!TunedCarry(count) || count * 4 > len)
-    return EncodeBlock(lv, begin, len, first, count, single, sc, out);
+    return EncodeBlock(lv, begin, len, first, count, sc, out);
   std::vector<std::uint8_t>* trial = sc->trial;
   trial[0].clear();
   trial[1].clear();
-  EncodeBlock(lv, begin, len, first, count, single, sc, &trial[0], kSparseGolomb);
-  EncodeBlock(lv, begin, len, first, count, single, sc, &trial[1], kSparseRans);
+  EncodeBlock(lv, begin, len, first, count, sc, &trial[0], kSparseGolomb);
+  EncodeBlock(lv, begin, len, first, count, sc, &trial[1], kSparseRans);
   const int pick = trial[1].size() < trial[0].size() ? 1 : 0;
   out->insert(out->end(), trial[pick].begin(), trial[pick].end());
   return pick == 1 ? kSparseRans : kSparseGolomb;
@@ -816,19 +807,19 @@ Status DecodeBlock(std::span<const std::uint8_t> payload, int skip_bits, std::ui
 }  // namespace
 
 // Payload: nothing when there are no non-zeros. One block (n <= the block length):
-// a bit stream opening with bit 1, the block's mode (SinglePrefixBits), then that
-// block's bits; its rANS stream, if any, at the end of the payload. Several blocks: u8 (0 |
+// the block's bits, its rANS stream, if any, at the end; the block's mode is the
+// payload's form (sent outside it). Several blocks (form 0): u8 (0 |
 // (block_log2 - 10) << 1 | last block's mode << 5); for each block but the last,
 // varint (count << 2 | mode) and, unless empty, varint byte length; then the blocks,
 // each a bit stream with its rANS stream at its end. The last block's count and
 // length are what remains.
-void EncodeRans(const LevelsView& lv, const LevelCoderOptions& options,
-                std::vector<std::uint8_t>* out) {
+std::uint8_t EncodeRans(const LevelsView& lv, const LevelCoderOptions& options,
+                        std::vector<std::uint8_t>* out) {
   int block_log2 = options.block_log2;
   SOTTO_CHECK(block_log2 >= kMinBlockLog2 && block_log2 <= kMaxBlockLog2)
       << "block_log2 " << block_log2;
   const std::uint64_t nnz = lv.index.size();
-  if (nnz == 0) return;
+  if (nnz == 0) return 0;
   if (options.grow_sparse_blocks && nnz * 8 < lv.n) {
     const double want =
         65536.0 * static_cast<double>(lv.n) / static_cast<double>(std::max<std::uint64_t>(nnz, 1));
@@ -839,8 +830,7 @@ void EncodeRans(const LevelsView& lv, const LevelCoderOptions& options,
   const std::uint64_t nblocks = (lv.n + block - 1) / block;
   thread_local BlockScratch sc;
   if (nblocks == 1) {
-    EncodeBlockBest(lv, 0, static_cast<std::uint32_t>(lv.n), 0, nnz, /*single=*/true, &sc, out);
-    return;
+    return EncodeBlockBest(lv, 0, static_cast<std::uint32_t>(lv.n), 0, nnz, &sc, out);
   }
   std::vector<std::uint8_t> table;
   std::vector<std::uint8_t> body;
@@ -856,8 +846,7 @@ void EncodeRans(const LevelsView& lv, const LevelCoderOptions& options,
     std::uint8_t mode = kEmpty;
     if (count > 0) {
       mode = EncodeBlockBest(lv, static_cast<std::uint32_t>(begin),
-                             static_cast<std::uint32_t>(end - begin), first, count,
-                             /*single=*/false, &sc, &body);
+                             static_cast<std::uint32_t>(end - begin), first, count, &sc, &body);
     }
     if (b + 1 < nblocks) {
       PutVarint(&table, std::uint64_t{count} << 2 | mode);
@@ -870,26 +859,28 @@ void EncodeRans(const LevelsView& lv, const LevelCoderOptions& options,
   PutU8(out, static_cast<std::uint8_t>((block_log2 - kMinBlockLog2) << 1 | last_mode << 5));
   out->insert(out->end(), table.begin(), table.end());
   out->insert(out->end(), body.begin(), body.end());
+  return 0;
 }
 
-Status DecodeRans(std::span<const std::uint8_t> payload, std::uint64_t n, std::uint64_t nnz,
-                  std::uint32_t max_level, std::vector<std::uint32_t>* index,
+Status DecodeRans(std::span<const std::uint8_t> payload, std::uint8_t form, std::uint64_t n,
+                  std::uint64_t nnz, std::uint32_t max_level, std::vector<std::uint32_t>* index,
                   std::vector<std::int32_t>* level) {
   if (payload.empty()) {
-    if (nnz != 0)
-      return Corrupted("sotto levels: empty payload for " + std::to_string(nnz) + " non-zeros");
+    if (nnz != 0 || form != 0) {
+      return Corrupted("sotto levels: empty payload for " + std::to_string(nnz) +
+                       " non-zeros, form " + std::to_string(form));
+    }
     index->clear();
     level->clear();
     return Status::Ok();
   }
   if (nnz == 0) return Corrupted("sotto levels: bytes for no non-zeros");
   std::vector<std::uint32_t> counts;
-  if (payload[0] & 1) {  // One block.
-    const std::uint8_t mode = SinglePrefixMode(payload[0]);
+  if (form != 0) {  // One block of mode `form`.
     if (n > (std::uint64_t{1} << kMaxBlockLog2)) return Corrupted("sotto levels: bad single block");
     index->resize(nnz);
     level->resize(nnz);
-    return DecodeBlock(payload, SinglePrefixBits(mode), mode, 0, 0, static_cast<std::uint32_t>(n),
+    return DecodeBlock(payload, 0, form, 0, 0, static_cast<std::uint32_t>(n),
                        static_cast<std::uint32_t>(nnz), max_level, index->data(), level->data(),
                        &counts);
   }
@@ -897,7 +888,7 @@ Status DecodeRans(std::span<const std::uint8_t> payload, std::uint64_t n, std::u
   const std::uint8_t first_byte = in.U8();
   const int block_log2 = (first_byte >> 1 & 15) + kMinBlockLog2;
   const std::uint8_t last_mode = first_byte >> 5 & 3;
-  if (block_log2 > kMaxBlockLog2 || (first_byte & 0x80) != 0)
+  if (block_log2 > kMaxBlockLog2 || (first_byte & 0x81) != 0)
     return Corrupted("sotto levels: bad first byte");
   const std::uint64_t block = std::uint64_t{1} << block_log2;
   const std::uint64_t nblocks = (n + block - 1) / block;

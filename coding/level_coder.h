@@ -26,9 +26,10 @@
 // block of fewer than 256 non-zeros instead starts lane 0 at 2^m + the signs of its
 // first min(count, m) non-zeros, m in [16, 31] chosen by trying each for the smallest
 // block (the final state then ends nearly full), and writes its other signs last.
-// Payload: empty when there are no non-zeros; a single block is just its bits,
-// opening with a 1 bit and the mode as 0 (Golomb sparse), 1 0 (rANS sparse) or 1 1
-// (dense); several blocks are u8 (0 |
+// Payload: empty when there are no non-zeros; a single block is just its bits, its
+// mode (1 Golomb sparse, 2 rANS sparse, 3 dense) being the payload's *form*, which
+// the caller sends outside the payload (coding/format.h: in the section byte, where
+// it costs nothing, instead of 2-3 bits in the payload); several blocks (form 0) are u8 (0 |
 // (block_log2 - 10) << 1 | mode of the last block << 5), for each other block a
 // varint (non-zeros << 2 | mode) and, unless empty, a varint byte length, then the
 // blocks (the last block's count and length are what remains). Modes: 0 empty,
@@ -61,17 +62,22 @@ struct LevelCoderOptions {
   bool grow_sparse_blocks = true;
 };
 
-// Appends the payload coding `levels` with `coder` to `out`.
+// The largest payload form (EncodeLevels): 0 for every coder but the sotto coder.
+inline constexpr std::uint8_t kMaxLevelForm = 3;
+
+// Appends the payload coding `levels` with `coder` to `out`, and sets *form, which
+// the decoder needs beside the payload (0..kMaxLevelForm).
 // Requires: levels satisfies the LevelsView invariant and n < 2^32.
 void EncodeLevels(LevelCoder coder, const LevelsView& levels, const LevelCoderOptions& options,
-                  std::vector<std::uint8_t>* out);
+                  std::vector<std::uint8_t>* out, std::uint8_t* form);
 
 // Decodes exactly `nnz` non-zero levels of a length-n vector from exactly `payload`
-// into index/level (resized to nnz). Returns kCorrupted unless the payload is a valid
-// code whose levels satisfy the LevelsView invariant for (n, max_level).
-Status DecodeLevels(LevelCoder coder, std::span<const std::uint8_t> payload, std::uint64_t n,
-                    std::uint64_t nnz, std::uint32_t max_level, std::vector<std::uint32_t>* index,
-                    std::vector<std::int32_t>* level);
+// of form `form` into index/level (resized to nnz). Returns kCorrupted unless the
+// payload is a valid code whose levels satisfy the LevelsView invariant for
+// (n, max_level).
+Status DecodeLevels(LevelCoder coder, std::span<const std::uint8_t> payload, std::uint8_t form,
+                    std::uint64_t n, std::uint64_t nnz, std::uint32_t max_level,
+                    std::vector<std::uint32_t>* index, std::vector<std::int32_t>* level);
 
 // Per-coder implementations (the dispatch above calls these). Decoders share
 // DecodeLevels' contract.
@@ -79,12 +85,14 @@ namespace detail {
 using LevelDecoder = Status(std::span<const std::uint8_t> payload, std::uint64_t n,
                             std::uint64_t nnz, std::uint32_t max_level,
                             std::vector<std::uint32_t>* index, std::vector<std::int32_t>* level);
-void EncodeRans(const LevelsView& levels, const LevelCoderOptions& options,
-                std::vector<std::uint8_t>* out);
+std::uint8_t EncodeRans(const LevelsView& levels, const LevelCoderOptions& options,
+                        std::vector<std::uint8_t>* out);  // Returns the form.
 void EncodeElias(const LevelsView& levels, std::vector<std::uint8_t>* out);
 void EncodeVsc(const LevelsView& levels, std::vector<std::uint8_t>* out);
 void EncodeFixed(const LevelsView& levels, std::vector<std::uint8_t>* out);
-LevelDecoder DecodeRans;
+Status DecodeRans(std::span<const std::uint8_t> payload, std::uint8_t form, std::uint64_t n,
+                  std::uint64_t nnz, std::uint32_t max_level, std::vector<std::uint32_t>* index,
+                  std::vector<std::int32_t>* level);
 LevelDecoder DecodeElias;
 LevelDecoder DecodeVsc;
 LevelDecoder DecodeFixed;

@@ -160,7 +160,8 @@ Row Run(std::size_t d, double density, std::uint32_t s, bool zstd19, bool timing
       {"fixed", LevelCoder::kFixed}};
   for (const auto& [name, coder] : coders) {
     std::vector<std::uint8_t> payload;
-    sotto::coding::EncodeLevels(coder, lv, {}, &payload);
+    std::uint8_t form = 0;  // Sent in the section byte, outside the payload.
+    sotto::coding::EncodeLevels(coder, lv, {}, &payload, &form);
     row.coder_bytes[name] = payload.size();
   }
   row.header_bytes = row.message_bytes - row.coder_bytes["sotto"];

@@ -103,9 +103,9 @@ TEST_CASE("random bytes and lying headers are rejected", "[coding][malformed]") 
     (void)TryDecode(t, 100);
   }
   // A header declaring an enormous dimension fails before anything is allocated.
-  std::vector<std::uint8_t> huge = {kFormatMagic, kFormatVersion, 3, 0};
+  std::vector<std::uint8_t> huge = {kFormatMagic, kFormatVersion, 3};
   PutVarint(&huge, std::uint64_t{1} << 40);
-  huge.push_back(1);
+  huge.push_back(0);
   REQUIRE_FALSE(TryDecode(huge, 10));
   // A dimension within the limits but different from the accumulator's.
   auto c = MakeCompressor("dither:s=16");
@@ -143,6 +143,49 @@ TEST_CASE("a section claiming more non-zeros than elements is rejected", "[codin
   payload.assign(16, 0);
   WriteSection(s, payload, &bytes);
   REQUIRE_FALSE(TryDecode(bytes, 10));
+}
+
+TEST_CASE("the header is packed, and its reserved bits must be zero", "[coding][malformed]") {
+  auto c = MakeCompressor("chain:topk:0.01+dither:s=16");
+  REQUIRE(c.ok());
+  const auto x = testing::LaplaceVector(100000, 0.5, 3);
+  std::vector<std::uint8_t> bytes;
+  std::vector<float> decoded(x.size());
+  REQUIRE((*c)->Compress(x, {}, &bytes, decoded).ok());
+  auto parsed = ParseMessage(bytes, {});
+  REQUIRE(parsed.ok());
+  REQUIRE(parsed->section_count == 1);
+  // magic, version, codec/flags/count; dimension (3 bytes); the section's byte, s,
+  // f32 step, non-zeros (2 bytes) and payload length (2 bytes): 16 bytes of header
+  // (format 3 spent 5 more: codec, flags and section count, kind, support, coder and
+  // level flags each had a byte).
+  const std::size_t header = bytes.size() - parsed->sections[0].payload.size();
+  CHECK(header == 16);
+  REQUIRE(TryDecode(bytes, x.size()));
+  auto flipped = bytes;
+  flipped[2] |= 0x80;  // Reserved bit of the message byte.
+  REQUIRE_FALSE(TryDecode(flipped, x.size()));
+  flipped = bytes;
+  flipped[2] |= 0x10;  // Two sections where there is one.
+  REQUIRE_FALSE(TryDecode(flipped, x.size()));
+  flipped = bytes;
+  flipped[6] |= 0x40;  // Reserved bit of the section byte (after 3 + 3 bytes).
+  REQUIRE_FALSE(TryDecode(flipped, x.size()));
+  // A float section may not carry level flags.
+  std::vector<std::uint8_t> floats;
+  MessageHeader h;
+  h.codec = CodecId::kTopK;
+  h.dimension = 10;
+  WriteMessageHeader(h, 1, &floats);
+  SectionHeader fs;
+  fs.kind = SectionKind::kFloats;
+  fs.float_coder = FloatCoder::kIndexed;
+  fs.nnz = 1;
+  std::vector<std::uint8_t> payload(8, 0);
+  WriteSection(fs, payload, &floats);
+  REQUIRE(TryDecode(floats, 10));
+  floats[4] |= 0x10;  // magic, version, message byte, dimension 10: the section byte.
+  REQUIRE_FALSE(TryDecode(floats, 10));
 }
 
 }  // namespace

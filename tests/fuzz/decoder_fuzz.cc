@@ -21,14 +21,15 @@ namespace {
 std::uint16_t U16(const std::uint8_t* p) { return static_cast<std::uint16_t>(p[0] | p[1] << 8); }
 
 [[maybe_unused]] void FuzzLevels(sotto::coding::LevelCoder coder, const std::uint8_t* data, std::size_t size) {
-  if (size < 6) return;
+  if (size < 7) return;
   const std::uint64_t n = std::uint64_t{U16(data)} + 1;
   const std::uint64_t nnz = U16(data + 2);
   const std::uint32_t max_level = 1 + U16(data + 4) % sotto::coding::kMaxLevel;
+  const std::uint8_t form = data[6];
   std::vector<std::uint32_t> index;
   std::vector<std::int32_t> level;
-  const sotto::Status st =
-      sotto::coding::DecodeLevels(coder, std::span(data + 6, size - 6), n, nnz, max_level, &index, &level);
+  const sotto::Status st = sotto::coding::DecodeLevels(coder, std::span(data + 7, size - 7), form, n, nnz,
+                                                       max_level, &index, &level);
   if (!st.ok()) return;
   // A successful decode must satisfy the documented invariant.
   if (index.size() != nnz || level.size() != nnz) __builtin_trap();

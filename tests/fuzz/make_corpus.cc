@@ -79,12 +79,16 @@ int main(int argc, char** argv) {
         sotto::coding::LevelCoderOptions options;
         options.block_log2 = 10;
         options.grow_sparse_blocks = false;
-        sotto::coding::EncodeLevels(coder, {len, index, level, s}, options, &bytes);
+        bytes.push_back(0);  // The payload's form, set below.
+        std::uint8_t form = 0;
+        sotto::coding::EncodeLevels(coder, {len, index, level, s}, options, &bytes, &form);
+        bytes[6] = form;
         Write(out + "/" + name + "/seed" + std::to_string(n), bytes);
         if (coder == sotto::coding::LevelCoder::kRans) {
-          // The same levels as one block (the single-block payload form).
-          bytes.resize(6);
-          sotto::coding::EncodeLevels(coder, {len, index, level, s}, {}, &bytes);
+          // The same levels as one block (a single-block form).
+          bytes.resize(7);
+          sotto::coding::EncodeLevels(coder, {len, index, level, s}, {}, &bytes, &form);
+          bytes[6] = form;
           Write(out + "/" + name + "/seed" + std::to_string(n) + "_one", bytes);
         }
       }
