@@ -23,10 +23,20 @@ struct Sample {
 
 std::vector<Sample> Samples() {
   std::vector<Sample> out;
-  const char* specs[] = {"identity", "topk:0.05", "topk:0.05;coder=fp32", "randk:0.1", "dither:s=16",
-                         "dither:s=256;coder=elias", "dither:s=16;coder=vsc", "dither:s=16;coder=fixed",
-                         "dither:s=4;subtractive", "natural:s=8", "sign", "induced:topk:0.05+randk:0.05",
-                         "chain:topk:0.2+dither:s=16", "chain:randk:0.3+dither:s=4;block=1024"};
+  const char* specs[] = {"identity",
+                         "topk:0.05",
+                         "topk:0.05;coder=fp32",
+                         "randk:0.1",
+                         "dither:s=16",
+                         "dither:s=256;coder=elias",
+                         "dither:s=16;coder=vsc",
+                         "dither:s=16;coder=fixed",
+                         "dither:s=4;subtractive",
+                         "natural:s=8",
+                         "sign",
+                         "induced:topk:0.05+randk:0.05",
+                         "chain:topk:0.2+dither:s=16",
+                         "chain:randk:0.3+dither:s=4;block=1024"};
   std::uint64_t seed = 0;
   for (const char* spec : specs) {
     for (std::size_t d : {1u, 300u, 5000u}) {
@@ -47,7 +57,8 @@ std::vector<Sample> Samples() {
 
 // Decodes a heap copy of exactly `bytes` (so ASan sees any over-read) and checks that
 // failure leaves the accumulator alone. Returns whether decoding succeeded.
-bool TryDecode(const std::vector<std::uint8_t>& bytes, std::size_t d, const DecodeLimits& limits = {}) {
+bool TryDecode(const std::vector<std::uint8_t>& bytes, std::size_t d,
+               const DecodeLimits& limits = {}) {
   auto copy = std::make_unique<std::uint8_t[]>(bytes.size() + 1);
   if (!bytes.empty()) std::memcpy(copy.get(), bytes.data(), bytes.size());
   std::vector<float> acc(d, 0.5f);
@@ -65,7 +76,8 @@ TEST_CASE("every truncation of a compressed vector is rejected", "[coding][malfo
     REQUIRE(TryDecode(s.bytes, s.d));
     const std::size_t stride = s.bytes.size() > 400 ? s.bytes.size() / 97 : 1;
     for (std::size_t cut = 0; cut < s.bytes.size(); cut += stride) {
-      std::vector<std::uint8_t> t(s.bytes.begin(), s.bytes.begin() + static_cast<std::ptrdiff_t>(cut));
+      std::vector<std::uint8_t> t(s.bytes.begin(),
+                                  s.bytes.begin() + static_cast<std::ptrdiff_t>(cut));
       INFO("cut at " << cut << " of " << s.bytes.size());
       REQUIRE_FALSE(TryDecode(t, s.d));
     }
@@ -123,7 +135,9 @@ TEST_CASE("random bytes and lying headers are rejected", "[coding][malformed]") 
   REQUIRE(peek.error().code() == StatusCode::kInvalidArgument);
 }
 
-TEST_CASE("a section claiming more non-zeros than elements is rejected", "[coding][malformed]") {
+// A message of dimension 10 with one float section (kIndexed) of `nnz` entries and a
+// zero payload of `payload_bytes`.
+std::vector<std::uint8_t> IndexedFloatMessage(std::uint64_t nnz, std::size_t payload_bytes) {
   std::vector<std::uint8_t> bytes;
   MessageHeader h;
   h.codec = CodecId::kTopK;
@@ -132,20 +146,18 @@ TEST_CASE("a section claiming more non-zeros than elements is rejected", "[codin
   SectionHeader s;
   s.kind = SectionKind::kFloats;
   s.float_coder = FloatCoder::kIndexed;
-  s.nnz = 11;
-  std::vector<std::uint8_t> payload(88, 0);
-  WriteSection(s, payload, &bytes);
-  REQUIRE_FALSE(TryDecode(bytes, 10));
-  // Indices that do not increase.
-  bytes.clear();
-  WriteMessageHeader(h, 1, &bytes);
-  s.nnz = 2;
-  payload.assign(16, 0);
-  WriteSection(s, payload, &bytes);
-  REQUIRE_FALSE(TryDecode(bytes, 10));
+  s.nnz = nnz;
+  WriteSection(s, std::vector<std::uint8_t>(payload_bytes, 0), &bytes);
+  return bytes;
 }
 
-TEST_CASE("the header is packed, and its reserved bits must be zero", "[coding][malformed]") {
+TEST_CASE("a section claiming more non-zeros than elements is rejected", "[coding][malformed]") {
+  REQUIRE_FALSE(TryDecode(IndexedFloatMessage(11, 88), 10));
+  REQUIRE_FALSE(TryDecode(IndexedFloatMessage(2, 16), 10));  // Indices that do not increase.
+}
+
+TEST_CASE("the header is packed; reserved bits, lying forms and float level bits are rejected",
+          "[coding][malformed]") {
   auto c = MakeCompressor("chain:topk:0.01+dither:s=16");
   REQUIRE(c.ok());
   const auto x = testing::LaplaceVector(100000, 0.5, 3);
@@ -169,20 +181,10 @@ TEST_CASE("the header is packed, and its reserved bits must be zero", "[coding][
   flipped[2] |= 0x10;  // Two sections where there is one.
   REQUIRE_FALSE(TryDecode(flipped, x.size()));
   flipped = bytes;
-  flipped[6] |= 0x40;  // Reserved bit of the section byte (after 3 + 3 bytes).
+  flipped[6] ^= 0xC0;  // A lying form in the section byte (after 3 + 3 bytes).
   REQUIRE_FALSE(TryDecode(flipped, x.size()));
-  // A float section may not carry level flags.
-  std::vector<std::uint8_t> floats;
-  MessageHeader h;
-  h.codec = CodecId::kTopK;
-  h.dimension = 10;
-  WriteMessageHeader(h, 1, &floats);
-  SectionHeader fs;
-  fs.kind = SectionKind::kFloats;
-  fs.float_coder = FloatCoder::kIndexed;
-  fs.nnz = 1;
-  std::vector<std::uint8_t> payload(8, 0);
-  WriteSection(fs, payload, &floats);
+  // A float section may carry neither level flags nor a form.
+  std::vector<std::uint8_t> floats = IndexedFloatMessage(1, 8);
   REQUIRE(TryDecode(floats, 10));
   floats[4] |= 0x10;  // magic, version, message byte, dimension 10: the section byte.
   REQUIRE_FALSE(TryDecode(floats, 10));
