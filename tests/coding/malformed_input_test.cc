@@ -103,6 +103,17 @@ TEST_CASE("bit-flipped compressed vectors never crash the decoder", "[coding][ma
   }
 }
 
+// `spec`'s message for a Laplace vector of dimension d (testing::LaplaceVector).
+std::vector<std::uint8_t> CompressedLaplace(const char* spec, std::size_t d, std::uint64_t seed) {
+  auto c = MakeCompressor(spec);
+  REQUIRE(c.ok());
+  const auto x = testing::LaplaceVector(d, 0.5, seed);
+  std::vector<std::uint8_t> bytes;
+  std::vector<float> decoded(x.size());
+  REQUIRE((*c)->Compress(x, {}, &bytes, decoded).ok());
+  return bytes;
+}
+
 TEST_CASE("random bytes and lying headers are rejected", "[coding][malformed]") {
   Rng rng(7);
   for (int trial = 0; trial < 2000; ++trial) {
@@ -120,12 +131,7 @@ TEST_CASE("random bytes and lying headers are rejected", "[coding][malformed]") 
   huge.push_back(0);
   REQUIRE_FALSE(TryDecode(huge, 10));
   // A dimension within the limits but different from the accumulator's.
-  auto c = MakeCompressor("dither:s=16");
-  REQUIRE(c.ok());
-  const auto x = testing::LaplaceVector(1000, 0.5, 1);
-  std::vector<std::uint8_t> bytes;
-  std::vector<float> decoded(x.size());
-  REQUIRE((*c)->Compress(x, {}, &bytes, decoded).ok());
+  const std::vector<std::uint8_t> bytes = CompressedLaplace("dither:s=16", 1000, 1);
   REQUIRE_FALSE(TryDecode(bytes, 999));
   DecodeLimits tight;
   tight.max_dimension = 999;
@@ -158,12 +164,8 @@ TEST_CASE("a section claiming more non-zeros than elements is rejected", "[codin
 
 TEST_CASE("the header is packed; reserved bits, lying forms and float level bits are rejected",
           "[coding][malformed]") {
-  auto c = MakeCompressor("chain:topk:0.01+dither:s=16");
-  REQUIRE(c.ok());
-  const auto x = testing::LaplaceVector(100000, 0.5, 3);
-  std::vector<std::uint8_t> bytes;
-  std::vector<float> decoded(x.size());
-  REQUIRE((*c)->Compress(x, {}, &bytes, decoded).ok());
+  const std::size_t d = 100000;
+  const std::vector<std::uint8_t> bytes = CompressedLaplace("chain:topk:0.01+dither:s=16", d, 3);
   auto parsed = ParseMessage(bytes, {});
   REQUIRE(parsed.ok());
   REQUIRE(parsed->section_count == 1);
@@ -173,16 +175,16 @@ TEST_CASE("the header is packed; reserved bits, lying forms and float level bits
   // level flags each had a byte).
   const std::size_t header = bytes.size() - parsed->sections[0].payload.size();
   CHECK(header == 16);
-  REQUIRE(TryDecode(bytes, x.size()));
+  REQUIRE(TryDecode(bytes, d));
   auto flipped = bytes;
   flipped[2] |= 0x80;  // Reserved bit of the message byte.
-  REQUIRE_FALSE(TryDecode(flipped, x.size()));
+  REQUIRE_FALSE(TryDecode(flipped, d));
   flipped = bytes;
   flipped[2] |= 0x10;  // Two sections where there is one.
-  REQUIRE_FALSE(TryDecode(flipped, x.size()));
+  REQUIRE_FALSE(TryDecode(flipped, d));
   flipped = bytes;
   flipped[6] ^= 0xC0;  // A lying form in the section byte (after 3 + 3 bytes).
-  REQUIRE_FALSE(TryDecode(flipped, x.size()));
+  REQUIRE_FALSE(TryDecode(flipped, d));
   // A float section may carry neither level flags nor a form.
   std::vector<std::uint8_t> floats = IndexedFloatMessage(1, 8);
   REQUIRE(TryDecode(floats, 10));
