@@ -40,12 +40,19 @@ CompressedGossip::CompressedGossip(const GossipOptions& options, PeerId self,
   IndexWeights(std::move(weights));
 }
 
-void CompressedGossip::UpdateScale() {
-  scale_ = 1.0f;
+void CompressedGossip::UpdateScale() { scale_ = ScaleOf(*compressor_); }
+
+float CompressedGossip::ScaleOf(const coding::Compressor& c) const {
   if (options_.scale == CompressionScale::kAuto &&
-      compressor_->compressor_class() == coding::CompressorClass::kUnbiased) {
-    scale_ = static_cast<float>(1.0 / (1.0 + compressor_->Omega(x_.size())));
+      c.compressor_class() == coding::CompressorClass::kUnbiased) {
+    return static_cast<float>(1.0 / (1.0 + c.Omega(x_.size())));
   }
+  return 1.0f;
+}
+
+double CompressedGossip::StepOf(const coding::Compressor& c) const {
+  return ScaledConsensusStep(base_consensus_step_, base_delta_, c.Delta(x_.size()),
+                             options_.consensus_step_exponent, options_.consensus_step_max);
 }
 
 double ScaledConsensusStep(double gamma0, double delta0, double delta, double exponent,
@@ -61,10 +68,57 @@ Status CompressedGossip::SetCompressor(const std::string& spec) {
   compressor_ = std::move(compressor).value();
   options_.compressor = spec;
   UpdateScale();
-  options_.consensus_step =
-      ScaledConsensusStep(base_consensus_step_, base_delta_, compressor_->Delta(x_.size()),
-                          options_.consensus_step_exponent, options_.consensus_step_max);
+  options_.consensus_step = StepOf(*compressor_);
+  for (auto& [peer, link] : links_) {  // Every link back to the node's compressor.
+    link.compressor.reset();
+    link.scale = scale_;
+    link.step = options_.consensus_step;
+  }
   return Status::Ok();
+}
+
+Status CompressedGossip::SetLinkCompressor(PeerId peer, const std::string& spec) {
+  const auto it = links_.find(peer);
+  if (it == links_.end()) {
+    return InvalidArgument(options_.per_link
+                               ? options_.algorithm + ": peer " + std::to_string(peer.value()) +
+                                     " is not a neighbour of peer " + std::to_string(self_.value())
+                               : options_.algorithm +
+                                     " compresses per node, not per link (per_link "
+                                     "is off)");
+  }
+  auto compressor = coding::MakeCompressor(spec);
+  if (!compressor) return compressor.error().WithContext("algorithm " + options_.algorithm);
+  Link& link = it->second;
+  link.compressor = std::move(compressor).value();
+  link.scale = ScaleOf(*link.compressor);
+  link.step = StepOf(*link.compressor);
+  return Status::Ok();
+}
+
+std::span<const std::uint8_t> CompressedGossip::link_message(PeerId peer) const {
+  if (!options_.per_link) return message_;
+  const auto it = links_.find(peer);
+  if (it == links_.end()) return {};
+  return it->second.message;
+}
+
+double CompressedGossip::link_consensus_step(PeerId peer) const {
+  const auto it = links_.find(peer);
+  return it == links_.end() ? options_.consensus_step : it->second.step;
+}
+
+double CompressedGossip::link_compressor_delta(PeerId peer) const {
+  const auto it = links_.find(peer);
+  if (it == links_.end() || !it->second.compressor) return compressor_->Delta(x_.size());
+  return it->second.compressor->Delta(x_.size());
+}
+
+std::span<const float> CompressedGossip::LinkPublicCopy(PeerId peer) const {
+  if (!options_.per_link) return x_hat_;
+  const auto it = links_.find(peer);
+  if (it == links_.end()) return {};
+  return it->second.out;
 }
 
 std::span<const float> CompressedGossip::NeighbourCopy(PeerId peer) const {
@@ -100,13 +154,34 @@ void CompressedGossip::IndexWeights(NeighbourWeights weights) {
   for (const auto& [peer, w] : weights_.neighbours) weight_of_[peer] = static_cast<float>(w);
   std::erase_if(copies_, [&](const auto& kv) { return weight_of_.count(kv.first) == 0; });
   std::erase_if(neighbour_step_, [&](const auto& kv) { return weight_of_.count(kv.first) == 0; });
+  std::erase_if(links_, [&](const auto& kv) { return weight_of_.count(kv.first) == 0; });
   for (const auto& [peer, w] : weights_.neighbours) {
-    if (!copies_.count(peer))
-      copies_.emplace(peer, x_hat_);  // Unknown: stands in as equal to ours.
+    if (!options_.per_link) {
+      if (!copies_.count(peer))
+        copies_.emplace(peer, x_hat_);  // Unknown: stands in as equal to ours.
+      continue;
+    }
+    if (links_.count(peer)) continue;
+    // A new link: both copies start as our model (the daemon then sends the exact ones).
+    copies_[peer] = x_;
+    Link& link = links_[peer];
+    link.out = x_;
+    link.scale = scale_;
+    link.step = options_.consensus_step;
   }
 }
 
 void CompressedGossip::Recompute() {
+  if (options_.per_link) {
+    std::fill(mixed_.begin(), mixed_.end(), 0.0f);
+    for (const auto& [peer, w] : weights_.neighbours) {
+      const std::vector<float>& in = copies_.at(peer);
+      const std::vector<float>& out = links_.at(peer).out;
+      const auto wf = static_cast<float>(w);
+      for (std::size_t k = 0; k < in.size(); ++k) mixed_[k] += wf * (in[k] - out[k]);
+    }
+    return;
+  }
   const auto self_w = static_cast<float>(weights_.self);
   for (std::size_t k = 0; k < x_hat_.size(); ++k) mixed_[k] = self_w * x_hat_[k];
   for (const auto& [peer, w] : weights_.neighbours) {
@@ -119,9 +194,16 @@ void CompressedGossip::Recompute() {
 AlgorithmState CompressedGossip::SaveState() const {
   AlgorithmState s;
   s.model = x_;
+  s.velocity = velocity_;
+  if (options_.per_link) {
+    // No one public copy; `mixed` as the per-node form would hold it with x_hat_i = x_i
+    // (model + the links' pull), so a per-node restart mixes the same way.
+    s.mixed = x_;
+    for (std::size_t k = 0; k < x_.size(); ++k) s.mixed[k] += mixed_[k];
+    return s;
+  }
   s.public_copy = x_hat_;
   s.mixed = mixed_;
-  s.velocity = velocity_;
   return s;
 }
 
@@ -139,10 +221,17 @@ Status CompressedGossip::LoadState(const AlgorithmState& state) {
     return bad("velocity", state.velocity.size());
   x_ = state.model;
   x_hat_ = state.public_copy.empty() ? state.model : state.public_copy;
+  if (!state.velocity.empty()) velocity_ = state.velocity;
+  if (options_
+          .per_link) {  // Every link starts again from x_hat (the daemon then exchanges copies).
+    for (auto& [peer, copy] : copies_) copy = x_hat_;
+    for (auto& [peer, link] : links_) link.out = x_hat_;
+    Recompute();
+    return Status::Ok();
+  }
   mixed_ = state.mixed.empty() ? x_hat_ : state.mixed;
   // The copies are not part of the state: they stand in as x_hat_i until re-weighted.
   for (auto& [peer, copy] : copies_) copy = x_hat_;
-  if (!state.velocity.empty()) velocity_ = state.velocity;
   return Status::Ok();
 }
 
@@ -170,6 +259,10 @@ Result<double> CompressedGossip::LocalStep(const GradientOracle& oracle, RoundId
     SoftThreshold(x_, static_cast<float>(eta_ * options_.l1));
     for (std::size_t k = 0; k < x_.size(); ++k) scratch_[k] = x_[k] - x_hat_[k];
   }
+  if (options_.per_link) {
+    SOTTO_RETURN_IF_ERROR(CompressPerLink(round));
+    return loss;
+  }
   coding::CompressContext context;
   context.seed = options_.seed;
   context.round = round.value();
@@ -182,6 +275,26 @@ Result<double> CompressedGossip::LocalStep(const GradientOracle& oracle, RoundId
                             .WithContext("peer " + std::to_string(self_.value()) + " round " +
                                          std::to_string(round.value())));
   return loss;
+}
+
+Status CompressedGossip::CompressPerLink(RoundId round) {
+  coding::CompressContext context;
+  context.seed = options_.seed;
+  context.round = round.value();
+  context.sender = self_.value();
+  for (const auto& [peer, w] : weights_.neighbours) {
+    Link& link = links_.at(peer);
+    for (std::size_t k = 0; k < x_.size(); ++k) scratch_[k] = x_[k] - link.out[k];
+    context.scale = link.scale;
+    coding::Compressor& c = link.compressor ? *link.compressor : *compressor_;
+    // x_hat_{i->j} += q and the pull -= w_ij q, as j's copy absorbs it.
+    SOTTO_RETURN_IF_ERROR(c.CompressAddWeighted(scratch_, context, &link.message, link.out, mixed_,
+                                                -static_cast<float>(w))
+                              .WithContext("peer " + std::to_string(self_.value()) + " round " +
+                                           std::to_string(round.value()) + " link to peer " +
+                                           std::to_string(peer.value())));
+  }
+  return Status::Ok();
 }
 
 Status CompressedGossip::Absorb(PeerId from, std::span<const std::uint8_t> bytes) {
@@ -203,7 +316,26 @@ void CompressedGossip::SetNeighbourStep(PeerId peer, double gamma) {
   neighbour_step_[peer] = gamma;
 }
 
+void CompressedGossip::MixPerLink() {
+  for (const auto& [peer, w] : weights_.neighbours) {
+    const Link& link = links_.at(peer);
+    double gamma = link.step;
+    if (const auto it = neighbour_step_.find(peer); it != neighbour_step_.end())
+      gamma = std::min(gamma, it->second);
+    const auto c = static_cast<float>(gamma * w);
+    const std::vector<float>& in = copies_.at(peer);
+    for (std::size_t k = 0; k < x_.size(); ++k) x_[k] += c * (in[k] - link.out[k]);
+  }
+}
+
 void CompressedGossip::Mix() {
+  if (options_.per_link) {
+    MixPerLink();
+    if (options_.l1 > 0 && options_.prox_order == ProxOrder::kBeforeCompression) {
+      SoftThreshold(x_, static_cast<float>(eta_ * options_.l1));
+    }
+    return;
+  }
   const auto gamma = static_cast<float>(options_.consensus_step);
   for (std::size_t k = 0; k < x_.size(); ++k) x_[k] += gamma * (mixed_[k] - x_hat_[k]);
   // Links to neighbours that mix with a smaller step: gamma_ij = gamma_j there, so

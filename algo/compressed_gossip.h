@@ -13,6 +13,16 @@
 // neighbour's x_hat_j (3 + degree model vectors), plus two scratch vectors for the
 // codec. The copies let SetWeights() recompute s_i exactly for the neighbours that
 // stay; a new neighbour's copy starts as x_hat_i (see GossipAlgorithm::SetWeights).
+//
+// Per link (GossipOptions::per_link): x_hat_{i->j} per neighbour instead of x_hat_i,
+// one residual per link, each with the link's own compressor (SetLinkCompressor):
+//   q_ij = scale_ij * C_ij(x^{t+1/2} - x_hat_{i->j}); send bytes(q_ij) to j only
+//   x_hat_{i->j} += q_ij;  x_hat_{j->i} += q_ji on receipt
+//   z = x^{t+1/2} + sum_j gamma_ij w_ij (x_hat_{j->i} - x_hat_{i->j})
+// with gamma_ij the smaller of the steps the two ends announce for the link. Every
+// link's term appears with opposite signs at its two ends, so sum_i x_i is kept for
+// symmetric W. A new link's x_hat_{i->j} and copy of x_hat_{j->i} start as x_i (the
+// daemon then exchanges the exact copies). Memory: 1 + 2 x degree model vectors.
 
 #include <memory>
 #include <unordered_map>
@@ -51,8 +61,16 @@ class CompressedGossip final : public GossipAlgorithm {
   double consensus_step() const override { return options_.consensus_step; }
   double compressor_delta() const override { return compressor_->Delta(x_.size()); }
   std::span<const float> NeighbourCopy(PeerId peer) const override;
-  std::span<const float> PublicCopy() const override { return x_hat_; }
+  std::span<const float> PublicCopy() const override {
+    return options_.per_link ? std::span<const float>() : std::span<const float>(x_hat_);
+  }
   Status SetNeighbourCopy(PeerId peer, std::span<const float> copy) override;
+  bool per_link() const override { return options_.per_link; }
+  std::span<const std::uint8_t> link_message(PeerId peer) const override;
+  Status SetLinkCompressor(PeerId peer, const std::string& spec) override;
+  double link_consensus_step(PeerId peer) const override;
+  double link_compressor_delta(PeerId peer) const override;
+  std::span<const float> LinkPublicCopy(PeerId peer) const override;
 
   // The scale applied to the compressor's output (1 / (1 + omega) or 1).
   float scale() const { return scale_; }
@@ -63,6 +81,19 @@ class CompressedGossip final : public GossipAlgorithm {
   void IndexWeights(NeighbourWeights weights);  // Sets weights_, weight_of_ and copies_.
   void Recompute();                             // mixed_ from x_hat_ and copies_.
   void UpdateScale();                           // scale_ for compressor_.
+  float ScaleOf(const coding::Compressor& c) const;
+  double StepOf(const coding::Compressor& c) const;  // ScaledConsensusStep for c.
+  Status CompressPerLink(RoundId round);             // LocalStep's messages, per link.
+  void MixPerLink();
+
+  // One link of per-link compression.
+  struct Link {
+    std::vector<float> out;                          // x_hat_{i->j}: what j holds of us.
+    std::unique_ptr<coding::Compressor> compressor;  // Null: compressor_.
+    float scale = 1.0f;                              // scale_ of `compressor`.
+    double step = 0;                                 // gamma of `compressor`.
+    std::vector<std::uint8_t> message;
+  };
 
   GossipOptions options_;
   PeerId self_;
@@ -76,10 +107,13 @@ class CompressedGossip final : public GossipAlgorithm {
   double base_delta_ = 0;           // for SetCompressor.
   coding::DecodeLimits limits_;
   std::vector<float> x_;
-  std::vector<float> x_hat_;     // This node's public copy.
-  std::vector<float> mixed_;     // s_i = sum_j w_ij x_hat_j, self included.
-  std::vector<float> scratch_;   // Gradient, then residual.
-  std::vector<float> velocity_;  // Momentum buffer (empty when momentum == 0).
+  std::vector<float> x_hat_;  // This node's public copy (per link: unused).
+  // s_i = sum_j w_ij x_hat_j, self included (per link: sum_j w_ij (x_hat_{j->i} -
+  // x_hat_{i->j}), the pull of the links).
+  std::vector<float> mixed_;
+  std::unordered_map<PeerId, Link> links_;  // Per link only.
+  std::vector<float> scratch_;              // Gradient, then residual.
+  std::vector<float> velocity_;             // Momentum buffer (empty when momentum == 0).
   std::vector<std::uint8_t> message_;
   double eta_ = 0;
 };

@@ -76,6 +76,14 @@ struct GossipOptions {
   double momentum = 0.0;
   // Seeds the dither: element j of round t from node i uses Philox(seed, t, i, j).
   std::uint64_t seed = 1;
+  // Compressed gossip: one public copy per link instead of one per node, so each link
+  // can carry its own compressor (SetLinkCompressor; adaptive compression per link).
+  // Node i keeps x_hat_{i->j} (what j holds of it) and x_hat_{j->i} for every
+  // neighbour j, sends j the residual q_ij = C_ij(x_i - x_hat_{i->j}), and mixes
+  //   x_i += sum_j gamma_ij w_ij (x_hat_{j->i} - x_hat_{i->j}),
+  // which keeps the average for symmetric W and gamma_ij = gamma_ji. Memory: 1 + 2 x
+  // degree model vectors (the per-node form: 3 + degree); compression: one per link.
+  bool per_link = false;
 };
 
 Result<LearningRateSchedule> ParseLearningRateSchedule(std::string_view name);
@@ -161,6 +169,33 @@ class GossipAlgorithm {
   virtual double consensus_step() const { return 1.0; }
   virtual double compressor_delta() const { return 1.0; }
 
+  // Per-link compression (GossipOptions::per_link). Whether this node sends each
+  // neighbour its own message; then link_message(peer) is what to send `peer` after
+  // LocalStep (otherwise it is message()).
+  virtual bool per_link() const { return false; }
+  virtual std::span<const std::uint8_t> link_message(PeerId peer) const {
+    (void)peer;
+    return message();
+  }
+  // Switches the compressor of the link to `peer` only, from the next LocalStep, and
+  // that link's consensus step with its contraction as SetCompressor does for the node
+  // (SetCompressor sets every link back to the node's compressor). kInvalidArgument for
+  // a bad spec, a non-neighbour, or an algorithm that does not compress per link.
+  virtual Status SetLinkCompressor(PeerId peer, const std::string& spec) {
+    (void)peer;
+    return InvalidArgument(name() + " does not compress per link (to " + spec + ")");
+  }
+  // The consensus step this node announces on the link to `peer` (that link's; the
+  // node's own without per-link compression), and the link's compressor's delta.
+  virtual double link_consensus_step(PeerId peer) const {
+    (void)peer;
+    return consensus_step();
+  }
+  virtual double link_compressor_delta(PeerId peer) const {
+    (void)peer;
+    return compressor_delta();
+  }
+
   // Compressed gossip: this node's copy of neighbour `peer`'s public model x_hat_j
   // (empty for a non-neighbour, or for algorithms without copies), and its own x_hat_i.
   virtual std::span<const float> NeighbourCopy(PeerId peer) const {
@@ -168,6 +203,12 @@ class GossipAlgorithm {
     return {};
   }
   virtual std::span<const float> PublicCopy() const { return {}; }
+  // What neighbour `peer` holds of this node: x_hat_{i->peer} with per-link
+  // compression, PublicCopy() otherwise (empty for a non-neighbour then).
+  virtual std::span<const float> LinkPublicCopy(PeerId peer) const {
+    (void)peer;
+    return PublicCopy();
+  }
   // Replaces the copy of neighbour `peer`'s x_hat_j by `copy` (the neighbour's own, sent
   // when the link was made, so the copy is exact instead of a stand-in) and recomputes
   // s_i. kInvalidArgument for a non-neighbour, a wrong size, or an algorithm without copies.

@@ -19,7 +19,9 @@ Lab::Lab(const LabOptions& options, const Dataset& train, const Dataset& test)
 
 Lab::~Lab() = default;
 
-const GossipAlgorithm& Lab::node(int i) const { return *nodes_[static_cast<std::size_t>(i)].algorithm; }
+const GossipAlgorithm& Lab::node(int i) const {
+  return *nodes_[static_cast<std::size_t>(i)].algorithm;
+}
 
 Result<std::unique_ptr<Lab>> Lab::Create(const LabOptions& options, const Dataset& train,
                                          const Dataset& test,
@@ -41,14 +43,16 @@ Result<std::unique_ptr<Lab>> Lab::Create(const LabOptions& options, const Datase
                            " features, training set " + std::to_string(train.num_features()));
   }
   for (std::size_t i = 0; i < shards.size(); ++i) {
-    if (shards[i].empty()) return InvalidArgument("lab: node " + std::to_string(i) + " has an empty shard");
+    if (shards[i].empty())
+      return InvalidArgument("lab: node " + std::to_string(i) + " has an empty shard");
   }
   SOTTO_ASSIGN_OR_RETURN(topology::Graph graph,
                          topology::MakeGraph(options.topology, options.nodes, options.seed));
   const int num_classes = std::max(train.num_classes, test.num_classes);
 
   std::unique_ptr<Lab> lab(new Lab(options, train, test));
-  SOTTO_ASSIGN_OR_RETURN(lab->eval_model_, MakeModel(options.model, train.num_features(), num_classes, options.l2));
+  SOTTO_ASSIGN_OR_RETURN(lab->eval_model_,
+                         MakeModel(options.model, train.num_features(), num_classes, options.l2));
   const std::int64_t dimension = lab->eval_model_->num_parameters();
   // Every node starts from the same x_0.
   std::vector<float> x0(static_cast<std::size_t>(dimension));
@@ -65,15 +69,17 @@ Result<std::unique_ptr<Lab>> Lab::Create(const LabOptions& options, const Datase
     NeighbourWeights weights;
     weights.self = row.self_weight;
     for (std::size_t k = 0; k < row.neighbours.size(); ++k) {
-      weights.neighbours.emplace_back(PeerId(static_cast<std::uint64_t>(row.neighbours[k])), row.weights[k]);
+      weights.neighbours.emplace_back(PeerId(static_cast<std::uint64_t>(row.neighbours[k])),
+                                      row.weights[k]);
     }
     lab->neighbours_[static_cast<std::size_t>(i)] = row.neighbours;
     auto& node = lab->nodes_[static_cast<std::size_t>(i)];
-    SOTTO_ASSIGN_OR_RETURN(node.algorithm,
-                           MakeGossipAlgorithm(options.gossip, PeerId(static_cast<std::uint64_t>(i)),
-                                               dimension, std::move(weights)));
+    SOTTO_ASSIGN_OR_RETURN(
+        node.algorithm, MakeGossipAlgorithm(options.gossip, PeerId(static_cast<std::uint64_t>(i)),
+                                            dimension, std::move(weights)));
     node.algorithm->SetModel(x0);
-    SOTTO_ASSIGN_OR_RETURN(node.model, MakeModel(options.model, train.num_features(), num_classes, options.l2));
+    SOTTO_ASSIGN_OR_RETURN(node.model,
+                           MakeModel(options.model, train.num_features(), num_classes, options.l2));
     node.sampler = std::make_unique<Sampler>(std::move(shards[static_cast<std::size_t>(i)]),
                                              options.batch_size, options.sampling,
                                              root.Fork(static_cast<std::uint64_t>(i)));
@@ -111,15 +117,19 @@ Result<RoundMetrics> Lab::Step() {
     };
     SOTTO_ASSIGN_OR_RETURN(double loss, node.algorithm->LocalStep(oracle, round));
     loss_sum += loss;
-    const double bits = 8.0 * static_cast<double>(node.algorithm->message().size());
-    message_bits += bits;
-    bits_sent += bits * static_cast<double>(neighbours_[i].size());
+    double bits = 0;  // Summed over the links (one message for all, or one per link).
+    for (int j : neighbours_[i])
+      bits += 8.0 * static_cast<double>(node.algorithm->link_message(PeerId(j)).size());
+    message_bits += neighbours_[i].empty()
+                        ? 8.0 * static_cast<double>(node.algorithm->message().size())
+                        : bits / static_cast<double>(neighbours_[i].size());
+    bits_sent += bits;
     ++m.active_nodes;
   }
   for (std::size_t i = 0; i < n; ++i) {
     if (!active[i]) continue;
-    const auto bytes = nodes_[i].algorithm->message();
     for (int j : neighbours_[i]) {
+      const auto bytes = nodes_[i].algorithm->link_message(PeerId(j));
       const Status s = nodes_[static_cast<std::size_t>(j)].algorithm->Absorb(PeerId(i), bytes);
       // A D-PSGD straggler is not in the round and drops what arrives (kUnavailable).
       if (!s.ok() && s.code() != StatusCode::kUnavailable) return s.WithContext("lab");
@@ -149,7 +159,8 @@ Result<RoundMetrics> Lab::Step() {
     epochs += static_cast<double>(node.sampler->epoch());
   }
   const auto nd = static_cast<double>(n);
-  m.train_loss = (m.active_nodes > 0 ? loss_sum / m.active_nodes : 0) + options_.gossip.l1 * l1 / nd;
+  m.train_loss =
+      (m.active_nodes > 0 ? loss_sum / m.active_nodes : 0) + options_.gossip.l1 * l1 / nd;
   m.density = density / nd;
   m.consensus_distance = consensus / nd;
   m.epoch = epochs / nd;
@@ -163,7 +174,8 @@ Result<RoundMetrics> Lab::Step() {
     m.test_accuracy = e.accuracy;
     if (options_.eval_nodes) {
       double acc = 0;
-      for (const auto& node : nodes_) acc += eval_model_->Evaluate(node.algorithm->model(), test_).accuracy;
+      for (const auto& node : nodes_)
+        acc += eval_model_->Evaluate(node.algorithm->model(), test_).accuracy;
       m.node_accuracy_mean = acc / nd;
     }
   }

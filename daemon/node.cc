@@ -130,13 +130,22 @@ struct StreamState {
   std::chrono::steady_clock::time_point last_request{};
 };
 
-// One residual this node broadcast, kept for resend requests.
+// One residual this node broadcast, kept for resend requests: the bytes each
+// recipient got (one shared message, or one per link with per-link compression).
 struct SentResidual {
+  using Bytes = std::shared_ptr<const std::vector<std::uint8_t>>;
   std::uint64_t seq;
   RoundId round;
-  std::shared_ptr<const std::vector<std::uint8_t>> bytes;
-  std::vector<PeerId> to;
+  std::vector<std::pair<PeerId, Bytes>> to;
+  std::size_t bytes = 0;  // Distinct bytes held.
   std::chrono::steady_clock::time_point sent_at;
+
+  const Bytes* For(PeerId peer) const {
+    for (const auto& [id, b] : to) {
+      if (id == peer) return &b;
+    }
+    return nullptr;
+  }
 };
 
 // Adaptive compression: the sender asks for an ack of every residual and keeps, per
@@ -155,8 +164,10 @@ struct SentResidual {
 // daemons per core a step is a fraction of the round, and a target of one step sits
 // inside the acks' scheduling jitter (~2 ms measured with 8 MLP daemons on 2 cores),
 // which drove F to its floor on any link. One F for all links: every neighbour must receive the
-// same message (their copies of x̂ must agree). The algorithm scales its consensus
-// step with F's contraction (GossipAlgorithm::SetCompressor).
+// same message (their copies of x̂ must agree) -- unless the algorithm compresses per
+// link ([gossip].per_link: a public copy per link), when every link has its own F,
+// judged by its own excess alone (Node::AdaptLinks). The algorithm scales its consensus
+// step with F's contraction (GossipAlgorithm::SetCompressor / SetLinkCompressor).
 constexpr std::uint64_t kAdaptHoldRounds = 16;
 constexpr std::uint64_t kAdaptMinSamples = 4;
 
@@ -169,6 +180,11 @@ struct LinkDelay {
   double delivery_ms = 0;     // EWMA over acks of messages sent at the current F.
   std::uint64_t samples = 0;  // Acks since the last change of F.
   double base_ms = -1;        // Lowest delivery seen (creeps up 0.2 % of the gap per ack).
+  // Per-link compression only: this link's own F and its controller's state.
+  double density = 0;
+  double threshold = std::numeric_limits<double>::infinity();
+  std::uint64_t rounds_since_change = 0;
+  std::uint64_t first_seq = 0;  // First message sent on the link at its current F.
 };
 
 struct AdaptiveState {
@@ -184,6 +200,7 @@ struct AdaptiveState {
   std::uint64_t first_seq = 0;  // First message sent at the current F.
   std::uint64_t changes = 0;
   double consensus_step = 0;  // The algorithm's, after the last change.
+  bool per_link = false;      // A density per link (LinkDelay::density).
 };
 
 // What the worker reports after a training step.
@@ -349,6 +366,7 @@ class Node {
   std::unordered_map<PeerId, double>
       neighbour_steps_;  // Announced (kHasStep); handed to the algorithm before Mix.
   void Adapt(double step_ms);
+  void AdaptLinks();  // Adapt with per-link compression.
 
   // Model transfer to a newcomer.
   std::vector<std::uint8_t> incoming_model_;
@@ -507,6 +525,7 @@ Status Node::Init() {
     adaptive_.density = TopKFraction(config_.training.gossip.compressor).value_or(0.01);
     adaptive_.initial_density = adaptive_.density;
     adaptive_.consensus_step = config_.training.gossip.consensus_step;
+    adaptive_.per_link = config_.training.gossip.per_link;
   }
   std::random_device entropy;  // Our residual stream's id: new at every start.
   while (stream_id_ == 0) stream_id_ = (std::uint64_t{entropy()} << 32) | entropy();
@@ -748,6 +767,14 @@ void Node::ApplyWeightsIfIdle() {
   if (computing_ || !weights_dirty_) return;
   algo_->SetWeights(weights_);
   weights_dirty_ = false;
+  if (config_.adaptive && adaptive_.per_link) {
+    // A link the algorithm just made starts at the node's compressor: at the link's F.
+    for (const auto& [id, link] : adaptive_.links) {
+      if (link.density > 0)
+        (void)algo_->SetLinkCompressor(
+            id, WithTopKFraction(config_.training.gossip.compressor, link.density));
+    }
+  }
 }
 
 void Node::MaybeStartRound() {
@@ -835,44 +862,62 @@ void Node::OnStepDone(StepResult r) {
     spdlog::info("training: round {} loss {:.4f} test accuracy {:.4f} density {:.3f}",
                  round_.value() + 1, r.loss, r.test_accuracy, r.density);
   }
-  last_message_bits_ = 8.0 * static_cast<double>(r.message.size());
-  std::vector<std::uint8_t> body;
-  if (algo_
-          ->AbsorbsLateMessages()) {  // A numbered stream, so receivers can ask for what they lost.
-    const std::uint64_t seq = next_seq_++;
-    PutU64(&body, stream_id_);
-    PutU64(&body, seq);
-    PutU64(&body, config_.adaptive ? kWantAck | kHasStep : 0);
-    if (config_.adaptive) PutU64(&body, std::bit_cast<std::uint64_t>(algo_->consensus_step()));
-    SentResidual sent{seq,
-                      round_,
-                      std::make_shared<const std::vector<std::uint8_t>>(r.message),
-                      {},
-                      std::chrono::steady_clock::now()};
-    for (const auto& [id, ep] : neighbour_endpoints_) sent.to.push_back(id);
-    sent_history_bytes_ += r.message.size();
-    sent_history_.push_back(std::move(sent));
+  // What each neighbour gets: the one message, or (per-link compression) its link's.
+  // The worker is done, so the algorithm can be read here. A link the algorithm does
+  // not have yet (neighbours changed during the step) gets nothing this round: its
+  // copy exchange starts it.
+  SentResidual sent{0, round_, {}, 0, std::chrono::steady_clock::now()};
+  double bits = 0;
+  if (algo_->per_link()) {
+    for (const auto& [id, ep] : neighbour_endpoints_) {
+      const auto m = algo_->link_message(id);
+      if (m.empty()) continue;
+      sent.to.emplace_back(id, std::make_shared<const std::vector<std::uint8_t>>(m.begin(), m.end()));
+      sent.bytes += m.size();
+    }
+  } else {
+    auto shared = std::make_shared<const std::vector<std::uint8_t>>(std::move(r.message));
+    for (const auto& [id, ep] : neighbour_endpoints_) sent.to.emplace_back(id, shared);
+    sent.bytes = shared->size();
+    bits = 8.0 * static_cast<double>(shared->size());
+  }
+  if (algo_->per_link() && !sent.to.empty())
+    bits = 8.0 * static_cast<double>(sent.bytes) / static_cast<double>(sent.to.size());
+  last_message_bits_ = bits;
+  const bool stream = algo_->AbsorbsLateMessages();
+  if (stream) {  // A numbered stream, so receivers can ask for what they lost.
+    sent.seq = next_seq_++;
+    sent_history_bytes_ += sent.bytes;
+    sent_history_.push_back(sent);
     // Keep about one model's worth of recent messages (and at least a few).
     const std::size_t budget = static_cast<std::size_t>(dimension_) * sizeof(float);
     while (sent_history_.size() > kMinResendHistory && sent_history_bytes_ > budget) {
-      sent_history_bytes_ -= sent_history_.front().bytes->size();
+      sent_history_bytes_ -= sent_history_.front().bytes;
       sent_history_.pop_front();
     }
   }
-  for (const auto& [id, ep] : neighbour_endpoints_) {
+  for (const auto& [id, bytes] : sent.to) {
     net::Envelope e;
     e.type = net::MessageType::kResidual;
     e.round = round_;
-    e.body = body;
-    e.payload = r.message;
+    if (stream) {
+      PutU64(&e.body, stream_id_);
+      PutU64(&e.body, sent.seq);
+      PutU64(&e.body, config_.adaptive ? kWantAck | kHasStep : 0);
+      if (config_.adaptive)
+        PutU64(&e.body, std::bit_cast<std::uint64_t>(algo_->link_consensus_step(id)));
+    }
+    e.payload = *bytes;
     Send(id, std::move(e));
   }
   round_sent_ = true;
+  if (config_.adaptive) Adapt(1000.0 * r.step_s);
+  // Weights before the owed copies: with per-link compression a new link's copy
+  // exists only once the algorithm has the link (its x_hat_{i->j} starts as x_i).
+  ApplyWeightsIfIdle();
   std::set<PeerId> owed;
   owed.swap(copy_owed_);
   for (PeerId id : owed) SendCopy(id);  // x_hat as of the residual just sent.
-  if (config_.adaptive) Adapt(1000.0 * r.step_s);
-  ApplyWeightsIfIdle();
   // Residuals that arrived while the worker held the algorithm.
   std::deque<PendingResidual> pending;
   pending.swap(pending_);
@@ -962,6 +1007,10 @@ void Node::Adapt(double step_ms) {
   auto& a = adaptive_;
   a.step_ms = Smoothed(a.step_ms, step_ms, 0.1, a.step_ms == 0);
   std::erase_if(a.links, [&](const auto& kv) { return !neighbour_endpoints_.count(kv.first); });
+  if (a.per_link) {
+    AdaptLinks();
+    return;
+  }
   if (++a.rounds_since_change < kAdaptHoldRounds) return;
   double excess = -1;
   for (const auto& [id, ep] : neighbour_endpoints_) {
@@ -997,6 +1046,49 @@ void Node::Adapt(double step_ms) {
   ++a.changes;
 }
 
+// Per-link compression: every link's F follows that link's own excess, with its own
+// hold and sample count; the link's consensus step follows its F (announced with
+// each residual on it, and both ends mix the link with the smaller).
+void Node::AdaptLinks() {
+  auto& a = adaptive_;
+  const double target = AdaptiveTargetMs(config_.adaptive_target_ms, a.step_ms, a.round_ms);
+  const double additive = std::max(config_.adaptive_min_density, 0.1 * a.initial_density);
+  double slowest = -1, sum = 0;
+  int count = 0;
+  for (const auto& [id, ep] : neighbour_endpoints_) {
+    LinkDelay& link = a.links[id];
+    if (link.density == 0) link.density = a.initial_density;
+    sum += link.density;
+    ++count;
+    if (++link.rounds_since_change < kAdaptHoldRounds || link.samples < kAdaptMinSamples) continue;
+    const double excess = link.delivery_ms - link.base_ms;
+    slowest = std::max(slowest, excess);
+    const double next = NextAdaptiveDensity(link.density, excess, target,
+                                            config_.adaptive_min_density,
+                                            config_.adaptive_max_density, additive, &link.threshold);
+    if (next == link.density) continue;
+    const auto s =
+        algo_->SetLinkCompressor(id, WithTopKFraction(config_.training.gossip.compressor, next));
+    if (!s.ok()) {  // The algorithm lacks the link for now (weights pending): later.
+      spdlog::debug("adaptive: link to {}: {}", HexId(id), s.ToString());
+      continue;
+    }
+    spdlog::debug("adaptive: link to {}: top-k fraction {:.4g} -> {:.4g} ({:.2f} ms over its base, "
+                  "target {:.2f} ms), consensus step {:.4g}",
+                  HexId(id), link.density, next, excess, target, algo_->link_consensus_step(id));
+    sum += next - link.density;
+    link.density = next;
+    link.rounds_since_change = 0;
+    link.first_seq = next_seq_;
+    link.samples = 0;
+    link.delivery_ms = 0;
+    ++a.changes;
+  }
+  if (slowest >= 0) a.slowest_excess_ms = slowest;
+  if (count > 0) a.density = sum / count;  // The mean over the links, for status.
+  a.consensus_step = algo_->consensus_step();
+}
+
 void Node::ExchangeCopies(const std::vector<PeerId>& peers) {
   if (!algo_->AbsorbsLateMessages()) return;
   for (PeerId id : peers) {
@@ -1015,7 +1107,11 @@ void Node::SendCopy(PeerId to) {
     copy_owed_.insert(to);
     return;
   }
-  const std::span<const float> x_hat = algo_->PublicCopy();
+  const std::span<const float> x_hat = algo_->LinkPublicCopy(to);
+  if (x_hat.empty()) {  // Per-link compression, link not made yet: when it is.
+    if (neighbour_endpoints_.count(to)) copy_owed_.insert(to);
+    return;
+  }
   net::Envelope e;
   e.type = net::MessageType::kStatus;
   e.round = round_;
@@ -1149,15 +1245,15 @@ void Node::OnResendMessage(PeerId from, const net::Envelope& e) {
     if (seqs.size() != 1 || stream != stream_id_ || !config_.adaptive) return;
     const auto it = std::find_if(sent_history_.begin(), sent_history_.end(),
                                  [&](const SentResidual& r) { return r.seq == seqs[0]; });
-    if (it == sent_history_.end() || std::find(it->to.begin(), it->to.end(), from) == it->to.end())
-      return;
+    if (it == sent_history_.end() || it->For(from) == nullptr) return;
     const double ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - it->sent_at)
             .count();
     LinkDelay& link = adaptive_.links[from];
     link.base_ms =
         link.base_ms < 0 || ms < link.base_ms ? ms : link.base_ms + 0.002 * (ms - link.base_ms);
-    if (it->seq < adaptive_.first_seq) return;  // Sent at an earlier F.
+    if (it->seq < (adaptive_.per_link ? link.first_seq : adaptive_.first_seq))
+      return;  // Sent at an earlier F.
     link.delivery_ms = Smoothed(link.delivery_ms, ms, 0.25, link.samples++ == 0);
     return;
   }
@@ -1176,8 +1272,8 @@ void Node::OnResendMessage(PeerId from, const net::Envelope& e) {
   for (std::uint64_t seq : seqs) {
     const auto it = std::find_if(sent_history_.begin(), sent_history_.end(),
                                  [seq](const SentResidual& r) { return r.seq == seq; });
-    if (it == sent_history_.end() ||
-        std::find(it->to.begin(), it->to.end(), from) == it->to.end()) {
+    const SentResidual::Bytes* bytes = it == sent_history_.end() ? nullptr : it->For(from);
+    if (bytes == nullptr) {
       PutU64(&refused.body, seq);
       continue;
     }
@@ -1186,7 +1282,7 @@ void Node::OnResendMessage(PeerId from, const net::Envelope& e) {
     again.round = it->round;
     PutU64(&again.body, stream_id_);
     PutU64(&again.body, seq);
-    again.payload = *it->bytes;
+    again.payload = **bytes;
     ++resends_served_;
     Send(from, std::move(again));
   }
@@ -1576,9 +1672,19 @@ json Node::StatusJson() const {
     // The consensus step it announced (adaptive senders; null: it mixes with ours).
     const auto step = neighbour_steps_.find(id);
     n["consensus_step"] = step == neighbour_steps_.end() ? json(nullptr) : json(step->second);
+    if (algo_->per_link()) {  // What this link carries from us: its copy, step and F.
+      const auto out = computing_ ? std::span<const float>() : algo_->LinkPublicCopy(id);
+      n["link_public_copy_fingerprint"] = out.empty() ? json(nullptr) : json(Fingerprint(out));
+      n["link_consensus_step"] = computing_ ? json(nullptr) : json(algo_->link_consensus_step(id));
+      const auto link = adaptive_.links.find(id);
+      n["link_density"] = config_.adaptive && link != adaptive_.links.end() && link->second.density > 0
+                              ? json(link->second.density)
+                              : json(nullptr);
+    }
     neighbours.push_back(n);
   }
   j["self_weight"] = weights_.self;
+  j["per_link"] = algo_->per_link();
   const auto x_hat = computing_ ? std::span<const float>() : algo_->PublicCopy();
   j["public_copy_fingerprint"] = x_hat.empty() ? json(nullptr) : json(Fingerprint(x_hat));
   j["neighbours"] = neighbours;

@@ -99,6 +99,7 @@ Result<NodeConfig> Read(TomlReader& reader) {
   SOTTO_RETURN_IF_ERROR(reader.Get("gossip", "topology", &c.topology));
   SOTTO_RETURN_IF_ERROR(reader.Get("gossip", "round_timeout_ms", &c.round_timeout_ms));
   SOTTO_RETURN_IF_ERROR(reader.Get("gossip", "min_round_ms", &c.min_round_ms));
+  SOTTO_RETURN_IF_ERROR(reader.Get("gossip", "per_link", &c.training.gossip.per_link));
   SOTTO_RETURN_IF_ERROR(reader.Get("gossip", "adaptive", &c.adaptive));
   SOTTO_RETURN_IF_ERROR(reader.Get("gossip", "adaptive_target_ms", &c.adaptive_target_ms));
   SOTTO_RETURN_IF_ERROR(reader.Get("gossip", "adaptive_min_density", &c.adaptive_min_density));
@@ -184,6 +185,8 @@ Result<NodeConfig> Read(TomlReader& reader) {
   if (c.min_members < 1) return bad("[gossip].min_members", "must be >= 1");
   if (c.round_timeout_ms < 1) return bad("[gossip].round_timeout_ms", "must be >= 1");
   if (c.min_round_ms < 0) return bad("[gossip].min_round_ms", "must be >= 0");
+  if (c.training.gossip.per_link && c.training.gossip.algorithm == "dpsgd")
+    return bad("[gossip].per_link", "needs choco or malcom (D-PSGD sends raw models)");
   if (c.adaptive) {
     if (c.training.gossip.algorithm == "dpsgd")
       return bad("[gossip].adaptive", "needs choco or malcom (D-PSGD sends raw models)");

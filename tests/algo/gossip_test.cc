@@ -43,7 +43,13 @@ struct GossipOnly {
     for (auto& node : nodes) REQUIRE(node->LocalStep(zero, RoundId(t)).ok());
     for (std::size_t i = 0; i < nodes.size(); ++i) {
       for (int j : graph.neighbours(static_cast<int>(i))) {
-        REQUIRE(nodes[static_cast<std::size_t>(j)]->Absorb(PeerId(i), nodes[i]->message()).ok());
+        REQUIRE(nodes[static_cast<std::size_t>(j)]
+                    ->Absorb(PeerId(i), nodes[i]->link_message(PeerId(j)))
+                    .ok());
+        if (announce) {
+          nodes[static_cast<std::size_t>(j)]->SetNeighbourStep(
+              PeerId(i), nodes[i]->link_consensus_step(PeerId(j)));
+        }
       }
     }
     for (auto& node : nodes) node->Mix();
@@ -69,6 +75,7 @@ struct GossipOnly {
 
   topology::Graph graph;
   std::vector<std::unique_ptr<GossipAlgorithm>> nodes;
+  bool announce = false;  // Receivers learn each link's step (as the daemon's messages carry it).
 };
 
 TEST_CASE("uncompressed gossip reaches consensus at the rate the spectral gap predicts",
@@ -297,6 +304,103 @@ TEST_CASE("nodes with different consensus steps keep the mesh's average when the
   // The announced mesh contracts (the top-0.2 % node, 6 of 3000 entries a round with
   // gamma 0.032, is what limits it: ~0.13 d0 from round 300 on).
   CHECK(announced.ConsensusDistance() < 0.2 * d0);
+}
+
+TEST_CASE("per-link compression keeps the mean, and each link carries its own compressor",
+          "[algo][gossip]") {
+  GossipOptions options;
+  options.algorithm = "choco";
+  options.compressor = "chain:topk:0.002+dither:s=256";
+  options.consensus_step = 0.03;
+  options.consensus_step_exponent = 0.7;
+  options.consensus_step_max = 0.5;
+  options.per_link = true;
+  const int n = 8;
+  const std::int64_t d = 3000;
+  GossipOnly mixed(options, "ring", n, d), sparse(options, "ring", n, d);
+  mixed.announce = sparse.announce = true;
+  // Half the ring's links dense (top-20 %), the other half at the node's top-0.2 %; the
+  // two directions of link {i, i+1} for even i differ (20 % one way, 5 % back).
+  for (int i = 0; i < n; i += 2) {
+    const int j = (i + 1) % n;
+    auto& a = mixed.nodes[static_cast<std::size_t>(i)];
+    auto& b = mixed.nodes[static_cast<std::size_t>(j)];
+    REQUIRE(a->SetLinkCompressor(PeerId(j), "chain:topk:0.2+dither:s=256").ok());
+    REQUIRE(b->SetLinkCompressor(PeerId(i), "chain:topk:0.05+dither:s=256").ok());
+  }
+  CHECK(mixed.nodes[0]->per_link());
+  CHECK(mixed.nodes[0]->PublicCopy().empty());  // No one public copy.
+  CHECK(mixed.nodes[0]->link_consensus_step(PeerId(1)) == 0.5);
+  CHECK(mixed.nodes[0]->link_consensus_step(PeerId(7)) == 0.03);
+  CHECK(mixed.nodes[1]->link_consensus_step(PeerId(0)) > 0.03);
+  CHECK(mixed.nodes[1]->link_consensus_step(PeerId(0)) < 0.5);
+  CHECK(mixed.nodes[0]->SetLinkCompressor(PeerId(4), "topk:0.1").code() ==
+        StatusCode::kInvalidArgument);  // Not a neighbour.
+  CHECK(mixed.nodes[0]->SetLinkCompressor(PeerId(1), "topk:2").code() ==
+        StatusCode::kInvalidArgument);                           // A bad spec...
+  CHECK(mixed.nodes[0]->link_consensus_step(PeerId(1)) == 0.5);  // ... changes nothing.
+
+  const auto mean0 = mixed.Mean();
+  const double d0 = mixed.ConsensusDistance();
+  mixed.Round(0);
+  sparse.Round(0);
+  // Each link's message is compressed on its own: 20 % of 3000 entries against 0.2 %.
+  INFO("first messages of node 0: " << mixed.nodes[0]->link_message(PeerId(1)).size() << " and "
+                                    << mixed.nodes[0]->link_message(PeerId(7)).size() << " bytes");
+  CHECK(mixed.nodes[0]->link_message(PeerId(1)).size() >
+        15 * mixed.nodes[0]->link_message(PeerId(7)).size());
+  CHECK(mixed.nodes[1]->link_message(PeerId(0)).size() >
+        5 * mixed.nodes[1]->link_message(PeerId(2)).size());
+  for (std::uint64_t t = 1; t < 300; ++t) {
+    mixed.Round(t);
+    sparse.Round(t);
+  }
+  // Every receiver's copy of a link is bit for bit what the sender holds for it.
+  for (int i = 0; i < n; ++i) {
+    for (int j : mixed.graph.neighbours(i)) {
+      const auto held = mixed.nodes[static_cast<std::size_t>(j)]->NeighbourCopy(PeerId(i));
+      const auto sent = mixed.nodes[static_cast<std::size_t>(i)]->LinkPublicCopy(PeerId(j));
+      REQUIRE(held.size() == sent.size());
+      CHECK(std::equal(held.begin(), held.end(), sent.begin()));
+    }
+  }
+  const auto mean = mixed.Mean();
+  double drift = 0;
+  for (std::size_t k = 0; k < mean.size(); ++k)
+    drift = std::max(drift, std::abs(mean[k] - mean0[k]));
+  INFO("consensus distance " << d0 << " -> mixed links " << mixed.ConsensusDistance()
+                             << ", all links sparse " << sparse.ConsensusDistance()
+                             << "; largest change of the average " << drift);
+  CHECK(drift < 1e-4);  // Each link's term enters its two ends with opposite signs.
+  CHECK(mixed.ConsensusDistance() < 0.5 * d0);
+  // The dense links pay: the mesh contracts further than with every link sparse.
+  CHECK(mixed.ConsensusDistance() < 0.7 * sparse.ConsensusDistance());
+
+  // SetCompressor puts every link back on the node's compressor.
+  REQUIRE(mixed.nodes[0]->SetCompressor("chain:topk:0.01+dither:s=256").ok());
+  CHECK(mixed.nodes[0]->link_consensus_step(PeerId(1)) ==
+        Approx(mixed.nodes[0]->link_consensus_step(PeerId(7))));
+  CHECK(mixed.nodes[0]->link_compressor_delta(PeerId(1)) ==
+        mixed.nodes[0]->link_compressor_delta(PeerId(7)));
+
+  // A saved state has no one public copy; loading it starts every link from the model.
+  const AlgorithmState state = mixed.nodes[2]->SaveState();
+  CHECK(state.public_copy.empty());
+  REQUIRE(state.mixed.size() == state.model.size());
+  REQUIRE(mixed.nodes[2]->LoadState(state).ok());
+  for (int j : mixed.graph.neighbours(2)) {
+    const auto out = mixed.nodes[2]->LinkPublicCopy(PeerId(j));
+    CHECK(std::equal(out.begin(), out.end(), state.model.begin()));
+  }
+
+  // Without per_link there are no link compressors.
+  GossipOptions node_wide = options;
+  node_wide.per_link = false;
+  GossipOnly plain(node_wide, "ring", 4, 50);
+  CHECK_FALSE(plain.nodes[0]->per_link());
+  CHECK(plain.nodes[0]->SetLinkCompressor(PeerId(1), "topk:0.1").code() ==
+        StatusCode::kInvalidArgument);
+  CHECK(plain.nodes[0]->link_message(PeerId(1)).data() == plain.nodes[0]->message().data());
 }
 
 TEST_CASE("malformed and foreign messages change nothing", "[algo][gossip]") {

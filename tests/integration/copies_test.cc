@@ -3,7 +3,9 @@
 // Once every node has finished and the last residuals are in, each node's copy of
 // each neighbour's public model x_hat_j must be bit for bit the neighbour's own (the
 // status fingerprints). With stand-in copies (the copy of a new neighbour taken as
-// our own x_hat) the new links stay off by the difference for good.
+// our own x_hat) the new links stay off by the difference for good. With per-link
+// compression ([gossip].per_link) every link has its own x_hat_{i->j}: each node's copy
+// of a neighbour must be what that neighbour holds for the link.
 
 #include <signal.h>
 
@@ -38,17 +40,27 @@ std::vector<std::string> Flags(int shard, int shards) {
           "--membership.probe_timeout_ms", "100", "--node.listen", "tcp://127.0.0.1:*", "--node.log_level", "debug"};
 }
 
-// Pairs (node, neighbour) whose copy differs from the neighbour's own x_hat; empty when all agree.
+std::string Str(const json& v) { return v.is_string() ? v.get<std::string>() : ""; }
+
+// Pairs (node, neighbour) whose copy differs from what the neighbour holds for it (its
+// x_hat, or per link its x_hat for that link); empty when all agree.
 std::vector<std::string> Mismatches(const std::vector<json>& status) {
-  std::map<std::string, std::string> own;
-  for (const json& s : status) own[s.value("id", "")] = s["public_copy_fingerprint"].is_string() ? s["public_copy_fingerprint"].get<std::string>() : "";
+  std::map<std::pair<std::string, std::string>, std::string> own;  // (holder, for whom) -> fingerprint
+  for (const json& s : status) {
+    for (const json& n : s["neighbours"]) {
+      own[{s.value("id", ""), n.value("id", "")}] = s.value("per_link", false)
+                                                         ? Str(n["link_public_copy_fingerprint"])
+                                                         : Str(s["public_copy_fingerprint"]);
+    }
+  }
   std::vector<std::string> bad;
   for (const json& s : status) {
     for (const json& n : s["neighbours"]) {
       const std::string copy = n["copy_fingerprint"].is_string() ? n["copy_fingerprint"].get<std::string>() : "none";
-      const std::string id = n.value("id", "");
-      if (!own.count(id) || own[id].empty() || copy != own[id]) {
-        bad.push_back(s.value("id", "?") + "'s copy of " + id + ": " + copy + " vs " + (own.count(id) ? own[id] : "?"));
+      const auto it = own.find({n.value("id", ""), s.value("id", "")});
+      if (it == own.end() || it->second.empty() || copy != it->second) {
+        bad.push_back(s.value("id", "?") + "'s copy of " + n.value("id", "") + ": " + copy + " vs " +
+                      (it == own.end() ? "?" : it->second));
       }
     }
   }
@@ -56,11 +68,15 @@ std::vector<std::string> Mismatches(const std::vector<json>& status) {
 }
 
 TEST_CASE("copies of neighbours made mid-training are exact once the residuals are in", "[integration][copies]") {
-  const std::string root = std::filesystem::temp_directory_path() / ("sotto-copies-" + std::to_string(::getpid()));
+  const bool per_link = GENERATE(false, true);
+  const std::string root = std::filesystem::temp_directory_path() /
+                           ("sotto-copies-" + std::string(per_link ? "link-" : "") + std::to_string(::getpid()));
   std::filesystem::remove_all(root);
+  const std::vector<std::string> mode = {"--gossip.per_link", per_link ? "true" : "false"};
   std::vector<std::unique_ptr<NodeProcess>> nodes;
   for (int i = 0; i < 3; ++i) {
     auto flags = Flags(i, 4);
+    flags.insert(flags.end(), mode.begin(), mode.end());
     if (i > 0) flags.insert(flags.end(), {"--node.join", nodes[0]->Endpoint()});
     nodes.push_back(std::make_unique<NodeProcess>(root + "/node-" + std::to_string(i), flags));
     nodes.back()->Start();
@@ -68,6 +84,7 @@ TEST_CASE("copies of neighbours made mid-training are exact once the residuals a
   // Halfway, a fourth member: the ring of three becomes a ring of four.
   REQUIRE(NodeProcess::WaitFor([&] { return nodes[0]->Status().value("round", 0) >= kRounds / 2; }, 60s));
   auto flags = Flags(3, 4);
+  flags.insert(flags.end(), mode.begin(), mode.end());
   flags.insert(flags.end(), {"--node.join", nodes[0]->Endpoint()});
   nodes.push_back(std::make_unique<NodeProcess>(root + "/node-3", flags));
   nodes.back()->Start();
@@ -100,6 +117,7 @@ TEST_CASE("copies of neighbours made mid-training are exact once the residuals a
   for (const json& s : status) {
     INFO(s.dump());
     CHECK(s["neighbours"].size() == 2);
+    CHECK(s["per_link"] == per_link);
     applied += s["copies"]["applied"].get<std::uint64_t>();
   }
   CHECK(applied >= 4);  // At least the two new links, both ways.

@@ -180,4 +180,31 @@ TEST_CASE("adaptive compression grows the top-k fraction on fast links, up to it
   }
 }
 
+TEST_CASE("adaptive compression per link moves every link's top-k fraction and step on its own",
+          "[integration][adaptive]") {
+  const std::string root = std::filesystem::temp_directory_path() /
+                           ("sotto-adaptive-link-" + std::to_string(::getpid()));
+  const MeshResult r =
+      RunMesh(root, {"--gossip.per_link", "true", "--gossip.adaptive", "true",
+                     "--gossip.adaptive_target_ms", "200", "--gossip.adaptive_max_density", "0.3",
+                     "--gossip.adaptive_max_step", "0.45", "--algorithm.compressor",
+                     "chain:topk:0.01+dither:s=4"});
+  for (const json& s : r.status) {
+    INFO(s.dump());
+    CHECK(s["per_link"] == true);
+    REQUIRE(s.contains("adaptive"));
+    CHECK(s["adaptive"]["density"].get<double>() == Approx(0.3));  // The mean over the links.
+    CHECK(s["adaptive"]["changes"].get<std::uint64_t>() >= 20);     // ~10 or more per link.
+    REQUIRE(s["neighbours"].size() == 2);
+    for (const json& n : s["neighbours"]) {
+      CHECK(n["link_density"].get<double>() == Approx(0.3));
+      CHECK(n["link_consensus_step"].get<double>() == Approx(0.45));  // Ours on the link...
+      CHECK(n["consensus_step"].get<double>() == Approx(0.45));       // ... and the neighbour's.
+      CHECK(n["link_public_copy_fingerprint"].is_string());
+    }
+    CHECK(s["public_copy_fingerprint"].is_null());  // No one public copy.
+    CHECK(s["test_accuracy"].get<double>() > 0.7);
+  }
+}
+
 }  // namespace
