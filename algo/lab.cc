@@ -19,9 +19,7 @@ Lab::Lab(const LabOptions& options, const Dataset& train, const Dataset& test)
 
 Lab::~Lab() = default;
 
-const GossipAlgorithm& Lab::node(int i) const {
-  return *nodes_[static_cast<std::size_t>(i)].algorithm;
-}
+const GossipAlgorithm& Lab::node(int i) const { return *nodes_[static_cast<std::size_t>(i)].algorithm; }
 
 Result<std::unique_ptr<Lab>> Lab::Create(const LabOptions& options, const Dataset& train,
                                          const Dataset& test,
@@ -43,16 +41,14 @@ Result<std::unique_ptr<Lab>> Lab::Create(const LabOptions& options, const Datase
                            " features, training set " + std::to_string(train.num_features()));
   }
   for (std::size_t i = 0; i < shards.size(); ++i) {
-    if (shards[i].empty())
-      return InvalidArgument("lab: node " + std::to_string(i) + " has an empty shard");
+    if (shards[i].empty()) return InvalidArgument("lab: node " + std::to_string(i) + " has an empty shard");
   }
   SOTTO_ASSIGN_OR_RETURN(topology::Graph graph,
                          topology::MakeGraph(options.topology, options.nodes, options.seed));
   const int num_classes = std::max(train.num_classes, test.num_classes);
 
   std::unique_ptr<Lab> lab(new Lab(options, train, test));
-  SOTTO_ASSIGN_OR_RETURN(lab->eval_model_,
-                         MakeModel(options.model, train.num_features(), num_classes, options.l2));
+  SOTTO_ASSIGN_OR_RETURN(lab->eval_model_, MakeModel(options.model, train.num_features(), num_classes, options.l2));
   const std::int64_t dimension = lab->eval_model_->num_parameters();
   // Every node starts from the same x_0.
   std::vector<float> x0(static_cast<std::size_t>(dimension));
@@ -69,17 +65,15 @@ Result<std::unique_ptr<Lab>> Lab::Create(const LabOptions& options, const Datase
     NeighbourWeights weights;
     weights.self = row.self_weight;
     for (std::size_t k = 0; k < row.neighbours.size(); ++k) {
-      weights.neighbours.emplace_back(PeerId(static_cast<std::uint64_t>(row.neighbours[k])),
-                                      row.weights[k]);
+      weights.neighbours.emplace_back(PeerId(static_cast<std::uint64_t>(row.neighbours[k])), row.weights[k]);
     }
     lab->neighbours_[static_cast<std::size_t>(i)] = row.neighbours;
     auto& node = lab->nodes_[static_cast<std::size_t>(i)];
-    SOTTO_ASSIGN_OR_RETURN(
-        node.algorithm, MakeGossipAlgorithm(options.gossip, PeerId(static_cast<std::uint64_t>(i)),
-                                            dimension, std::move(weights)));
+    SOTTO_ASSIGN_OR_RETURN(node.algorithm,
+                           MakeGossipAlgorithm(options.gossip, PeerId(static_cast<std::uint64_t>(i)),
+                                               dimension, std::move(weights)));
     node.algorithm->SetModel(x0);
-    SOTTO_ASSIGN_OR_RETURN(node.model,
-                           MakeModel(options.model, train.num_features(), num_classes, options.l2));
+    SOTTO_ASSIGN_OR_RETURN(node.model, MakeModel(options.model, train.num_features(), num_classes, options.l2));
     node.sampler = std::make_unique<Sampler>(std::move(shards[static_cast<std::size_t>(i)]),
                                              options.batch_size, options.sampling,
                                              root.Fork(static_cast<std::uint64_t>(i)));
@@ -159,8 +153,7 @@ Result<RoundMetrics> Lab::Step() {
     epochs += static_cast<double>(node.sampler->epoch());
   }
   const auto nd = static_cast<double>(n);
-  m.train_loss =
-      (m.active_nodes > 0 ? loss_sum / m.active_nodes : 0) + options_.gossip.l1 * l1 / nd;
+  m.train_loss = (m.active_nodes > 0 ? loss_sum / m.active_nodes : 0) + options_.gossip.l1 * l1 / nd;
   m.density = density / nd;
   m.consensus_distance = consensus / nd;
   m.epoch = epochs / nd;
@@ -174,8 +167,7 @@ Result<RoundMetrics> Lab::Step() {
     m.test_accuracy = e.accuracy;
     if (options_.eval_nodes) {
       double acc = 0;
-      for (const auto& node : nodes_)
-        acc += eval_model_->Evaluate(node.algorithm->model(), test_).accuracy;
+      for (const auto& node : nodes_) acc += eval_model_->Evaluate(node.algorithm->model(), test_).accuracy;
       m.node_accuracy_mean = acc / nd;
     }
   }

@@ -872,7 +872,8 @@ void Node::OnStepDone(StepResult r) {
     for (const auto& [id, ep] : neighbour_endpoints_) {
       const auto m = algo_->link_message(id);
       if (m.empty()) continue;
-      sent.to.emplace_back(id, std::make_shared<const std::vector<std::uint8_t>>(m.begin(), m.end()));
+      sent.to.emplace_back(id,
+                           std::make_shared<const std::vector<std::uint8_t>>(m.begin(), m.end()));
       sent.bytes += m.size();
     }
   } else {
@@ -1063,9 +1064,9 @@ void Node::AdaptLinks() {
     if (++link.rounds_since_change < kAdaptHoldRounds || link.samples < kAdaptMinSamples) continue;
     const double excess = link.delivery_ms - link.base_ms;
     slowest = std::max(slowest, excess);
-    const double next = NextAdaptiveDensity(link.density, excess, target,
-                                            config_.adaptive_min_density,
-                                            config_.adaptive_max_density, additive, &link.threshold);
+    const double next =
+        NextAdaptiveDensity(link.density, excess, target, config_.adaptive_min_density,
+                            config_.adaptive_max_density, additive, &link.threshold);
     if (next == link.density) continue;
     const auto s =
         algo_->SetLinkCompressor(id, WithTopKFraction(config_.training.gossip.compressor, next));
@@ -1073,9 +1074,10 @@ void Node::AdaptLinks() {
       spdlog::debug("adaptive: link to {}: {}", HexId(id), s.ToString());
       continue;
     }
-    spdlog::debug("adaptive: link to {}: top-k fraction {:.4g} -> {:.4g} ({:.2f} ms over its base, "
-                  "target {:.2f} ms), consensus step {:.4g}",
-                  HexId(id), link.density, next, excess, target, algo_->link_consensus_step(id));
+    spdlog::debug(
+        "adaptive: link to {}: top-k fraction {:.4g} -> {:.4g} ({:.2f} ms over its base, "
+        "target {:.2f} ms), consensus step {:.4g}",
+        HexId(id), link.density, next, excess, target, algo_->link_consensus_step(id));
     sum += next - link.density;
     link.density = next;
     link.rounds_since_change = 0;
@@ -1677,9 +1679,10 @@ json Node::StatusJson() const {
       n["link_public_copy_fingerprint"] = out.empty() ? json(nullptr) : json(Fingerprint(out));
       n["link_consensus_step"] = computing_ ? json(nullptr) : json(algo_->link_consensus_step(id));
       const auto link = adaptive_.links.find(id);
-      n["link_density"] = config_.adaptive && link != adaptive_.links.end() && link->second.density > 0
-                              ? json(link->second.density)
-                              : json(nullptr);
+      n["link_density"] =
+          config_.adaptive && link != adaptive_.links.end() && link->second.density > 0
+              ? json(link->second.density)
+              : json(nullptr);
     }
     neighbours.push_back(n);
   }

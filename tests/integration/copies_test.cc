@@ -45,12 +45,13 @@ std::string Str(const json& v) { return v.is_string() ? v.get<std::string>() : "
 // Pairs (node, neighbour) whose copy differs from what the neighbour holds for it (its
 // x_hat, or per link its x_hat for that link); empty when all agree.
 std::vector<std::string> Mismatches(const std::vector<json>& status) {
-  std::map<std::pair<std::string, std::string>, std::string> own;  // (holder, for whom) -> fingerprint
+  std::map<std::pair<std::string, std::string>, std::string>
+      own;  // (holder, for whom) -> fingerprint
   for (const json& s : status) {
     for (const json& n : s["neighbours"]) {
       own[{s.value("id", ""), n.value("id", "")}] = s.value("per_link", false)
-                                                         ? Str(n["link_public_copy_fingerprint"])
-                                                         : Str(s["public_copy_fingerprint"]);
+                                                        ? Str(n["link_public_copy_fingerprint"])
+                                                        : Str(s["public_copy_fingerprint"]);
     }
   }
   std::vector<std::string> bad;
@@ -59,8 +60,8 @@ std::vector<std::string> Mismatches(const std::vector<json>& status) {
       const std::string copy = n["copy_fingerprint"].is_string() ? n["copy_fingerprint"].get<std::string>() : "none";
       const auto it = own.find({n.value("id", ""), s.value("id", "")});
       if (it == own.end() || it->second.empty() || copy != it->second) {
-        bad.push_back(s.value("id", "?") + "'s copy of " + n.value("id", "") + ": " + copy + " vs " +
-                      (it == own.end() ? "?" : it->second));
+        bad.push_back(s.value("id", "?") + "'s copy of " + n.value("id", "") + ": " + copy +
+                      " vs " + (it == own.end() ? "?" : it->second));
       }
     }
   }
@@ -69,8 +70,9 @@ std::vector<std::string> Mismatches(const std::vector<json>& status) {
 
 TEST_CASE("copies of neighbours made mid-training are exact once the residuals are in", "[integration][copies]") {
   const bool per_link = GENERATE(false, true);
-  const std::string root = std::filesystem::temp_directory_path() /
-                           ("sotto-copies-" + std::string(per_link ? "link-" : "") + std::to_string(::getpid()));
+  const std::string root =
+      std::filesystem::temp_directory_path() /
+      ("sotto-copies-" + std::string(per_link ? "link-" : "") + std::to_string(::getpid()));
   std::filesystem::remove_all(root);
   const std::vector<std::string> mode = {"--gossip.per_link", per_link ? "true" : "false"};
   std::vector<std::unique_ptr<NodeProcess>> nodes;

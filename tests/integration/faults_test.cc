@@ -194,7 +194,7 @@ TEST_CASE("adaptive compression per link moves every link's top-k fraction and s
     CHECK(s["per_link"] == true);
     REQUIRE(s.contains("adaptive"));
     CHECK(s["adaptive"]["density"].get<double>() == Approx(0.3));  // The mean over the links.
-    CHECK(s["adaptive"]["changes"].get<std::uint64_t>() >= 20);     // ~10 or more per link.
+    CHECK(s["adaptive"]["changes"].get<std::uint64_t>() >= 20);    // ~10 or more per link.
     REQUIRE(s["neighbours"].size() == 2);
     for (const json& n : s["neighbours"]) {
       CHECK(n["link_density"].get<double>() == Approx(0.3));
