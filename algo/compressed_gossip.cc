@@ -162,10 +162,13 @@ void CompressedGossip::IndexWeights(NeighbourWeights weights) {
       continue;
     }
     if (links_.count(peer)) continue;
-    // A new link: both copies start as our model (the daemon then sends the exact ones).
-    copies_[peer] = x_;
+    // A new link: both copies start as x_hat_ -- zeros, or the loaded public copy or
+    // model -- as the one public copy does without per_link (a copy of a fresh model
+    // would cost a whole model's bytes for every link the joining mesh makes and
+    // re-makes); the daemon then sends the exact copy.
+    copies_[peer] = x_hat_;
     Link& link = links_[peer];
-    link.out = x_;
+    link.out = x_hat_;
     link.scale = scale_;
     link.step = options_.consensus_step;
   }

@@ -21,8 +21,9 @@
 //   z = x^{t+1/2} + sum_j gamma_ij w_ij (x_hat_{j->i} - x_hat_{i->j})
 // with gamma_ij the smaller of the steps the two ends announce for the link. Every
 // link's term appears with opposite signs at its two ends, so sum_i x_i is kept for
-// symmetric W. A new link's x_hat_{i->j} and copy of x_hat_{j->i} start as x_i (the
-// daemon then exchanges the exact copies). Memory: 1 + 2 x degree model vectors.
+// symmetric W. A new link's x_hat_{i->j} and copy of x_hat_{j->i} start as x_hat_i
+// would (zeros, or the loaded state; the daemon then exchanges the exact copies).
+// Memory: 3 + 2 x degree model vectors (x_i, x_hat_i as that starting point, the pull).
 
 #include <memory>
 #include <unordered_map>

@@ -81,7 +81,7 @@ struct GossipOptions {
   // Node i keeps x_hat_{i->j} (what j holds of it) and x_hat_{j->i} for every
   // neighbour j, sends j the residual q_ij = C_ij(x_i - x_hat_{i->j}), and mixes
   //   x_i += sum_j gamma_ij w_ij (x_hat_{j->i} - x_hat_{i->j}),
-  // which keeps the average for symmetric W and gamma_ij = gamma_ji. Memory: 1 + 2 x
+  // which keeps the average for symmetric W and gamma_ij = gamma_ji. Memory: 3 + 2 x
   // degree model vectors (the per-node form: 3 + degree); compression: one per link.
   bool per_link = false;
 };

@@ -198,6 +198,12 @@ std::string PrometheusText(const json& status) {
   Family step("sotto_neighbour_consensus_step", "gauge",
               "Consensus step each neighbour announced (adaptive senders); the link mixes with the "
               "smaller end's.");
+  Family link_density("sotto_link_density", "gauge",
+                      "Top-k fraction of this node's link to each neighbour (per-link adaptive "
+                      "compression).");
+  Family link_step("sotto_link_consensus_step", "gauge",
+                   "Consensus step this node announces on its link to each neighbour (per-link "
+                   "compression).");
   if (const json& ns = Get(status, "neighbours"); ns.is_array()) {
     for (const json& n : ns) {
       if (!n.is_object() || !n.contains("id") || !n["id"].is_string()) continue;
@@ -206,11 +212,15 @@ std::string PrometheusText(const json& status) {
       const json& ms = Get(n, "last_heard_ms");
       if (ms.is_number()) heard.Add(ms.get<double>() / 1000.0, peer);
       if (const json& g = Get(n, "consensus_step"); g.is_number()) step.Add(g, peer);
+      if (const json& f = Get(n, "link_density"); f.is_number()) link_density.Add(f, peer);
+      if (const json& g = Get(n, "link_consensus_step"); g.is_number()) link_step.Add(g, peer);
     }
   }
   weight.Write(&out);
   heard.Write(&out);
   step.Write(&out);
+  link_density.Write(&out);
+  link_step.Write(&out);
 
   Family density("sotto_adaptive_density", "gauge",
                  "Top-k fraction chosen by adaptive compression.");

@@ -914,7 +914,7 @@ void Node::OnStepDone(StepResult r) {
   round_sent_ = true;
   if (config_.adaptive) Adapt(1000.0 * r.step_s);
   // Weights before the owed copies: with per-link compression a new link's copy
-  // exists only once the algorithm has the link (its x_hat_{i->j} starts as x_i).
+  // exists only once the algorithm has the link.
   ApplyWeightsIfIdle();
   std::set<PeerId> owed;
   owed.swap(copy_owed_);
@@ -1049,12 +1049,26 @@ void Node::Adapt(double step_ms) {
 
 // Per-link compression: every link's F follows that link's own excess, with its own
 // hold and sample count; the link's consensus step follows its F (announced with
-// each residual on it, and both ends mix the link with the smaller).
+// each residual on it, and both ends mix the link with the smaller). The slowest
+// link aims for the target; a faster one for the slowest link's excess when that is
+// larger: a neighbour's round waits for its slowest link anyway, so a fast link may
+// carry more until it is as slow as that one, at no cost in round time.
 void Node::AdaptLinks() {
   auto& a = adaptive_;
   const double target = AdaptiveTargetMs(config_.adaptive_target_ms, a.step_ms, a.round_ms);
   const double additive = std::max(config_.adaptive_min_density, 0.1 * a.initial_density);
-  double slowest = -1, sum = 0;
+  double slowest = -1;
+  PeerId slowest_id;
+  for (const auto& [id, ep] : neighbour_endpoints_) {
+    const auto it = a.links.find(id);
+    if (it == a.links.end() || it->second.samples < kAdaptMinSamples) continue;
+    const double excess = it->second.delivery_ms - it->second.base_ms;
+    if (excess > slowest) {
+      slowest = excess;
+      slowest_id = id;
+    }
+  }
+  double sum = 0;
   int count = 0;
   for (const auto& [id, ep] : neighbour_endpoints_) {
     LinkDelay& link = a.links[id];
@@ -1063,10 +1077,10 @@ void Node::AdaptLinks() {
     ++count;
     if (++link.rounds_since_change < kAdaptHoldRounds || link.samples < kAdaptMinSamples) continue;
     const double excess = link.delivery_ms - link.base_ms;
-    slowest = std::max(slowest, excess);
-    const double next =
-        NextAdaptiveDensity(link.density, excess, target, config_.adaptive_min_density,
-                            config_.adaptive_max_density, additive, &link.threshold);
+    const double link_target = id == slowest_id ? target : std::max(target, slowest);
+    const double next = NextAdaptiveDensity(link.density, excess, link_target,
+                                            config_.adaptive_min_density,
+                                            config_.adaptive_max_density, additive, &link.threshold);
     if (next == link.density) continue;
     const auto s =
         algo_->SetLinkCompressor(id, WithTopKFraction(config_.training.gossip.compressor, next));
@@ -1074,10 +1088,10 @@ void Node::AdaptLinks() {
       spdlog::debug("adaptive: link to {}: {}", HexId(id), s.ToString());
       continue;
     }
-    spdlog::debug(
-        "adaptive: link to {}: top-k fraction {:.4g} -> {:.4g} ({:.2f} ms over its base, "
-        "target {:.2f} ms), consensus step {:.4g}",
-        HexId(id), link.density, next, excess, target, algo_->link_consensus_step(id));
+    spdlog::debug("adaptive: link to {}: top-k fraction {:.4g} -> {:.4g} ({:.2f} ms over its base, "
+                  "target {:.2f} ms), consensus step {:.4g}",
+                  HexId(id), link.density, next, excess, link_target,
+                  algo_->link_consensus_step(id));
     sum += next - link.density;
     link.density = next;
     link.rounds_since_change = 0;

@@ -23,6 +23,7 @@
 #                    [--variant 'NAME=FLAGS']... [--target 0.82] [--target-mlp 0.85]
 #                    [--timeout 150] [--cap 'VARIANT@RATE=SECONDS']... [--name lan] [--append]
 #                    [--sotto build/release/sotto] [--out bench/results] [--note TEXT] [--repeat 1] [--replot]
+#                    [--nodes 8]
 #   --mixed "A B" is --rates A/B; --varying "A B T" is --rates A~B@T; --append keeps the runs already in OUT/NAME.json
 #   (replacing those of the same variant, rates and repeat); --cap sets one run's time
 #   limit; --repeat N runs each N times (the table lists all, the plot shows the mean).
@@ -62,7 +63,8 @@ while [ $# -gt 0 ]; do
     --replot) REPLOT=1; shift ;;
     --note) NOTE=$2; shift 2 ;;
     --repeat) REPEATS=$2; shift 2 ;;
-    -h|--help) sed -n 2,27p "$0"; exit 0 ;;
+    --nodes) NODES=$2; shift 2 ;;
+    -h|--help) sed -n 2,28p "$0"; exit 0 ;;
     *) echo "bench/lan: unknown argument $1" >&2; exit 64 ;;
   esac
 done
@@ -332,6 +334,8 @@ node_facts() {  # node_facts DIR SETTING
        mb_sent: ((.bytes_sent // 0) / 1e6 * 10000 | round / 10000), rounds_timed_out: .rounds_timed_out,
        neighbours: [.neighbours[]?.endpoint | capture("10\\.77\\.0\\.(?<h>[0-9]+):") | (.h | tonumber) - 1],
        adaptive_density: (.adaptive.density // null), adaptive_changes: (.adaptive.changes // null),
+       link_densities: (if .per_link then [.neighbours[]? | .link_density] else null end),
+       adaptive_round_ms: (.adaptive.round_ms // null), adaptive_step_ms: (.adaptive.step_ms // null),
        rejected_residuals: .rejected_residuals, late_or_duplicate_residuals: .late_or_duplicate_residuals,
        resends_requested: .resends_requested, resends_recovered: .resends_recovered,
        dropped_backpressure: .dropped_backpressure, consensus_distance: .consensus_distance}' 2> /dev/null)

@@ -52,7 +52,8 @@ json SampleStatus() {
     "algorithm": "mal\"com\\x", "self_weight": 0.34,
     "neighbours": [
       {"id": "0000000000000001", "weight": 0.33, "endpoint": "tcp://127.0.0.1:7001",
-       "health": "alive", "last_heard_ms": 250, "consensus_step": 0.07},
+       "health": "alive", "last_heard_ms": 250, "consensus_step": 0.07, "link_density": 0.25,
+       "link_consensus_step": 0.5, "link_public_copy_fingerprint": "0123456789abcdef"},
       {"id": "0000000000000002", "weight": 0.33, "endpoint": "", "health": "unknown",
        "last_heard_ms": null}],
     "members": {"alive": 3, "dead": 0, "left": 0, "suspect": 1},
@@ -283,6 +284,10 @@ TEST_CASE("node status becomes valid Prometheus text", "[daemon][metrics]") {
   const auto steps = Find(samples, "sotto_neighbour_consensus_step");
   CHECK(steps.size() == 1);  // The other announced none.
   CHECK(steps.at("peer=0000000000000001") == Approx(0.07));
+  const auto link_density = Find(samples, "sotto_link_density");  // Per-link compression only.
+  CHECK(link_density.size() == 1);
+  CHECK(link_density.at("peer=0000000000000001") == Approx(0.25));
+  CHECK(Find(samples, "sotto_link_consensus_step").at("peer=0000000000000001") == Approx(0.5));
   CHECK(Find(samples, "sotto_adaptive_density").at("") == Approx(0.02));
   CHECK(Find(samples, "sotto_adaptive_round_seconds").at("") == Approx(0.012));
   CHECK(Find(samples, "sotto_adaptive_slowest_excess_seconds").at("") == Approx(0.004));
