@@ -1078,9 +1078,9 @@ void Node::AdaptLinks() {
     if (++link.rounds_since_change < kAdaptHoldRounds || link.samples < kAdaptMinSamples) continue;
     const double excess = link.delivery_ms - link.base_ms;
     const double link_target = id == slowest_id ? target : std::max(target, slowest);
-    const double next = NextAdaptiveDensity(link.density, excess, link_target,
-                                            config_.adaptive_min_density,
-                                            config_.adaptive_max_density, additive, &link.threshold);
+    const double next =
+        NextAdaptiveDensity(link.density, excess, link_target, config_.adaptive_min_density,
+                            config_.adaptive_max_density, additive, &link.threshold);
     if (next == link.density) continue;
     const auto s =
         algo_->SetLinkCompressor(id, WithTopKFraction(config_.training.gossip.compressor, next));
@@ -1088,10 +1088,10 @@ void Node::AdaptLinks() {
       spdlog::debug("adaptive: link to {}: {}", HexId(id), s.ToString());
       continue;
     }
-    spdlog::debug("adaptive: link to {}: top-k fraction {:.4g} -> {:.4g} ({:.2f} ms over its base, "
-                  "target {:.2f} ms), consensus step {:.4g}",
-                  HexId(id), link.density, next, excess, link_target,
-                  algo_->link_consensus_step(id));
+    spdlog::debug(
+        "adaptive: link to {}: top-k fraction {:.4g} -> {:.4g} ({:.2f} ms over its base, "
+        "target {:.2f} ms), consensus step {:.4g}",
+        HexId(id), link.density, next, excess, link_target, algo_->link_consensus_step(id));
     sum += next - link.density;
     link.density = next;
     link.rounds_since_change = 0;
