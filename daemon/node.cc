@@ -1047,28 +1047,18 @@ void Node::Adapt(double step_ms) {
   ++a.changes;
 }
 
-// Per-link compression: every link's F follows that link's own excess, with its own
-// hold and sample count; the link's consensus step follows its F (announced with
-// each residual on it, and both ends mix the link with the smaller). The slowest
-// link aims for the target; a faster one for the slowest link's excess when that is
-// larger: a neighbour's round waits for its slowest link anyway, so a fast link may
-// carry more until it is as slow as that one, at no cost in round time.
+// Per-link compression: every link's F follows that link's own excess against the
+// target, with its own hold and sample count; the link's consensus step follows its F
+// (announced with each residual on it, and both ends mix the link with the smaller).
+// (Letting a faster link aim for the slowest link's excess instead -- a neighbour
+// waits for its slowest link anyway -- was tried: on the LAN bench a slow node's two
+// links share its port, so each one's growth slowed the other and they raced up to
+// 18-23 %; bench/results/lan_adaptive_link.json, notes.)
 void Node::AdaptLinks() {
   auto& a = adaptive_;
   const double target = AdaptiveTargetMs(config_.adaptive_target_ms, a.step_ms, a.round_ms);
   const double additive = std::max(config_.adaptive_min_density, 0.1 * a.initial_density);
-  double slowest = -1;
-  PeerId slowest_id;
-  for (const auto& [id, ep] : neighbour_endpoints_) {
-    const auto it = a.links.find(id);
-    if (it == a.links.end() || it->second.samples < kAdaptMinSamples) continue;
-    const double excess = it->second.delivery_ms - it->second.base_ms;
-    if (excess > slowest) {
-      slowest = excess;
-      slowest_id = id;
-    }
-  }
-  double sum = 0;
+  double slowest = -1, sum = 0;
   int count = 0;
   for (const auto& [id, ep] : neighbour_endpoints_) {
     LinkDelay& link = a.links[id];
@@ -1077,9 +1067,9 @@ void Node::AdaptLinks() {
     ++count;
     if (++link.rounds_since_change < kAdaptHoldRounds || link.samples < kAdaptMinSamples) continue;
     const double excess = link.delivery_ms - link.base_ms;
-    const double link_target = id == slowest_id ? target : std::max(target, slowest);
+    slowest = std::max(slowest, excess);
     const double next =
-        NextAdaptiveDensity(link.density, excess, link_target, config_.adaptive_min_density,
+        NextAdaptiveDensity(link.density, excess, target, config_.adaptive_min_density,
                             config_.adaptive_max_density, additive, &link.threshold);
     if (next == link.density) continue;
     const auto s =
@@ -1091,7 +1081,7 @@ void Node::AdaptLinks() {
     spdlog::debug(
         "adaptive: link to {}: top-k fraction {:.4g} -> {:.4g} ({:.2f} ms over its base, "
         "target {:.2f} ms), consensus step {:.4g}",
-        HexId(id), link.density, next, excess, link_target, algo_->link_consensus_step(id));
+        HexId(id), link.density, next, excess, target, algo_->link_consensus_step(id));
     sum += next - link.density;
     link.density = next;
     link.rounds_since_change = 0;
