@@ -80,12 +80,10 @@ Status CompressedGossip::SetCompressor(const std::string& spec) {
 Status CompressedGossip::SetLinkCompressor(PeerId peer, const std::string& spec) {
   const auto it = links_.find(peer);
   if (it == links_.end()) {
-    return InvalidArgument(options_.per_link
-                               ? options_.algorithm + ": peer " + std::to_string(peer.value()) +
-                                     " is not a neighbour of peer " + std::to_string(self_.value())
-                               : options_.algorithm +
-                                     " compresses per node, not per link (per_link "
-                                     "is off)");
+    if (!options_.per_link)
+      return InvalidArgument(options_.algorithm + " compresses per node (per_link is off)");
+    return InvalidArgument(options_.algorithm + ": peer " + std::to_string(peer.value()) +
+                           " is not a neighbour of peer " + std::to_string(self_.value()));
   }
   auto compressor = coding::MakeCompressor(spec);
   if (!compressor) return compressor.error().WithContext("algorithm " + options_.algorithm);
@@ -225,8 +223,8 @@ Status CompressedGossip::LoadState(const AlgorithmState& state) {
   x_ = state.model;
   x_hat_ = state.public_copy.empty() ? state.model : state.public_copy;
   if (!state.velocity.empty()) velocity_ = state.velocity;
-  if (options_
-          .per_link) {  // Every link starts again from x_hat (the daemon then exchanges copies).
+  if (options_.per_link) {
+    // Every link starts again from x_hat (the daemon then exchanges the copies).
     for (auto& [peer, copy] : copies_) copy = x_hat_;
     for (auto& [peer, link] : links_) link.out = x_hat_;
     Recompute();
