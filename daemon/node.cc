@@ -200,7 +200,6 @@ struct AdaptiveState {
   std::uint64_t first_seq = 0;  // First message sent at the current F.
   std::uint64_t changes = 0;
   double consensus_step = 0;  // The algorithm's, after the last change.
-  bool per_link = false;      // A density per link (LinkDelay::density).
 };
 
 // What the worker reports after a training step.
@@ -525,7 +524,6 @@ Status Node::Init() {
     adaptive_.density = TopKFraction(config_.training.gossip.compressor).value_or(0.01);
     adaptive_.initial_density = adaptive_.density;
     adaptive_.consensus_step = config_.training.gossip.consensus_step;
-    adaptive_.per_link = config_.training.gossip.per_link;
   }
   std::random_device entropy;  // Our residual stream's id: new at every start.
   while (stream_id_ == 0) stream_id_ = (std::uint64_t{entropy()} << 32) | entropy();
@@ -767,7 +765,7 @@ void Node::ApplyWeightsIfIdle() {
   if (computing_ || !weights_dirty_) return;
   algo_->SetWeights(weights_);
   weights_dirty_ = false;
-  if (config_.adaptive && adaptive_.per_link) {
+  if (config_.adaptive && algo_->per_link()) {
     // A link the algorithm just made starts at the node's compressor: at the link's F.
     for (const auto& [id, link] : adaptive_.links) {
       if (link.density > 0)
@@ -876,14 +874,14 @@ void Node::OnStepDone(StepResult r) {
                            std::make_shared<const std::vector<std::uint8_t>>(m.begin(), m.end()));
       sent.bytes += m.size();
     }
+    if (!sent.to.empty())  // The mean over the links.
+      bits = 8.0 * static_cast<double>(sent.bytes) / static_cast<double>(sent.to.size());
   } else {
     auto shared = std::make_shared<const std::vector<std::uint8_t>>(std::move(r.message));
     for (const auto& [id, ep] : neighbour_endpoints_) sent.to.emplace_back(id, shared);
     sent.bytes = shared->size();
     bits = 8.0 * static_cast<double>(shared->size());
   }
-  if (algo_->per_link() && !sent.to.empty())
-    bits = 8.0 * static_cast<double>(sent.bytes) / static_cast<double>(sent.to.size());
   last_message_bits_ = bits;
   const bool stream = algo_->AbsorbsLateMessages();
   if (stream) {  // A numbered stream, so receivers can ask for what they lost.
@@ -1008,7 +1006,7 @@ void Node::Adapt(double step_ms) {
   auto& a = adaptive_;
   a.step_ms = Smoothed(a.step_ms, step_ms, 0.1, a.step_ms == 0);
   std::erase_if(a.links, [&](const auto& kv) { return !neighbour_endpoints_.count(kv.first); });
-  if (a.per_link) {
+  if (algo_->per_link()) {
     AdaptLinks();
     return;
   }
@@ -1258,7 +1256,7 @@ void Node::OnResendMessage(PeerId from, const net::Envelope& e) {
     LinkDelay& link = adaptive_.links[from];
     link.base_ms =
         link.base_ms < 0 || ms < link.base_ms ? ms : link.base_ms + 0.002 * (ms - link.base_ms);
-    if (it->seq < (adaptive_.per_link ? link.first_seq : adaptive_.first_seq))
+    if (it->seq < (algo_->per_link() ? link.first_seq : adaptive_.first_seq))
       return;  // Sent at an earlier F.
     link.delivery_ms = Smoothed(link.delivery_ms, ms, 0.25, link.samples++ == 0);
     return;
