@@ -23,10 +23,11 @@
 #                    [--variant 'NAME=FLAGS']... [--target 0.82] [--target-mlp 0.85]
 #                    [--timeout 150] [--cap 'VARIANT@RATE=SECONDS']... [--name lan] [--append]
 #                    [--sotto build/release/sotto] [--out bench/results] [--note TEXT] [--repeat 1] [--replot]
-#                    [--nodes 8]
+#                    [--nodes 8] [--first-repeat 1]
 #   --mixed "A B" is --rates A/B; --varying "A B T" is --rates A~B@T; --append keeps the runs already in OUT/NAME.json
 #   (replacing those of the same variant, rates and repeat); --cap sets one run's time
-#   limit; --repeat N runs each N times (the table lists all, the plot shows the mean).
+#   limit; --repeat N runs each N times (the table lists all, the plot shows the mean), numbered from
+#   --first-repeat K (to add repeats to an --append file).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
@@ -42,6 +43,7 @@ EVAL_EVERY=25
 NAME=lan
 APPEND=0
 REPEATS=1        # --repeat N: N runs of every variant and setting (the plot shows their mean)
+FIRST_REPEAT=1   # --first-repeat K: number them K..K+N-1 (adds repeats to an --append file)
 NOTE=""          # --note TEXT: stored as "notes" in the JSON
 REPLOT=0         # --replot: only recompute the ratios and the plot from OUT/NAME.json
 declare -A VARIANT_FLAGS=() CAPS=()
@@ -63,8 +65,9 @@ while [ $# -gt 0 ]; do
     --replot) REPLOT=1; shift ;;
     --note) NOTE=$2; shift 2 ;;
     --repeat) REPEATS=$2; shift 2 ;;
+    --first-repeat) FIRST_REPEAT=$2; shift 2 ;;
     --nodes) NODES=$2; shift 2 ;;
-    -h|--help) sed -n 2,28p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,30p "$0"; exit 0 ;;
     *) echo "bench/lan: unknown argument $1" >&2; exit 64 ;;
   esac
 done
@@ -366,7 +369,7 @@ for RATE in $RATES; do
   varying=0; case "$RATE" in *~*) varying=1 ;; esac
   rate_num=$([ $mixed = 1 ] || [ $varying = 1 ] && echo null || echo "$RATE")
   slow=$(echo "$node_rates" | tr , '\n' | sort -n | head -1)
-  for ((REP = 1; REP <= REPEATS; REP++)); do
+  for ((REP = FIRST_REPEAT; REP < FIRST_REPEAT + REPEATS; REP++)); do
   for ALG in $ALGS; do
     D=$WORK/$ALG-${RATE//\//_}
     FLAGS=$(alg_flags "$ALG")
