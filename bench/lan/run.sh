@@ -360,6 +360,12 @@ write_json() {
 ROWS=()
 if [ "$APPEND" = 1 ] && [ -f "$OUT/$NAME.json" ]; then
   mapfile -t ROWS < <(grep '^    {"algorithm"' "$OUT/$NAME.json" | sed 's/^ *//; s/,$//')
+  # Rows are read one per line: a file rewritten by another tool (pretty-printed) would lose them.
+  have=$(jq '.runs | length' "$OUT/$NAME.json" 2> /dev/null || echo "?")
+  if [ "$have" != "${#ROWS[@]}" ]; then
+    echo "bench/lan: --append: $OUT/$NAME.json has $have runs but ${#ROWS[@]} one-line rows (rewrite it with one run per line, as this script writes it)" >&2
+    exit 65
+  fi
 fi
 LOAD_NOTE="load average (1 min) at the start of each run is in the run's load_1min; 2 cores shared with other agents' builds and tests"
 for RATE in $RATES; do
