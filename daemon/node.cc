@@ -294,7 +294,10 @@ class Node {
   // Joining mid-training: pull the model from a neighbour.
   void AwaitModel();  // Start training only with a neighbour's model (or after 5 s).
   void RequestModel();
-  void ServeModel(PeerId to, const std::string& endpoint);
+  // asker_crc: the checksum of the asker's own model blob (ModelBlob), if it sent one.
+  void ServeModel(PeerId to, const std::string& endpoint, std::optional<std::uint64_t> asker_crc);
+  // What a donor sends (round, d, model, public copy) and its crc32.
+  std::uint64_t ModelBlob(std::vector<std::uint8_t>* blob) const;
   void OnModelChunk(const net::Envelope& e);
 
   // Control socket.
@@ -371,6 +374,10 @@ class Node {
   std::vector<std::uint8_t> incoming_model_;
   std::uint64_t incoming_chunks_ = 0;
   Clock::TimePoint model_requested_at_{};  // Requests are repeated at most every 2 s.
+  std::unordered_map<PeerId, Clock::TimePoint> model_served_at_;  // One transfer per asker per 5 s.
+  std::uint64_t models_served_ = 0, models_same_ = 0, model_requests_repeated_ = 0;
+  std::uint64_t model_requests_made_ = 0;
+  std::string join_model_;  // How this node's model was set on joining: "donor", "same", "initial".
 
   // Metrics for status.
   double last_loss_ = NAN, last_accuracy_ = NAN, last_density_ = NAN, last_consensus_ = NAN;
@@ -634,6 +641,7 @@ void Node::AwaitModel() {
     if (ec || !awaiting_model_) return;
     spdlog::warn("join: no model received in 5 s: training from the initial model");
     awaiting_model_ = false;
+    join_model_ = "initial";
     MaybeStartRound();
   });
 }
@@ -664,9 +672,13 @@ void Node::OnEnvelope(PeerId from, net::Envelope e) {
       OnResendMessage(from, e);
       break;
     case net::MessageType::kModelRequest: {
-      // A node still waiting for the mesh's model has none to give: the asker retries.
+      // A node still waiting for the mesh's model has none to give (the asker retries,
+      // another neighbour) -- unless both hold the same initial model, which it says.
       const auto m = membership_->member(from);
-      if (m && !awaiting_model_) ServeModel(from, m->endpoint);
+      std::uint64_t crc = 0;
+      const bool has_crc = GetU64(e.body, 0, &crc);
+      if (m && (!awaiting_model_ || has_crc))
+        ServeModel(from, m->endpoint, has_crc ? std::optional<std::uint64_t>(crc) : std::nullopt);
       break;
     }
     case net::MessageType::kModelChunk:
@@ -1436,39 +1448,81 @@ void Node::SaveCheckpoint() {
   if (!s.ok()) spdlog::error("checkpoint: {}", s.ToString());
 }
 
+std::uint64_t Node::ModelBlob(std::vector<std::uint8_t>* blob) const {
+  const auto state = algo_->SaveState();
+  blob->clear();
+  PutU64(blob, round_.value());
+  PutU64(blob, state.model.size());
+  const auto put = [&](const std::vector<float>& v) {
+    const auto* p = reinterpret_cast<const std::uint8_t*>(v.data());
+    blob->insert(blob->end(), p, p + 4 * v.size());
+  };
+  put(state.model);
+  put(state.public_copy.empty() ? state.model : state.public_copy);
+  return static_cast<std::uint64_t>(crc32(0L, blob->data(), static_cast<uInt>(blob->size())));
+}
+
+// The request carries the checksum of the asker's own blob (its round, model and public
+// copy): a mesh that starts together (same seed, nobody has stepped) holds one initial
+// model everywhere, and the donor then answers "you have it" instead of ~1 model of
+// bytes per joiner -- on a slow link, seconds of traffic that delay the first rounds.
 void Node::RequestModel() {
   model_requested_at_ = clock_.Now();
-  const PeerId donor = neighbour_endpoints_.begin()->first;
+  // Each retry asks the next neighbour: one that is itself still joining does not answer.
+  auto it = neighbour_endpoints_.begin();
+  std::advance(it,
+               static_cast<std::ptrdiff_t>(model_requests_made_++ % neighbour_endpoints_.size()));
+  const PeerId donor = it->first;
   net::Envelope e;
   e.type = net::MessageType::kModelRequest;
+  if (!computing_) {
+    std::vector<std::uint8_t> blob;
+    PutU64(&e.body, ModelBlob(&blob));
+  }
   Send(donor, std::move(e));
   spdlog::info("join: asking {} for the current model", HexId(donor));
 }
 
-void Node::ServeModel(PeerId to, const std::string& endpoint) {
+void Node::ServeModel(PeerId to, const std::string& endpoint,
+                      std::optional<std::uint64_t> asker_crc) {
   if (computing_) {  // The worker holds the algorithm: answer right after.
-    asio::post(io_, [this, to, endpoint] { ServeModel(to, endpoint); });
+    asio::post(io_, [this, to, endpoint, asker_crc] { ServeModel(to, endpoint, asker_crc); });
     return;
   }
-  const auto state = algo_->SaveState();
   std::vector<std::uint8_t> blob;
-  PutU64(&blob, round_.value());
-  PutU64(&blob, state.model.size());
-  const auto put = [&](const std::vector<float>& v) {
-    const auto* p = reinterpret_cast<const std::uint8_t*>(v.data());
-    blob.insert(blob.end(), p, p + 4 * v.size());
-  };
-  put(state.model);
-  put(state.public_copy.empty() ? state.model : state.public_copy);
-  const auto crc =
-      static_cast<std::uint64_t>(crc32(0L, blob.data(), static_cast<uInt>(blob.size())));
+  const std::uint64_t crc = ModelBlob(&blob);
+  (void)transport_->Connect(to, endpoint);
+  if (asker_crc && *asker_crc == crc) {  // A chunk-less answer: count 0, our checksum.
+    net::Envelope e;
+    e.type = net::MessageType::kModelChunk;
+    e.round = round_;
+    for (std::uint64_t v : {std::uint64_t{0}, std::uint64_t{0}, std::uint64_t{0}, crc,
+                            static_cast<std::uint64_t>(blob.size())})
+      PutU64(&e.body, v);
+    Send(to, std::move(e));
+    ++models_same_;
+    spdlog::info("join: {} already holds our model (round {}): told it so", HexId(to),
+                 round_.value());
+    return;
+  }
+  if (awaiting_model_) return;  // Not the same, and ours is not the mesh's yet.
+  // The asker repeats its request every 2 s until a first chunk arrives; on a slow link
+  // the first transfer is still under way then, and a second would only queue behind it.
+  const auto now = clock_.Now();
+  if (auto it = model_served_at_.find(to);
+      it != model_served_at_.end() && now - it->second < Millis(5000)) {
+    ++model_requests_repeated_;
+    spdlog::debug("join: {} asked again within 5 s: the model is on its way", HexId(to));
+    return;
+  }
+  model_served_at_[to] = now;
+  ++models_served_;
   std::vector<std::uint8_t> packed;
   if (!Deflate(blob, &packed)) {
     spdlog::error("join: cannot compress the model for {}", HexId(to));
     return;
   }
   const std::uint64_t chunks = (packed.size() + kModelChunkBytes - 1) / kModelChunkBytes;
-  (void)transport_->Connect(to, endpoint);
   for (std::uint64_t k = 0; k < chunks; ++k) {
     net::Envelope e;
     e.type = net::MessageType::kModelChunk;
@@ -1500,6 +1554,20 @@ void Node::OnModelChunk(const net::Envelope& e) {
     return bad("short header");
   }
   const std::uint64_t want = 16 + 8 * static_cast<std::uint64_t>(dimension_);
+  if (count == 0) {  // "You hold our model": only if our own blob has that checksum.
+    std::vector<std::uint8_t> blob;
+    if (index != 0 || total != 0 || raw != want || incoming_chunks_ != 0 || computing_ ||
+        ModelBlob(&blob) != crc) {
+      return bad("a 'same model' answer whose checksum is not that of our model");
+    }
+    awaiting_model_ = false;
+    join_model_ = "same";
+    join_timer_.cancel();
+    spdlog::info("join: {} holds the same model (round {}): no transfer needed", HexId(e.sender),
+                 round_.value());
+    MaybeStartRound();
+    return;
+  }
   if (raw != want || total == 0 || total > compressBound(static_cast<uLong>(want)) ||
       count != (total + kModelChunkBytes - 1) / kModelChunkBytes || index >= count ||
       index != incoming_chunks_) {
@@ -1540,6 +1608,7 @@ void Node::OnModelChunk(const net::Envelope& e) {
   if (!st.ok()) return bad(st.ToString());
   round_ = RoundId(round);
   awaiting_model_ = false;
+  join_model_ = "donor";
   join_timer_.cancel();
   // Our x_hat is now the donor's and our copies are stand-ins again: exchange anew.
   std::vector<PeerId> links;
@@ -1638,6 +1707,10 @@ json Node::StatusJson() const {
   j["resends_recovered"] = resends_recovered_;
   j["copies"] = {
       {"sent", copies_sent_}, {"applied", copies_applied_}, {"ignored", copies_ignored_}};
+  j["join"] = {{"model", join_model_.empty() ? json(nullptr) : json(join_model_)},
+               {"models_served", models_served_},
+               {"models_same", models_same_},
+               {"requests_repeated", model_requests_repeated_}};
   if (config_.adaptive) {
     double slowest = 0;
     for (const auto& [id, link] : adaptive_.links) slowest = std::max(slowest, link.delivery_ms);

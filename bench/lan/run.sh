@@ -23,8 +23,10 @@
 #                    [--variant 'NAME=FLAGS']... [--target 0.82] [--target-mlp 0.85]
 #                    [--timeout 150] [--cap 'VARIANT@RATE=SECONDS']... [--name lan] [--append]
 #                    [--sotto build/release/sotto] [--out bench/results] [--note TEXT] [--repeat 1] [--replot]
-#                    [--nodes 8] [--first-repeat 1]
-#   --mixed "A B" is --rates A/B; --varying "A B T" is --rates A~B@T; --append keeps the runs already in OUT/NAME.json
+#                    [--nodes 8] [--first-repeat 1] [--sites "A W"]
+#   --mixed "A B" is --rates A/B; --varying "A B T" is --rates A~B@T; --sites "A W" is --rates A:W
+#   (two sites: even-indexed nodes on one switch, odd on another, every node at A Mbit/s, the
+#   two switches joined by one W Mbit/s trunk that all traffic between the sites shares); --append keeps the runs already in OUT/NAME.json
 #   (replacing those of the same variant, rates and repeat); --cap sets one run's time
 #   limit; --repeat N runs each N times (the table lists all, the plot shows the mean), numbered from
 #   --first-repeat K (to add repeats to an --append file).
@@ -51,6 +53,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --rates) RATES=$2; shift 2 ;;
     --mixed) RATES=$(echo $2 | tr ' ' /); shift 2 ;;
+    --sites) RATES=$(echo $2 | tr ' ' :); shift 2 ;;
     --varying) set -- "$1" $2 "${@:3}"; RATES="$2~$3@$4"; shift 4 ;;
     --algs) ALGS=$2; shift 2 ;;
     --variant) VARIANT_FLAGS[${2%%=*}]=${2#*=}; shift 2 ;;
@@ -154,12 +157,12 @@ report_generic() {
       $A[] as $a | [($a | @json)] + ([$L[] as $l | [$R[] | select(.label == $a and .link == $l and .status != "unsupported" and .status != "failed")]
         | if length == 0 then ["NaN", "NaN", "NaN", "NaN"]
           else [mean(.seconds_to_target // .seconds_from_launch), mean(.mb_sent_per_node),
-                mean(.utilisation_slow_up // .utilisation_up_mean), mean(.utilisation_fast_up)] end] | add)
+                mean(.utilisation_slow_up // .utilisation_up_mean), mean(.utilisation_fast_up // .utilisation_trunk)] end] | add)
     | map(tostring) | join(" ")' "$j" > "$WORK/$NAME.dat"
   {
     echo "set terminal pngcairo noenhanced size 1600,640 font ',10'"
     echo "set output '$OUT/$NAME.png'"
-    echo "set multiplot layout 1,3 title 'sotto LAN ($NAME): $NODES nodes in network namespaces, tbf-shaped links (A/B: even nodes A, odd nodes B Mbit/s), Fashion-MNIST to $TARGET (softmax) / $TARGET_MLP (MLP)'"
+    echo "set multiplot layout 1,3 title 'sotto LAN ($NAME): $NODES nodes in network namespaces, tbf-shaped links (A/B: even nodes A, odd nodes B Mbit/s; A:W: two sites, nodes at A, a W Mbit/s trunk between them), Fashion-MNIST to $TARGET (softmax) / $TARGET_MLP (MLP)'"
     echo "set style data histograms; set style histogram clustered gap 1; set style fill solid 0.8 border -1; set boxwidth 0.9"
     echo "set grid y; set xtics scale 0 rotate by -40 font ',8'; set bmargin 12; set key top right font ',9'"
     echo "set title 'time to accuracy (mean of repeats; not reached: until stopped)'; set ylabel 'seconds'; set yrange [0:*]"
@@ -170,6 +173,7 @@ report_generic() {
     printf "plot "; k=0; for l in $links; do
       case "$l" in
         */*) printf "%s'$WORK/$NAME.dat' using %d:xtic(1) title '%s links of %s', '' using %d title '%s links of %s'" "$([ $k -gt 0 ] && echo ', ')" $((4 + 4 * k)) "${l%%/*}" "$l" $((5 + 4 * k)) "${l#*/}" "$l" ;;
+        *:*) printf "%s'$WORK/$NAME.dat' using %d:xtic(1) title 'node ports of %s', '' using %d title 'trunk of %s'" "$([ $k -gt 0 ] && echo ', ')" $((4 + 4 * k)) "$l" $((5 + 4 * k)) "$l" ;;
         *) printf "%s'$WORK/$NAME.dat' using %d:xtic(1) title '%s Mbit/s'" "$([ $k -gt 0 ] && echo ', ')" $((4 + 4 * k)) "$l" ;;
       esac; k=$((k + 1)); done; echo
     echo "unset multiplot"
@@ -208,6 +212,16 @@ trap 'exit 130' INT TERM HUP
 ip -n "$SW" link set lo up
 ip -n "$SW" link add br0 type bridge || { echo "bench/lan: cannot create a bridge: skipping" >&2; exit 0; }
 ip -n "$SW" link set br0 up
+# Two sites (a setting A:W): odd-indexed nodes on a second bridge, joined to the first by a
+# veth trunk (both ends shaped at W in shape()).
+SITES=0; case " $RATES " in *:*) SITES=1 ;; esac
+if [ $SITES = 1 ]; then
+  ip -n "$SW" link add br1 type bridge || { echo "bench/lan: cannot create a bridge: skipping" >&2; exit 0; }
+  ip -n "$SW" link add "${P}t0" type veth peer name "${P}t1" || { echo "bench/lan: veth creation not permitted: skipping" >&2; exit 0; }
+  ip -n "$SW" link set "${P}t0" master br0
+  ip -n "$SW" link set "${P}t1" master br1
+  for l in br1 "${P}t0" "${P}t1"; do ip -n "$SW" link set "$l" up; done
+fi
 for ((i = 0; i < NODES; i++)); do
   n=${P}n$i
   ip netns add "$n" || { echo "bench/lan: ip netns add $n failed: skipping" >&2; exit 0; }
@@ -218,7 +232,7 @@ for ((i = 0; i < NODES; i++)); do
   ip -n "$n" link set lo up
   ip -n "$n" addr add "10.77.0.$((i + 1))/24" dev "${P}a$i"
   ip -n "$n" link set "${P}a$i" up
-  ip -n "$SW" link set "${P}b$i" master br0
+  ip -n "$SW" link set "${P}b$i" master "$([ $SITES = 1 ] && [ $((i % 2)) -eq 1 ] && echo br1 || echo br0)"
   ip -n "$SW" link set "${P}b$i" up
 done
 # Both ends of every veth are shaped: node egress (upload) and switch egress (download).
@@ -226,7 +240,7 @@ done
 # odd-indexed at B: the daemons place nodes on a hash ring of their ids, so which
 # rates end up adjacent is recorded per run, from each node's neighbours).
 node_rate() {  # node_rate SETTING I (a time-varying setting A~B@T: its first rate A)
-  case "$1" in */*) if [ $(($2 % 2)) -eq 0 ]; then echo "${1%%/*}"; else echo "${1#*/}"; fi ;; *~*) echo "${1%%~*}" ;; *) echo "$1" ;; esac
+  case "$1" in */*) if [ $(($2 % 2)) -eq 0 ]; then echo "${1%%/*}"; else echo "${1#*/}"; fi ;; *~*) echo "${1%%~*}" ;; *:*) echo "${1%%:*}" ;; *) echo "$1" ;; esac
 }
 # The rate a node's utilisation is measured against: a time-varying A~B@T's mean (A+B)/2
 # (exact over whole periods of 2T; the run's window is recorded beside it).
@@ -248,6 +262,19 @@ shape() {  # shape SETTING
     tc -n "${P}n$i" qdisc replace dev "${P}a$i" root tbf rate "${r}mbit" burst "$burst" latency 100ms || return 1
     tc -n "$SW" qdisc replace dev "${P}b$i" root tbf rate "${r}mbit" burst "$burst" latency 100ms || return 1
   done
+  [ $SITES = 1 ] || return 0
+  case "$1" in
+    *:*) r=${1#*:}
+      burst=$(awk -v r="$r" 'BEGIN {printf "%d", r * 1000000 / 8 / 100}'); [ "$burst" -lt 15000 ] && burst=15000
+      for i in 0 1; do tc -n "$SW" qdisc replace dev "${P}t$i" root tbf rate "${r}mbit" burst "$burst" latency 100ms || return 1; done ;;
+    *) for i in 0 1; do tc -n "$SW" qdisc del dev "${P}t$i" root 2> /dev/null; done ;;  # one switch in effect
+  esac
+}
+# Bytes through the trunk between two sites, both directions summed (0 without sites).
+trunk_bytes() {
+  [ $SITES = 1 ] || { echo 0; return; }
+  local i
+  for i in 0 1; do tc -n "$SW" -s qdisc show dev "${P}t$i"; done | awk '$1 == "Sent" {s += $2} END {print s + 0}'
 }
 # Bytes sent through the shaped qdiscs, one line per node: "UP DOWN".
 qdisc_bytes() {
@@ -262,7 +289,7 @@ qdisc_drops() {
   local i
   for ((i = 0; i < NODES; i++)); do
     tc -n "${P}n$i" -s qdisc show dev "${P}a$i"; tc -n "$SW" -s qdisc show dev "${P}b$i"
-  done | awk '$1 == "Sent" {d = $7; sub(/,$/, "", d); s += d} END {print s + 0}'
+  done | { cat; [ $SITES = 1 ] && for i in 0 1; do tc -n "$SW" -s qdisc show dev "${P}t$i"; done; } | awk '$1 == "Sent" {d = $7; sub(/,$/, "", d); s += d} END {print s + 0}'
 }
 
 json_num() { awk -v k="\"$1\":" '$1 == k {v = $2; sub(/,$/, "", v); print v; exit}'; }
@@ -348,7 +375,7 @@ node_facts() {  # node_facts DIR SETTING
 }
 write_json() {
   { printf '{\n  "benchmark": "%s",\n  "date": "%s",\n  "host_cores": %d,\n' "$NAME" "$(date -u +%FT%TZ)" "$(nproc)"
-    printf '  "setup": "%d sotto node daemons, one network namespace each, veth to a bridge in a switch namespace, tc tbf on both ends of every veth (the node rate up and down, burst 10 ms, latency 100 ms); a mixed setting A/B puts even-indexed nodes at A and odd-indexed nodes at B Mbit/s; a time-varying setting A~B@T has every node at A, then B, then A ... switching every T s from the start of training (its utilisation is against the mean rate (A+B)/2); Fashion-MNIST (softmax, or MLP 784-256-128-10), iid shards, ring, batch 32, lr 0.2 (MLP 0.1), eval every %d rounds on 2000 test images; time from all nodes training until the mean test accuracy of all nodes >= the target. Utilisation: bytes through a qdisc / (window x that link rate); slow/fast: the mean over the nodes at the lower/higher rate of a mixed setting.",\n' "$NODES" "$EVAL_EVERY"
+    printf '  "setup": "%d sotto node daemons, one network namespace each, veth to a bridge in a switch namespace, tc tbf on both ends of every veth (the node rate up and down, burst 10 ms, latency 100 ms); a mixed setting A/B puts even-indexed nodes at A and odd-indexed nodes at B Mbit/s; a time-varying setting A~B@T has every node at A, then B, then A ... switching every T s from the start of training (its utilisation is against the mean rate (A+B)/2); a two-site setting A:W has every node at A, even-indexed nodes on one bridge and odd-indexed on another, the bridges joined by one veth trunk shaped at W Mbit/s each way (utilisation_trunk: its bytes both ways / (2 x window x W)); Fashion-MNIST (softmax, or MLP 784-256-128-10), iid shards, ring, batch 32, lr 0.2 (MLP 0.1), eval every %d rounds on 2000 test images; time from all nodes training until the mean test accuracy of all nodes >= the target. Utilisation: bytes through a qdisc / (window x that link rate); slow/fast: the mean over the nodes at the lower/higher rate of a mixed setting.",\n' "$NODES" "$EVAL_EVERY"
     printf '  "target_accuracy": %s,\n  "target_accuracy_mlp": %s,\n' "$TARGET" "$TARGET_MLP"
     [ -n "${LOAD_NOTE:-}" ] && printf '  "load": "%s",\n' "$LOAD_NOTE"
     [ -n "$NOTE" ] && printf '  "notes": "%s",\n' "$NOTE"
@@ -373,11 +400,12 @@ for RATE in $RATES; do
   node_rates=$(for ((i = 0; i < NODES; i++)); do util_rate "$RATE" "$i"; done | paste -sd,)
   mixed=0; case "$RATE" in */*) mixed=1 ;; esac
   varying=0; case "$RATE" in *~*) varying=1 ;; esac
-  rate_num=$([ $mixed = 1 ] || [ $varying = 1 ] && echo null || echo "$RATE")
+  sites=0; case "$RATE" in *:*) sites=1 ;; esac
+  rate_num=$([ $mixed = 1 ] || [ $varying = 1 ] || [ $sites = 1 ] && echo null || echo "$RATE")
   slow=$(echo "$node_rates" | tr , '\n' | sort -n | head -1)
   for ((REP = FIRST_REPEAT; REP < FIRST_REPEAT + REPEATS; REP++)); do
   for ALG in $ALGS; do
-    D=$WORK/$ALG-${RATE//\//_}
+    D=$WORK/$ALG-${RATE//[\/:]/_}
     FLAGS=$(alg_flags "$ALG")
     [ -z "$FLAGS" ] && { echo "bench/lan: unknown variant $ALG (see --help, or define it with --variant '$ALG=FLAGS')" >&2; exit 64; }
     read -r -a AF <<< "$FLAGS"
@@ -435,7 +463,7 @@ for RATE in $RATES; do
       ROWS+=("$row_head, \"status\": \"$st\", \"reached\": false, \"seconds_to_target\": null, \"why\": \"$why\", \"flags\": \"$FLAGS\"}")
       write_json; rm -rf "$D"; continue
     fi
-    q0=$(qdisc_bytes); drops0=$(qdisc_drops)
+    q0=$(qdisc_bytes); drops0=$(qdisc_drops); tb0=$(trunk_bytes)
     vpid=""
     if [ $varying = 1 ]; then
       va=${RATE%%~*}; vb=${RATE#*~}; vt=${vb#*@}; vb=${vb%@*}
@@ -455,7 +483,7 @@ for RATE in $RATES; do
       [ "$dead" -gt 0 ] && { log "$ALG @ $RATE Mbit/s: $dead node(s) exited early (logs: $D)"; tail -n 3 "$D"/node-*/node.log >&2; keep=$(mktemp -d /tmp/sotto-lan-logs.XXXXXX); for ((i = 0; i < NODES; i++)); do cp "$D/node-$i/node.log" "$keep/node-$i.log" 2> /dev/null; done; log "node logs kept in $keep"; break; }
     done
     [ -z "$t_hit" ] && t_hit=$(now)
-    q1=$(qdisc_bytes); drops1=$(qdisc_drops)
+    q1=$(qdisc_bytes); drops1=$(qdisc_drops); tb1=$(trunk_bytes)
     if [ -n "$vpid" ]; then kill -TERM "$vpid" 2> /dev/null; wait "$vpid" 2> /dev/null; shape "$RATE"; fi
     # Stop this mesh (SIGTERM, by pid; SIGKILL after 10 s).
     for p in "${pids[@]}"; do kill -TERM "$p" 2> /dev/null; done
@@ -475,6 +503,8 @@ for RATE in $RATES; do
       END {printf "%.4f %.4f %.4f %.0f %s %s %s %s", su / n, sd / n, m, bu / n, f(cu["s"], "s"), f(cd["s"], "s"), f(cu["f"], "f"), f(cd["f"], "f")}')
     read -r util_up util_down util_max wire_bytes us_up us_down uf_up uf_down <<< "$util"
     [ $mixed = 1 ] || { us_up=null; us_down=null; uf_up=null; uf_down=null; }
+    util_trunk=null
+    case "$RATE" in *:*) util_trunk=$(awk -v b="$((tb1 - tb0))" -v t="$train_s" -v w="${RATE#*:}" 'BEGIN {printf "%.4f", b * 8 / (2 * t * w * 1e6)}') ;; esac
     mb_node=$(awk -v b="$sent" 'BEGIN {if (b == "null") print "null"; else printf "%.4f", b / 1e6}')
     mb_class=$(echo "$facts" | jq -rs --argjson s "$slow" '[map(select(.rate_mbit == $s) | .mb_sent // 0), map(select(.rate_mbit != $s) | .mb_sent // 0)]
       | map(if length > 0 then (add / length * 10000 | round / 10000) else null end) | "\(.[0]) \(.[1])"')
@@ -485,13 +515,17 @@ for RATE in $RATES; do
       else reduce range(1; $n | length) as $k ([0]; . as $r | . + [($n[$r[-1]].neighbours - [($r[-2] // -1)])[0]]) end')
     ring_rates=$(echo "$facts" | jq -cs --argjson r "$ring" 'sort_by(.index) as $n | if $r == null then null else [$r[] | $n[.].rate_mbit] end')
     log "$ALG @ $RATE Mbit/s: ring order $ring, rates $ring_rates"
-    log "$ALG @ $RATE Mbit/s: $( [ $reached = 1 ] && echo reached || echo 'did NOT reach') $tgt: mean accuracy $acc after $train_s s training ($launch_s s from launch), round $rounds, $mb_node MB sent/node (slow nodes $mb_slow, fast $mb_fast), link utilisation up $util_up down $util_down (busiest $util_max; slow links up $us_up down $us_down, fast links up $uf_up down $uf_down), drops $((drops1 - drops0))"
-    ROWS+=("$row_head$(printf ', "status": "%s", "reached": %s, "mean_test_accuracy": %s, "seconds_to_target": %s, "seconds_from_launch": %s, "rounds": %s, "mb_sent_per_node": %s, "mb_sent_slow_nodes": %s, "mb_sent_fast_nodes": %s, "wire_mb_per_node": %.4f, "utilisation_up_mean": %s, "utilisation_down_mean": %s, "utilisation_busiest_port": %s, "utilisation_slow_up": %s, "utilisation_slow_down": %s, "utilisation_fast_up": %s, "utilisation_fast_down": %s, "qdisc_drops": %d, "flags": "%s", "ring_order": %s, "ring_rates_mbit": %s, "nodes": [%s]}' \
+    log "$ALG @ $RATE Mbit/s: $( [ $reached = 1 ] && echo reached || echo 'did NOT reach') $tgt: mean accuracy $acc after $train_s s training ($launch_s s from launch), round $rounds, $mb_node MB sent/node (slow nodes $mb_slow, fast $mb_fast), link utilisation up $util_up down $util_down (busiest $util_max; slow links up $us_up down $us_down, fast links up $uf_up down $uf_down; trunk $util_trunk), drops $((drops1 - drops0))"
+    ROWS+=("$row_head$(printf ', "status": "%s", "reached": %s, "mean_test_accuracy": %s, "seconds_to_target": %s, "seconds_from_launch": %s, "rounds": %s, "mb_sent_per_node": %s, "mb_sent_slow_nodes": %s, "mb_sent_fast_nodes": %s, "wire_mb_per_node": %.4f, "utilisation_up_mean": %s, "utilisation_down_mean": %s, "utilisation_busiest_port": %s, "utilisation_slow_up": %s, "utilisation_slow_down": %s, "utilisation_fast_up": %s, "utilisation_fast_down": %s, "utilisation_trunk": %s, "qdisc_drops": %d, "flags": "%s", "ring_order": %s, "ring_rates_mbit": %s, "nodes": [%s]}' \
       "$([ $reached = 1 ] && echo reached || echo "not reached in $cap s")" "$([ $reached = 1 ] && echo true || echo false)" "$acc" \
       "$([ $reached = 1 ] && echo "$train_s" || echo null)" "$launch_s" "$rounds" "$mb_node" "$mb_slow" "$mb_fast" \
-      "$(awk -v b="$wire_bytes" 'BEGIN {print b / 1e6}')" "$util_up" "$util_down" "$util_max" "$us_up" "$us_down" "$uf_up" "$uf_down" \
+      "$(awk -v b="$wire_bytes" 'BEGIN {print b / 1e6}')" "$util_up" "$util_down" "$util_max" "$us_up" "$us_down" "$uf_up" "$uf_down" "$util_trunk" \
       "$((drops1 - drops0))" "$FLAGS" "$ring" "$ring_rates" "$(echo "$facts" | paste -sd, | sed 's/,/, /g; s/:/: /g')")")
     write_json
+    if [ -n "${KEEP_LOGS:-}" ]; then  # KEEP_LOGS=DIR: the node logs of every run, DIR/VARIANT-SETTING-REPEAT/
+      keep=$KEEP_LOGS/$ALG-${RATE//[\/:]/_}-$REP; mkdir -p "$keep"
+      for ((i = 0; i < NODES; i++)); do cp "$D/node-$i/node.log" "$keep/node-$i.log" 2> /dev/null; done
+    fi
     rm -rf "$D"
   done
   done

@@ -189,4 +189,55 @@ TEST_CASE("malformed envelopes from a raw socket are counted and dropped while t
   std::filesystem::remove_all(root);
 }
 
+TEST_CASE(
+    "a mesh that starts together ships no model to its joiners; a joiner with another initial "
+    "model gets one",
+    "[integration][mesh][join]") {
+  const std::string root =
+      std::filesystem::temp_directory_path() / ("sotto-it-join-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(root);
+  auto flags_for = [&](int shard, const std::string& seed, const std::string& join) {
+    auto f = CommonFlags();
+    f.insert(f.end(), {"--gossip.shard", std::to_string(shard), "--node.listen",
+                       "tcp://127.0.0.1:*", "--gossip.min_members", "3", "--node.seed", seed});
+    if (!join.empty()) f.insert(f.end(), {"--node.join", join});
+    return f;
+  };
+  auto join_of = [](const json& s) { return s.contains("join") ? s["join"] : json::object(); };
+  // A waits for three members before its first step, so its model is still the initial one.
+  NodeProcess a(root + "/a", flags_for(0, "1", ""));
+  a.Start();
+  const std::string ep = a.Endpoint();
+  NodeProcess b(root + "/b", flags_for(1, "1", ep));
+  b.Start();
+  // Same seed, nobody has stepped: A answers "you hold it" and sends no model.
+  CHECK(NodeProcess::WaitFor([&] { return join_of(b.Status()).value("model", json()).is_string(); },
+                             20s));
+  json sb = b.Status(), sa = a.Status();
+  INFO(sa.dump() << "\n" << sb.dump() << "\n" << a.Log() << "\n" << b.Log());
+  CHECK(join_of(sb).value("model", "") == "same");
+  CHECK(join_of(sa).value("models_same", 0) >= 1);
+  CHECK(join_of(sa).value("models_served", 1) == 0);
+  CHECK(sa.value("round", std::uint64_t{1}) == 0);  // Nobody trains before the third member.
+  // Another seed, another initial model: the checksums differ and C gets a donor's model.
+  NodeProcess c(root + "/c", flags_for(2, "7", ep));
+  c.Start();
+  CHECK(NodeProcess::WaitFor([&] { return join_of(c.Status()).value("model", json()).is_string(); },
+                             20s));
+  const json sc = c.Status();
+  sa = a.Status();
+  sb = b.Status();
+  INFO(sc.dump() << "\n" << c.Log());
+  CHECK(join_of(sc).value("model", "") == "donor");
+  CHECK(join_of(sa).value("models_served", 0) + join_of(sb).value("models_served", 0) >= 1);
+  // And the three train together from there.
+  CHECK(
+      NodeProcess::WaitFor([&] { return c.Status().value("round", std::uint64_t{0}) > 10; }, 30s));
+  for (NodeProcess* n : {&a, &b, &c}) {
+    n->Signal(SIGTERM);
+    CHECK(n->Wait() == 0);
+  }
+  std::filesystem::remove_all(root);
+}
+
 }  // namespace
