@@ -374,7 +374,7 @@ class Node {
   std::vector<std::uint8_t> incoming_model_;
   std::uint64_t incoming_chunks_ = 0;
   Clock::TimePoint model_requested_at_{};  // Requests are repeated at most every 2 s.
-  std::unordered_map<PeerId, Clock::TimePoint> model_served_at_;  // One transfer per asker per 5 s.
+  std::unordered_map<PeerId, Clock::TimePoint> model_served_at_;  // Transfers of the last 5 s.
   std::uint64_t models_served_ = 0, models_same_ = 0, model_requests_repeated_ = 0;
   std::uint64_t model_requests_made_ = 0;
   std::string join_model_;  // How this node's model was set on joining: "donor", "same", "initial".
@@ -1489,10 +1489,22 @@ void Node::ServeModel(PeerId to, const std::string& endpoint,
     asio::post(io_, [this, to, endpoint, asker_crc] { ServeModel(to, endpoint, asker_crc); });
     return;
   }
+  // The asker repeats its request every 2 s until a first chunk arrives; on a slow link
+  // the first transfer is still under way then, and a second would only queue behind it.
+  const auto now = clock_.Now();
+  std::erase_if(model_served_at_,
+                [&](const auto& served) { return now - served.second >= Millis(5000); });
+  if (model_served_at_.count(to)) {
+    ++model_requests_repeated_;
+    spdlog::debug("join: {} asked again within 5 s: the model is on its way", HexId(to));
+    return;
+  }
   std::vector<std::uint8_t> blob;
   const std::uint64_t crc = ModelBlob(&blob);
+  const bool same = asker_crc && *asker_crc == crc;
+  if (!same && awaiting_model_) return;  // Ours is not the mesh's model yet.
   (void)transport_->Connect(to, endpoint);
-  if (asker_crc && *asker_crc == crc) {  // A chunk-less answer: count 0, our checksum.
+  if (same) {  // A chunk-less answer: count 0, our checksum.
     net::Envelope e;
     e.type = net::MessageType::kModelChunk;
     e.round = round_;
@@ -1503,16 +1515,6 @@ void Node::ServeModel(PeerId to, const std::string& endpoint,
     ++models_same_;
     spdlog::info("join: {} already holds our model (round {}): told it so", HexId(to),
                  round_.value());
-    return;
-  }
-  if (awaiting_model_) return;  // Not the same, and ours is not the mesh's yet.
-  // The asker repeats its request every 2 s until a first chunk arrives; on a slow link
-  // the first transfer is still under way then, and a second would only queue behind it.
-  const auto now = clock_.Now();
-  if (auto it = model_served_at_.find(to);
-      it != model_served_at_.end() && now - it->second < Millis(5000)) {
-    ++model_requests_repeated_;
-    spdlog::debug("join: {} asked again within 5 s: the model is on its way", HexId(to));
     return;
   }
   model_served_at_[to] = now;
