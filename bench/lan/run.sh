@@ -253,20 +253,22 @@ vary_links() {  # vary_links A B T
   local cur=$2
   while sleep "$3"; do shape "$cur" > /dev/null 2>&1; [ "$cur" = "$1" ] && cur=$2 || cur=$1; done
 }
+tbf() {  # tbf NAMESPACE DEVICE MBIT: the device's egress at that rate (burst 10 ms of it, at least 15 kB)
+  local burst
+  burst=$(awk -v r="$3" 'BEGIN {printf "%d", r * 1000000 / 8 / 100}')
+  [ "$burst" -lt 15000 ] && burst=15000
+  tc -n "$1" qdisc replace dev "$2" root tbf rate "${3}mbit" burst "$burst" latency 100ms
+}
 shape() {  # shape SETTING
-  local i r burst
+  local i r
   for ((i = 0; i < NODES; i++)); do
     r=$(node_rate "$1" "$i")
-    burst=$(awk -v r="$r" 'BEGIN {printf "%d", r * 1000000 / 8 / 100}')   # 10 ms at the rate
-    [ "$burst" -lt 15000 ] && burst=15000
-    tc -n "${P}n$i" qdisc replace dev "${P}a$i" root tbf rate "${r}mbit" burst "$burst" latency 100ms || return 1
-    tc -n "$SW" qdisc replace dev "${P}b$i" root tbf rate "${r}mbit" burst "$burst" latency 100ms || return 1
+    tbf "${P}n$i" "${P}a$i" "$r" || return 1
+    tbf "$SW" "${P}b$i" "$r" || return 1
   done
   [ $SITES = 1 ] || return 0
   case "$1" in
-    *:*) r=${1#*:}
-      burst=$(awk -v r="$r" 'BEGIN {printf "%d", r * 1000000 / 8 / 100}'); [ "$burst" -lt 15000 ] && burst=15000
-      for i in 0 1; do tc -n "$SW" qdisc replace dev "${P}t$i" root tbf rate "${r}mbit" burst "$burst" latency 100ms || return 1; done ;;
+    *:*) for i in 0 1; do tbf "$SW" "${P}t$i" "${1#*:}" || return 1; done ;;
     *) for i in 0 1; do tc -n "$SW" qdisc del dev "${P}t$i" root 2> /dev/null; done ;;  # one switch in effect
   esac
 }
@@ -292,6 +294,11 @@ qdisc_drops() {
   done | { cat; [ $SITES = 1 ] && for i in 0 1; do tc -n "$SW" -s qdisc show dev "${P}t$i"; done; } | awk '$1 == "Sent" {d = $7; sub(/,$/, "", d); s += d} END {print s + 0}'
 }
 
+copy_logs() {  # copy_logs DEST: the node logs of the current run ($D)
+  local i
+  mkdir -p "$1"
+  for ((i = 0; i < NODES; i++)); do cp "$D/node-$i/node.log" "$1/node-$i.log" 2> /dev/null; done
+}
 json_num() { awk -v k="\"$1\":" '$1 == k {v = $2; sub(/,$/, "", v); print v; exit}'; }
 status_line() {  # "round accuracy bytes_sent state" of node dir $1
   "$BIN" status --json --data-dir "$1" 2> /dev/null | awk '
@@ -480,7 +487,7 @@ for RATE in $RATES; do
       if [ $((SECONDS - last_print)) -ge 10 ] 2> /dev/null; then log "$ALG @ $RATE Mbit/s: $((SECONDS - t0)) s, round $rounds, accuracy $acc ($nacc/$NODES), sent $sent B/node"; last_print=$SECONDS; fi
       if [ "$nacc" -eq "$NODES" ] && awk -v a="$acc" -v t="$tgt" 'BEGIN {exit !(a >= t)}'; then reached=1; t_hit=$t_snap; break; fi
       dead=0; for p in "${pids[@]}"; do kill -0 "$p" 2> /dev/null || dead=$((dead + 1)); done
-      [ "$dead" -gt 0 ] && { log "$ALG @ $RATE Mbit/s: $dead node(s) exited early (logs: $D)"; tail -n 3 "$D"/node-*/node.log >&2; keep=$(mktemp -d /tmp/sotto-lan-logs.XXXXXX); for ((i = 0; i < NODES; i++)); do cp "$D/node-$i/node.log" "$keep/node-$i.log" 2> /dev/null; done; log "node logs kept in $keep"; break; }
+      [ "$dead" -gt 0 ] && { log "$ALG @ $RATE Mbit/s: $dead node(s) exited early (logs: $D)"; tail -n 3 "$D"/node-*/node.log >&2; keep=$(mktemp -d /tmp/sotto-lan-logs.XXXXXX); copy_logs "$keep"; log "node logs kept in $keep"; break; }
     done
     [ -z "$t_hit" ] && t_hit=$(now)
     q1=$(qdisc_bytes); drops1=$(qdisc_drops); tb1=$(trunk_bytes)
@@ -522,10 +529,8 @@ for RATE in $RATES; do
       "$(awk -v b="$wire_bytes" 'BEGIN {print b / 1e6}')" "$util_up" "$util_down" "$util_max" "$us_up" "$us_down" "$uf_up" "$uf_down" "$util_trunk" \
       "$((drops1 - drops0))" "$FLAGS" "$ring" "$ring_rates" "$(echo "$facts" | paste -sd, | sed 's/,/, /g; s/:/: /g')")")
     write_json
-    if [ -n "${KEEP_LOGS:-}" ]; then  # KEEP_LOGS=DIR: the node logs of every run, DIR/VARIANT-SETTING-REPEAT/
-      keep=$KEEP_LOGS/$ALG-${RATE//[\/:]/_}-$REP; mkdir -p "$keep"
-      for ((i = 0; i < NODES; i++)); do cp "$D/node-$i/node.log" "$keep/node-$i.log" 2> /dev/null; done
-    fi
+    # KEEP_LOGS=DIR: the node logs of every run, in DIR/VARIANT-SETTING-REPEAT/
+    [ -n "${KEEP_LOGS:-}" ] && copy_logs "$KEEP_LOGS/$ALG-${RATE//[\/:]/_}-$REP"
     rm -rf "$D"
   done
   done
